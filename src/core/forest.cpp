@@ -1,0 +1,483 @@
+// Forest build (one generator per tree, optional worker threads, flat
+// output) and the core's own in-memory search.
+#include "forest.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <system_error>
+#include <thread>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#include <signal.h>
+#define ANNOY_BLOCK_SIGNALS 1
+#endif
+
+#include "distance.hpp"
+#include "rng.hpp"
+#include "search_state.hpp"
+#include "split.hpp"
+
+namespace annoy::core {
+
+namespace {
+
+// Items partitioned between two polls of the cancel callback.  A split pass
+// over 4096 items of dimension 1000 takes on the order of a millisecond.
+constexpr size_t kPollEveryItems = 4096;
+
+// One tree in the FlatForest layout, with indices local to the tree; the
+// merge shifts them.
+struct TreeFragment {
+    NodeRef root = kLeafBit;
+    std::vector<FlatForest::Split> splits;
+    std::vector<float> planes;
+    std::vector<FlatForest::Leaf> leaves;
+    std::vector<uint32_t> leaf_items;
+};
+
+// Shared by the threads of one build: the first error stops everybody.
+struct BuildControl {
+    CancelCheck cancel;
+    std::atomic<bool> stop{false};
+    std::mutex mutex;
+    std::exception_ptr error;  // the first failure, rethrown by the caller
+
+    void fail(std::exception_ptr e)
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!error)
+            error = e;
+        stop.store(true, std::memory_order_relaxed);
+    }
+};
+
+// Thrown inside a worker when another thread failed; never escapes the build.
+struct Stopped {};
+
+class TreeBuilder {
+public:
+    TreeBuilder(const Space &space, const void *vectors, const float *extras, size_t n, uint32_t leaf_size,
+                BuildControl &control)
+        : space_(space), base_(static_cast<const char *>(vectors)), extras_(extras), n_(n), leaf_size_(leaf_size),
+          vbytes_(space.vector_bytes()), plane_dim_(space.plane_dim()), control_(control), order_(n), scratch_(n),
+          vecs_(n), side_(n)
+    {
+        if (extras_ != nullptr)
+            node_extras_.resize(n);
+    }
+
+    void build(uint64_t tree_seed, TreeFragment &out)
+    {
+        Rng rng(tree_seed);
+        // clear() keeps capacity: a single-threaded build reuses one fragment.
+        out.root = kLeafBit;
+        out.splits.clear();
+        out.planes.clear();
+        out.leaves.clear();
+        out.leaf_items.clear();
+        out.leaf_items.reserve(n_);
+        for (size_t i = 0; i < n_; i++)
+            order_[i] = uint32_t(i);
+
+        // Explicit stack, depth first with child 0 first: the order (and so
+        // the generator's stream) is fixed, and degenerate data that peels
+        // off a few items per split cannot overflow the machine stack.
+        struct Task {
+            size_t begin, end;
+            NodeRef *slot;  // where to store this node's reference (stable: see below)
+            uint32_t parent;
+            int child;
+        };
+        std::vector<Task> stack;
+        stack.push_back(Task{0, n_, &out.root, 0, 0});
+        while (!stack.empty()) {
+            const Task task = stack.back();
+            stack.pop_back();
+            const NodeRef ref = task.slot ? (*task.slot = make_node(task.begin, task.end, rng, out))
+                                          : make_node(task.begin, task.end, rng, out);
+            if (!task.slot)  // splits may have been reallocated: address the parent by index
+                out.splits[task.parent].child[task.child] = ref;
+            if (is_leaf(ref))
+                continue;
+            const uint32_t s = node_index(ref);
+            const size_t mid = split_point_;
+            stack.push_back(Task{mid, task.end, nullptr, s, 1});
+            stack.push_back(Task{task.begin, mid, nullptr, s, 0});
+        }
+    }
+
+private:
+    // Emits a leaf for order_[begin, end) or splits it (partitioning that
+    // range in place, child 0 first, and leaving the boundary in split_point_).
+    NodeRef make_node(size_t begin, size_t end, Rng &rng, TreeFragment &out)
+    {
+        poll(end - begin);
+        const size_t count = end - begin;
+        if (count <= leaf_size_) {
+            out.leaves.push_back(FlatForest::Leaf{uint32_t(out.leaf_items.size()), uint32_t(count)});
+            out.leaf_items.insert(out.leaf_items.end(), order_.begin() + begin, order_.begin() + end);
+            return kLeafBit | uint32_t(out.leaves.size() - 1);
+        }
+        for (size_t i = 0; i < count; i++) {
+            const uint32_t item = order_[begin + i];
+            vecs_[i] = base_ + size_t(item) * vbytes_;
+            if (extras_ != nullptr)
+                node_extras_[i] = extras_[item];
+        }
+        choose_split(space_, vecs_.data(), extras_ ? node_extras_.data() : nullptr, count, rng, plane_, side_.data());
+
+        // Stable partition through scratch_: side 0 first, then side 1.
+        size_t zeros = 0;
+        for (size_t i = 0; i < count; i++)
+            zeros += side_[i] == 0;
+        size_t lo = begin, hi = begin + zeros;
+        for (size_t i = 0; i < count; i++)
+            scratch_[side_[i] ? hi++ : lo++] = order_[begin + i];
+        std::copy(scratch_.begin() + begin, scratch_.begin() + end, order_.begin() + begin);
+        split_point_ = begin + zeros;
+
+        out.splits.push_back(FlatForest::Split{{kLeafBit, kLeafBit}, plane_.offset, plane_.bit});
+        if (plane_dim_)
+            out.planes.insert(out.planes.end(), plane_.normal.begin(), plane_.normal.end());
+        return uint32_t(out.splits.size() - 1);
+    }
+
+    void poll(size_t items)
+    {
+        since_poll_ += items;
+        if (since_poll_ < kPollEveryItems)
+            return;
+        since_poll_ = 0;
+        if (control_.stop.load(std::memory_order_relaxed))
+            throw Stopped();
+        if (control_.cancel())
+            throw Cancelled();
+    }
+
+    const Space &space_;
+    const char *base_;
+    const float *extras_;  // Dot only
+    size_t n_;
+    size_t leaf_size_;
+    size_t vbytes_, plane_dim_;
+    BuildControl &control_;
+    std::vector<uint32_t> order_, scratch_;  // item numbers, partitioned in place
+    std::vector<const void *> vecs_;         // the current node's vectors
+    std::vector<float> node_extras_;
+    std::vector<uint8_t> side_;
+    SplitPlane plane_;
+    size_t split_point_ = 0;
+    size_t since_poll_ = 0;
+};
+
+// Appends one tree to the forest, shifting its local indices.
+void append_tree(FlatForest &forest, const TreeFragment &tree)
+{
+    const uint32_t split_base = uint32_t(forest.splits.size());
+    const uint32_t leaf_base = uint32_t(forest.leaves.size());
+    const uint32_t item_base = uint32_t(forest.leaf_items.size());
+    auto shift = [&](NodeRef r) { return is_leaf(r) ? (kLeafBit | (node_index(r) + leaf_base)) : r + split_base; };
+    forest.roots.push_back(shift(tree.root));
+    for (FlatForest::Split s : tree.splits) {
+        s.child[0] = shift(s.child[0]);
+        s.child[1] = shift(s.child[1]);
+        forest.splits.push_back(s);
+    }
+    forest.planes.insert(forest.planes.end(), tree.planes.begin(), tree.planes.end());
+    for (FlatForest::Leaf l : tree.leaves) {
+        l.begin += item_base;
+        forest.leaves.push_back(l);
+    }
+    forest.leaf_items.insert(forest.leaf_items.end(), tree.leaf_items.begin(), tree.leaf_items.end());
+}
+
+// Blocks all signals in the calling thread for its lifetime and restores the
+// mask after: threads started meanwhile inherit the full mask, so signals
+// (Postgres's SIGINT, SIGUSR1, ...) are only ever delivered to the caller,
+// whose handlers expect to run there.
+class SignalBlock {
+public:
+    SignalBlock()
+    {
+#ifdef ANNOY_BLOCK_SIGNALS
+        sigset_t all;
+        sigfillset(&all);
+        blocked_ = pthread_sigmask(SIG_BLOCK, &all, &saved_) == 0;
+#endif
+    }
+    ~SignalBlock()
+    {
+#ifdef ANNOY_BLOCK_SIGNALS
+        if (blocked_)
+            pthread_sigmask(SIG_SETMASK, &saved_, nullptr);
+#endif
+    }
+    SignalBlock(const SignalBlock &) = delete;
+    SignalBlock &operator=(const SignalBlock &) = delete;
+
+private:
+#ifdef ANNOY_BLOCK_SIGNALS
+    sigset_t saved_;
+    bool blocked_ = false;
+#endif
+};
+
+// Worker body: builds trees next_tree++ until none are left.  Never throws.
+void build_trees(const Space &space, const void *vectors, const float *extras, size_t n, const BuildParams &params,
+                 BuildControl &control, std::atomic<uint32_t> &next_tree, std::vector<TreeFragment> &trees) noexcept
+{
+    try {
+        TreeBuilder builder(space, vectors, extras, n, params.leaf_size, control);
+        for (;;) {
+            if (control.stop.load(std::memory_order_relaxed))
+                return;
+            const uint32_t t = next_tree.fetch_add(1);
+            if (t >= params.n_trees)
+                return;
+            builder.build(mix_seed(params.seed, t), trees[t]);
+        }
+    } catch (const Stopped &) {
+        // another thread failed first; its error is the one reported
+    } catch (...) {
+        control.fail(std::current_exception());
+    }
+}
+
+void check_params(const Space &space, const void *vectors, size_t n, const BuildParams &params)
+{
+    if (params.leaf_size == 0)
+        throw std::invalid_argument("leaf_size must be at least 1");
+    if (n > 0 && vectors == nullptr)
+        throw std::invalid_argument("no vectors");
+    if (space.metric > Metric::Hamming)
+        throw std::invalid_argument("unknown metric");
+    // Leaf::begin and leaf_items are 32-bit, node references 31-bit: each
+    // tree has at most max(n, 1) leaves and n - 1 splits.
+    if (uint64_t(params.n_trees) * std::max<uint64_t>(n, 1) >= uint64_t(kLeafBit))
+        throw std::invalid_argument("too many items x trees for one forest (limit 2^31)");
+}
+
+// Rough node count of one tree, see forest_memory_estimate.
+size_t estimated_splits(size_t n, uint32_t leaf_size) { return std::min(n, 4 * (n / leaf_size + 1)); }
+
+// Orders (distance, item) with NaN distances after all others and ties by item number,
+// so results are deterministic.
+bool closer(const Neighbor &a, const Neighbor &b)
+{
+    const bool an = std::isnan(a.distance), bn = std::isnan(b.distance);
+    if (an != bn)
+        return bn;
+    if (!an && a.distance != b.distance)
+        return a.distance < b.distance;
+    return a.item < b.item;
+}
+
+// Bounded max-heap of the k best neighbours seen.
+class TopK {
+public:
+    explicit TopK(size_t k) : k_(k) { heap_.reserve(k); }
+    void offer(Neighbor nb)
+    {
+        if (heap_.size() < k_) {
+            heap_.push_back(nb);
+            std::push_heap(heap_.begin(), heap_.end(), closer);
+        } else if (closer(nb, heap_.front())) {
+            std::pop_heap(heap_.begin(), heap_.end(), closer);
+            heap_.back() = nb;
+            std::push_heap(heap_.begin(), heap_.end(), closer);
+        }
+    }
+    std::vector<Neighbor> sorted()
+    {
+        std::sort_heap(heap_.begin(), heap_.end(), closer);
+        return std::move(heap_);
+    }
+
+private:
+    size_t k_;
+    std::vector<Neighbor> heap_;
+};
+
+}  // namespace
+
+FlatForest build_forest(const Space &space, const void *vectors, size_t n, const BuildParams &params)
+{
+    check_params(space, vectors, n, params);
+    init_kernels();
+
+    FlatForest forest;
+    forest.space = space;
+    forest.plane_dim = space.plane_dim();
+
+    // Dot's reduction to angular needs the largest norm before any split.
+    std::vector<float> extras;
+    if (space.metric == Metric::Dot && n > 0) {
+        const size_t vb = space.vector_bytes();
+        const char *base = static_cast<const char *>(vectors);
+        float max_sq = 0.0f;
+        for (size_t i = 0; i < n; i++) {
+            const float *v = reinterpret_cast<const float *>(base + i * vb);
+            max_sq = std::max(max_sq, kernels().dot(v, v, space.dim));
+        }
+        forest.dot_max_norm = std::sqrt(max_sq);
+        extras.resize(n);
+        for (size_t i = 0; i < n; i++)
+            extras[i] = item_extra(space, forest.dot_max_norm, base + i * vb);
+    }
+    const float *extras_ptr = extras.empty() ? nullptr : extras.data();
+
+    BuildControl control;
+    control.cancel = params.cancel;
+    const size_t n_trees = params.n_trees;
+    const size_t threads = std::min<size_t>(std::max(1u, params.threads), std::max<size_t>(n_trees, 1));
+
+    if (threads <= 1) {
+        // One tree at a time, appended as soon as it is built: peak memory is
+        // the forest plus one tree.
+        TreeBuilder builder(space, vectors, extras_ptr, n, params.leaf_size, control);
+        TreeFragment tree;
+        for (size_t t = 0; t < n_trees; t++) {
+            builder.build(mix_seed(params.seed, t), tree);
+            append_tree(forest, tree);
+        }
+        return forest;
+    }
+
+    std::vector<TreeFragment> trees(n_trees);
+    std::atomic<uint32_t> next_tree{0};
+    std::vector<std::thread> workers;
+    workers.reserve(threads - 1);
+    try {
+        SignalBlock block;
+        for (size_t w = 1; w < threads; w++)
+            workers.emplace_back(build_trees, std::cref(space), vectors, extras_ptr, n, std::cref(params),
+                                 std::ref(control), std::ref(next_tree), std::ref(trees));
+    } catch (const std::system_error &) {
+        // Could not start a thread (resource limits): the threads already
+        // running and this one share the remaining trees.
+    } catch (...) {
+        control.fail(std::current_exception());
+    }
+    // This thread works too; all workers are joined before any error is rethrown.
+    build_trees(space, vectors, extras_ptr, n, params, control, next_tree, trees);
+    for (std::thread &w : workers)
+        w.join();
+    if (control.error)
+        std::rethrow_exception(control.error);
+
+    // Merge in tree order (deterministic), releasing each tree once copied.
+    size_t splits = 0, leaves = 0;
+    for (const TreeFragment &tree : trees) {
+        splits += tree.splits.size();
+        leaves += tree.leaves.size();
+    }
+    forest.splits.reserve(splits);
+    forest.planes.reserve(splits * forest.plane_dim);
+    forest.leaves.reserve(leaves);
+    forest.leaf_items.reserve(n * n_trees);
+    forest.roots.reserve(n_trees);
+    for (TreeFragment &tree : trees) {
+        append_tree(forest, tree);
+        tree = TreeFragment();
+    }
+    return forest;
+}
+
+size_t forest_memory_estimate(const Space &space, size_t n, const BuildParams &params)
+{
+    // Not a hard bound (a tree's node count depends on the data), but
+    // generous: the guard in choose_split keeps at least 1% of a node on each
+    // side, and on real and random data a tree has about 1.5-2.5 * n /
+    // leaf_size splits; we budget 4 * n / leaf_size (capped at n).
+    const size_t leaf_size = std::max<uint32_t>(params.leaf_size, 1);
+    const size_t trees = params.n_trees;
+    const size_t threads = std::min<size_t>(std::max(1u, params.threads), std::max<size_t>(trees, 1));
+    const size_t splits = estimated_splits(n, uint32_t(leaf_size));
+    const size_t leaves = splits + 1;
+    const size_t node_bytes = splits * (sizeof(FlatForest::Split) + space.plane_dim() * sizeof(float)) +
+                              leaves * sizeof(FlatForest::Leaf);
+    const size_t tree_bytes = node_bytes + n * sizeof(uint32_t) + sizeof(NodeRef);
+
+    // The forest itself; per-tree vectors may hold up to twice their size
+    // while growing.  Multi-threaded builds keep every tree until the merge
+    // (so the forest exists twice), single-threaded ones one tree at a time.
+    size_t bytes = trees * tree_bytes;
+    bytes += (threads > 1 ? trees : 1) * (2 * node_bytes + n * sizeof(uint32_t));
+    // Per builder: item order and scratch, vector pointers, Dot extras, sides,
+    // the split's plane and two-means buffers, and the explicit stack.
+    const size_t per_builder = n * (2 * sizeof(uint32_t) + sizeof(void *) + sizeof(float) + 1) +
+                               4 * space.plane_dim() * sizeof(float) + 64 * 1024;
+    bytes += threads * per_builder;
+    if (space.metric == Metric::Dot)
+        bytes += n * sizeof(float);
+    return bytes;
+}
+
+std::vector<Neighbor> search(const FlatForest &forest, const void *vectors, size_t n, const void *query, size_t k,
+                             size_t search_k)
+{
+    if (k == 0 || n == 0)
+        return {};
+    if (vectors == nullptr || query == nullptr)
+        throw std::invalid_argument("search needs vectors and a query");
+    init_kernels();
+    const Space &space = forest.space;
+    const size_t vb = space.vector_bytes();
+    const char *base = static_cast<const char *>(vectors);
+    const size_t budget = search_k == 0 ? n : std::min(search_k, n);
+
+    RawAllocator heap = heap_allocator();
+    NodeQueue nodes(heap);
+    ItemSet seen(heap);
+    TopK best(k);
+    for (NodeRef root : forest.roots)
+        nodes.push(std::numeric_limits<float>::infinity(), root);
+
+    size_t scored = 0;
+    while (scored < budget && !nodes.empty()) {
+        const NodeQueue::Entry e = nodes.pop();
+        const NodeRef ref = NodeRef(e.ref);
+        if (is_leaf(ref)) {
+            const FlatForest::Leaf &leaf = forest.leaves[node_index(ref)];
+            for (uint32_t i = 0; i < leaf.count && scored < budget; i++) {
+                const uint32_t item = forest.leaf_items[leaf.begin + i];
+                if (item >= n)
+                    throw std::invalid_argument("forest refers to an item beyond n");
+                if (!seen.insert(uint64_t(item) + 1))  // ItemSet keys are nonzero
+                    continue;
+                best.offer(Neighbor{item, space.distance(query, base + size_t(item) * vb)});
+                scored++;
+            }
+            continue;
+        }
+        const uint32_t s = node_index(ref);
+        // Queries have no Dot extra: the reduction appends 0 to them.
+        const float m = margin(space, forest.plane(s), query, 0.0f);
+        const FlatForest::Split &split = forest.splits[s];
+        nodes.push(child_priority(space, e.priority, m, 1), split.child[1]);
+        nodes.push(child_priority(space, e.priority, m, 0), split.child[0]);
+    }
+    return best.sorted();
+}
+
+std::vector<Neighbor> exact_search(const Space &space, const void *vectors, size_t n, const void *query, size_t k)
+{
+    if (k == 0 || n == 0)
+        return {};
+    if (vectors == nullptr || query == nullptr)
+        throw std::invalid_argument("exact_search needs vectors and a query");
+    init_kernels();
+    const size_t vb = space.vector_bytes();
+    const char *base = static_cast<const char *>(vectors);
+    TopK best(k);
+    for (size_t i = 0; i < n; i++)
+        best.offer(Neighbor{uint32_t(i), space.distance(query, base + i * vb)});
+    return best.sorted();
+}
+
+}  // namespace annoy::core

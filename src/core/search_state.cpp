@@ -1,0 +1,216 @@
+// Binary heaps and an open-addressing set over a RawAllocator.  Entries are
+// trivially copyable, so growth is alloc + memcpy + release, and nothing here
+// throws except through the allocator.
+#include "search_state.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace annoy::core {
+
+namespace {
+
+void *heap_alloc(void *, size_t bytes)
+{
+    void *p = std::malloc(bytes ? bytes : 1);
+    if (p == nullptr)
+        throw std::bad_alloc();
+    return p;
+}
+
+void heap_release(void *, void *p) { std::free(p); }
+
+// NaN ranks last in both heaps, so a NaN priority or distance can neither
+// break the heap invariant nor be served before a real number.
+inline bool greater_priority(float a, float b) { return a > b || (std::isnan(b) && !std::isnan(a)); }
+inline bool smaller_distance(float a, float b) { return a < b || (std::isnan(b) && !std::isnan(a)); }
+
+// Grows a trivially copyable array to at least twice its capacity (16 at first).
+template <typename T>
+void grow_array(const RawAllocator &a, T *&data, size_t size, size_t &cap)
+{
+    const size_t new_cap = cap ? cap * 2 : 16;
+    T *fresh = static_cast<T *>(a.alloc(a.ctx, new_cap * sizeof(T)));
+    if (size)
+        std::memcpy(static_cast<void *>(fresh), data, size * sizeof(T));
+    if (data)
+        a.release(a.ctx, data);
+    data = fresh;
+    cap = new_cap;
+}
+
+// Sift-up / sift-down for a binary heap whose root is the entry for which
+// better(root, x) holds against every other x.
+template <typename Entry, typename Better>
+void sift_up(Entry *h, size_t i, Better better)
+{
+    const Entry e = h[i];
+    while (i > 0) {
+        const size_t parent = (i - 1) / 2;
+        if (!better(e, h[parent]))
+            break;
+        h[i] = h[parent];
+        i = parent;
+    }
+    h[i] = e;
+}
+
+template <typename Entry, typename Better>
+void sift_down(Entry *h, size_t size, size_t i, Better better)
+{
+    const Entry e = h[i];
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= size)
+            break;
+        if (child + 1 < size && better(h[child + 1], h[child]))
+            child++;
+        if (!better(h[child], e))
+            break;
+        h[i] = h[child];
+        i = child;
+    }
+    h[i] = e;
+}
+
+// A 64-bit finaliser (xor-shift-multiply, as in splitmix64): item numbers
+// and TIDs are sequential, and their low bits must spread over all slots.
+inline uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xFF51AFD7ED558CCDull;
+    x ^= x >> 29;
+    x *= 0xC4CEB9FE1A85EC53ull;
+    x ^= x >> 32;
+    return x;
+}
+
+}  // namespace
+
+RawAllocator heap_allocator() { return RawAllocator{heap_alloc, heap_release, nullptr}; }
+
+// ---- NodeQueue: max-heap by priority ----
+
+NodeQueue::~NodeQueue()
+{
+    if (data_)
+        alloc_.release(alloc_.ctx, data_);
+}
+
+void NodeQueue::push(float priority, uint64_t ref)
+{
+    if (size_ == cap_)
+        grow_array(alloc_, data_, size_, cap_);
+    data_[size_] = Entry{priority, ref};
+    sift_up(data_, size_++, [](const Entry &a, const Entry &b) { return greater_priority(a.priority, b.priority); });
+}
+
+NodeQueue::Entry NodeQueue::pop()
+{
+    const Entry top = data_[0];
+    if (--size_ > 0) {
+        data_[0] = data_[size_];
+        sift_down(data_, size_, 0,
+                  [](const Entry &a, const Entry &b) { return greater_priority(a.priority, b.priority); });
+    }
+    return top;
+}
+
+// ---- CandidateQueue: min-heap by distance ----
+
+CandidateQueue::~CandidateQueue()
+{
+    if (data_)
+        alloc_.release(alloc_.ctx, data_);
+}
+
+void CandidateQueue::push(float distance, uint64_t ref)
+{
+    if (size_ == cap_)
+        grow_array(alloc_, data_, size_, cap_);
+    data_[size_] = Entry{distance, ref};
+    sift_up(data_, size_++, [](const Entry &a, const Entry &b) { return smaller_distance(a.distance, b.distance); });
+}
+
+CandidateQueue::Entry CandidateQueue::pop()
+{
+    const Entry top = data_[0];
+    if (--size_ > 0) {
+        data_[0] = data_[size_];
+        sift_down(data_, size_, 0,
+                  [](const Entry &a, const Entry &b) { return smaller_distance(a.distance, b.distance); });
+    }
+    return top;
+}
+
+// ---- ItemSet: linear probing, load factor <= 1/2 ----
+
+ItemSet::~ItemSet()
+{
+    if (slots_)
+        alloc_.release(alloc_.ctx, slots_);
+}
+
+bool ItemSet::insert(uint64_t key)
+{
+    if (key == 0)  // reserved as the empty-slot marker; callers pass nonzero keys
+        return false;
+    if (2 * (size_ + 1) > cap_)
+        grow();
+    const size_t mask = cap_ - 1;
+    for (size_t i = size_t(mix64(key)) & mask;; i = (i + 1) & mask) {
+        if (slots_[i] == key)
+            return false;
+        if (slots_[i] == 0) {
+            slots_[i] = key;
+            size_++;
+            return true;
+        }
+    }
+}
+
+bool ItemSet::contains(uint64_t key) const
+{
+    if (key == 0 || cap_ == 0)
+        return false;
+    const size_t mask = cap_ - 1;
+    // Terminates: the load factor keeps at least half the slots empty.
+    for (size_t i = size_t(mix64(key)) & mask;; i = (i + 1) & mask) {
+        if (slots_[i] == key)
+            return true;
+        if (slots_[i] == 0)
+            return false;
+    }
+}
+
+void ItemSet::clear()
+{
+    if (slots_)
+        std::memset(slots_, 0, cap_ * sizeof(uint64_t));
+    size_ = 0;
+}
+
+void ItemSet::grow()
+{
+    const size_t new_cap = cap_ ? cap_ * 2 : 64;
+    uint64_t *fresh = static_cast<uint64_t *>(alloc_.alloc(alloc_.ctx, new_cap * sizeof(uint64_t)));
+    std::memset(fresh, 0, new_cap * sizeof(uint64_t));
+    const size_t mask = new_cap - 1;
+    for (size_t s = 0; s < cap_; s++) {
+        const uint64_t key = slots_[s];
+        if (key == 0)
+            continue;
+        size_t i = size_t(mix64(key)) & mask;
+        while (fresh[i] != 0)
+            i = (i + 1) & mask;
+        fresh[i] = key;
+    }
+    if (slots_)
+        alloc_.release(alloc_.ctx, slots_);
+    slots_ = fresh;
+    cap_ = new_cap;
+}
+
+}  // namespace annoy::core

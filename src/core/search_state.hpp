@@ -1,0 +1,93 @@
+// The containers of a resumable best-first search: a max-queue of tree nodes
+// by priority, a set of items already examined, and a min-queue of scored
+// candidates.  They allocate through a RawAllocator instead of operator new
+// so that the Postgres layer can back them with a memory context: their
+// memory is released with the scan's context even if an error longjmps past
+// them, and they never throw (a failing allocator must not return; Postgres's
+// palloc raises its own error, the test allocator throws std::bad_alloc).
+#pragma once
+
+#include "common.hpp"
+
+namespace annoy::core {
+
+struct RawAllocator {
+    void *(*alloc)(void *ctx, size_t bytes) = nullptr;  // never returns nullptr
+    void (*release)(void *ctx, void *p) = nullptr;
+    void *ctx = nullptr;
+};
+
+// malloc-backed allocator that throws std::bad_alloc (tests, core search).
+RawAllocator heap_allocator();
+
+// Max-heap of (priority, node reference).
+class NodeQueue {
+public:
+    struct Entry {
+        float priority;
+        uint64_t ref;
+    };
+    explicit NodeQueue(RawAllocator a) : alloc_(a) {}
+    ~NodeQueue();
+    NodeQueue(const NodeQueue &) = delete;
+    NodeQueue &operator=(const NodeQueue &) = delete;
+
+    void push(float priority, uint64_t ref);
+    Entry pop();  // precondition: !empty()
+    bool empty() const { return size_ == 0; }
+    size_t size() const { return size_; }
+    void clear() { size_ = 0; }
+
+private:
+    RawAllocator alloc_;
+    Entry *data_ = nullptr;
+    size_t size_ = 0, cap_ = 0;
+};
+
+// Min-heap of (distance, payload): candidates waiting to be returned.
+class CandidateQueue {
+public:
+    struct Entry {
+        float distance;
+        uint64_t ref;
+    };
+    explicit CandidateQueue(RawAllocator a) : alloc_(a) {}
+    ~CandidateQueue();
+    CandidateQueue(const CandidateQueue &) = delete;
+    CandidateQueue &operator=(const CandidateQueue &) = delete;
+
+    void push(float distance, uint64_t ref);
+    Entry pop();  // the smallest; precondition: !empty()
+    const Entry &top() const { return data_[0]; }
+    bool empty() const { return size_ == 0; }
+    size_t size() const { return size_; }
+    void clear() { size_ = 0; }
+
+private:
+    RawAllocator alloc_;
+    Entry *data_ = nullptr;
+    size_t size_ = 0, cap_ = 0;
+};
+
+// Open-addressing hash set of nonzero 64-bit keys (0 is reserved).
+class ItemSet {
+public:
+    explicit ItemSet(RawAllocator a) : alloc_(a) {}
+    ~ItemSet();
+    ItemSet(const ItemSet &) = delete;
+    ItemSet &operator=(const ItemSet &) = delete;
+
+    // Inserts key; returns false if it was already present.
+    bool insert(uint64_t key);
+    bool contains(uint64_t key) const;
+    size_t size() const { return size_; }
+    void clear();
+
+private:
+    void grow();
+    RawAllocator alloc_;
+    uint64_t *slots_ = nullptr;
+    size_t size_ = 0, cap_ = 0;  // cap_ is a power of two
+};
+
+}  // namespace annoy::core

@@ -1,0 +1,58 @@
+// A vector space: the metric and dimension an index was built for, and the
+// operations the forest needs on raw vectors (distance, hyperplane margin).
+//
+// Vectors are raw bytes: `dim` floats for the float metrics, ceil(dim/64)
+// 64-bit words for Hamming (dim is then the number of bits, unused tail bits
+// zero).  Keeping them untyped lets one forest implementation serve all five
+// metrics, the way Annoy's annoylib.h keeps one template per metric.
+#pragma once
+
+#include "common.hpp"
+
+namespace annoy::core {
+
+struct Space {
+    Metric metric = Metric::Euclidean;
+    uint32_t dim = 0;  // floats, or bits for Hamming
+
+    size_t words() const { return (dim + 63) / 64; }
+    // Bytes one vector occupies.
+    size_t vector_bytes() const { return is_bit_metric(metric) ? words() * 8 : size_t(dim) * 4; }
+    // Floats in a split hyperplane: dim, plus one for Dot (the extra
+    // coordinate of the inner-product -> angular reduction); 0 for Hamming,
+    // which splits on a single bit.
+    size_t plane_dim() const
+    {
+        return is_bit_metric(metric) ? 0 : metric == Metric::Dot ? size_t(dim) + 1 : size_t(dim);
+    }
+
+    // The distance the SQL operator returns: euclidean sqrt(sum d^2), angular
+    // 1 - cos (NaN for a zero vector), dot -(a.b), manhattan sum |d|,
+    // hamming the number of differing bits.  Smaller is closer.
+    float distance(const void *a, const void *b) const;
+};
+
+// A split node's hyperplane.  Float metrics: side(x) = margin(x) > 0 with
+// margin(x) = normal . x' + offset, where x' is x for Euclidean, Angular and
+// Manhattan and (x, extra) for Dot.  Hamming: margin(x) = bit `bit` of x
+// ? +1 : -1 (offset and normal unused).
+struct PlaneView {
+    const float *normal = nullptr;  // plane_dim floats (nullptr for Hamming)
+    float offset = 0.0f;
+    uint32_t bit = 0;
+};
+
+// The extra coordinate Dot appends to every stored item so that inner-product
+// search becomes angular search (Bachrach et al. 2014):
+// sqrt(max(0, max_norm^2 - |x|^2)).  Queries use 0.  Other metrics: 0.
+float item_extra(const Space &space, float dot_max_norm, const void *vec);
+
+float margin(const Space &space, const PlaneView &plane, const void *vec, float extra);
+
+// Priority of a child in the best-first search, larger = explored earlier.
+// Float metrics: min(parent, m) for side 1 and min(parent, -m) for side 0
+// (the smallest signed margin along the path, as Annoy).  Hamming: parent
+// minus one for the side the query's bit does not take.
+float child_priority(const Space &space, float parent, float m, int side);
+
+}  // namespace annoy::core

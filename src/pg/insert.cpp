@@ -1,0 +1,359 @@
+// aminsert: store the new vector once, then add a reference to it in every
+// tree, routed down the stored hyperplanes.  A leaf that outgrows its
+// capacity is split with the core's split rule (the one the build uses).
+//
+// Concurrency: at most one node page is locked at a time while waiting, so
+// inserts, scans and VACUUM cannot deadlock on each other; pages for new
+// tuples are only taken with a conditional lock (page.cpp).  A split turns
+// the old leaf into a forward tuple pointing at the new split node in the
+// same WAL record that writes the new nodes, then updates the parent's
+// reference in a second record; readers that still hold the old reference
+// follow the forward tuple, so no state in between loses an item.
+#include "am.hpp"
+#include "guard.hpp"
+#include "index_vector.hpp"
+#include "node_access.hpp"
+
+#include "split.hpp"
+
+namespace annoy::pg {
+
+namespace {
+
+// Sets the index dimension on the first vector ever indexed.
+void set_dimension(Relation index, core::Metric metric, int dim)
+{
+    Buffer buf = ReadBuffer(index, kMetaBlock);
+    LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+    MetaPageData *meta = meta_data(BufferGetPage(buf));
+    if (meta->dim == 0) {
+        GenericXLogState *state = GenericXLogStart(index);
+        meta_data(GenericXLogRegisterBuffer(state, buf, 0))->dim = uint32(dim);
+        GenericXLogFinish(state);
+    } else {
+        uint32 existing = meta->dim;
+        UnlockReleaseBuffer(buf);
+        check_index_dimension(index, metric, int(existing), dim);
+        return;
+    }
+    UnlockReleaseBuffer(buf);
+}
+
+TupleRef add_item(Relation index, const core::Space &space, ItemPointer heap_tid, const void *vec)
+{
+    Size size = item_tuple_size(space);
+    auto *tuple = static_cast<ItemTupleHeader *>(palloc0(size));
+    tuple->kind = kItemTuple;
+    tuple->heap_tid = *heap_tid;
+    memcpy(item_vector(tuple), vec, space.vector_bytes());
+
+    bool is_new;
+    Buffer buf = page_with_room(index, size, InvalidBuffer, &is_new);
+    GenericXLogState *state = GenericXLogStart(index);
+    Page page = GenericXLogRegisterBuffer(state, buf, is_new ? GENERIC_XLOG_FULL_IMAGE : 0);
+    if (is_new)
+        init_data_page(page);
+    TupleRef ref;
+    ItemPointerSet(&ref, BufferGetBlockNumber(buf), add_tuple(index, page, tuple, size));
+    GenericXLogFinish(state);
+    if (is_new)
+        record_free_space(index, buf);
+    UnlockReleaseBuffer(buf);
+    pfree(tuple);
+    return ref;
+}
+
+// Where the descent came from: the split node (or the meta page, for a
+// root) whose child slot held `slot_ref`.
+struct Parent {
+    TupleRef split;  // invalid: the tree's root slot in the meta page
+    int side;
+    TupleRef slot_ref;
+};
+
+// Replaces parent's reference `parent.slot_ref` with `replacement`, if it is
+// still there (a concurrent change may have replaced it already; the forward
+// tuple left behind keeps the tree whole either way).
+void update_parent(Relation index, int tree, const Parent &parent, const TupleRef &replacement)
+{
+    if (!ItemPointerIsValid(&parent.split)) {
+        Buffer buf = ReadBuffer(index, kMetaBlock);
+        LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+        if (ItemPointerEquals(&meta_data(BufferGetPage(buf))->roots[tree], const_cast<TupleRef *>(&parent.slot_ref))) {
+            GenericXLogState *state = GenericXLogStart(index);
+            meta_data(GenericXLogRegisterBuffer(state, buf, 0))->roots[tree] = replacement;
+            GenericXLogFinish(state);
+        }
+        UnlockReleaseBuffer(buf);
+        return;
+    }
+    Buffer buf = lock_ref_buffer(index, parent.split, BUFFER_LOCK_EXCLUSIVE);
+    Size size;
+    auto *split = reinterpret_cast<SplitTupleHeader *>(tuple_at(index, BufferGetPage(buf), parent.split, &size));
+    if (split != nullptr && split->kind == kSplitTuple && split->tree == tree &&
+        ItemPointerEquals(&split->child[parent.side], const_cast<TupleRef *>(&parent.slot_ref))) {
+        GenericXLogState *state = GenericXLogStart(index);
+        Page copy = GenericXLogRegisterBuffer(state, buf, 0);
+        auto *s = reinterpret_cast<SplitTupleHeader *>(tuple_at(index, copy, parent.split, &size));
+        s->child[parent.side] = replacement;
+        GenericXLogFinish(state);
+    }
+    UnlockReleaseBuffer(buf);
+}
+
+// A computed split of a full leaf plus the new item, in palloc'd memory.
+struct LeafSplit {
+    float *plane;  // plane_dim floats (may be nullptr)
+    float offset;
+    uint32 bit;
+    uint8 *side;  // per reference (the new item last)
+};
+
+// Runs the core's split rule over the vectors of refs[0..n).  Returns false
+// if a referenced item vanished (concurrent VACUUM): the caller retries.
+bool compute_split(Relation index, const core::Space &space, const MetaPageData &meta, const TupleRef *refs, int n,
+                   const void *new_vec, LeafSplit *out)
+{
+    size_t bytes = space.vector_bytes();
+    char *vecs = static_cast<char *>(palloc(size_t(n) * bytes));
+    auto **ptrs = static_cast<const void **>(palloc(size_t(n) * sizeof(void *)));
+    auto *extras = static_cast<float *>(palloc(size_t(n) * sizeof(float)));
+    for (int i = 0; i < n - 1; i++) {
+        if (!read_item_vector(index, refs[i], vecs + size_t(i) * bytes, bytes, nullptr))
+            return false;
+    }
+    memcpy(vecs + size_t(n - 1) * bytes, new_vec, bytes);
+    for (int i = 0; i < n; i++) {
+        ptrs[i] = vecs + size_t(i) * bytes;
+        extras[i] = core::item_extra(space, meta.dot_max_norm, ptrs[i]);
+    }
+    size_t plane_dim = space.plane_dim();
+    out->plane = plane_dim ? static_cast<float *>(palloc(plane_dim * sizeof(float))) : nullptr;
+    out->side = static_cast<uint8 *>(palloc(size_t(n)));
+    // Seeded from the index seed and the new item: reproducible for a given
+    // insert order, independent across leaves.
+    uint64 seed = core::mix_seed(meta.seed, ref_key(refs[n - 1]));
+    guarded([&] {
+        core::Rng rng(seed);
+        core::SplitPlane plane;
+        core::choose_split(space, ptrs, extras, size_t(n), rng, plane, out->side);
+        if (plane_dim)
+            memcpy(out->plane, plane.normal.data(), plane_dim * sizeof(float));
+        out->offset = plane.offset;
+        out->bit = plane.bit;
+    });
+    return true;
+}
+
+// Places a tuple on one of the pages already registered in `state`, or on a
+// new page registered now.  pages/bufs hold the registered pages (at most 4).
+struct PageSet {
+    GenericXLogState *state;
+    Buffer bufs[MAX_GENERIC_XLOG_PAGES];
+    Page pages[MAX_GENERIC_XLOG_PAGES];
+    bool owned[MAX_GENERIC_XLOG_PAGES];  // taken here: release after finishing
+    int n;
+};
+
+TupleRef place(Relation index, PageSet &ps, const void *tuple, Size size)
+{
+    for (int i = 0; i < ps.n; i++) {
+        if (PageGetFreeSpace(ps.pages[i]) >= MAXALIGN(size)) {
+            TupleRef ref;
+            ItemPointerSet(&ref, BufferGetBlockNumber(ps.bufs[i]), add_tuple(index, ps.pages[i], tuple, size));
+            return ref;
+        }
+    }
+    if (ps.n == MAX_GENERIC_XLOG_PAGES)
+        elog(ERROR, "annoy: too many pages in one leaf split");
+    bool is_new;
+    Buffer buf = page_with_room(index, size, InvalidBuffer, &is_new);
+    int i = ps.n++;
+    ps.bufs[i] = buf;
+    ps.owned[i] = true;
+    ps.pages[i] = GenericXLogRegisterBuffer(ps.state, buf, is_new ? GENERIC_XLOG_FULL_IMAGE : 0);
+    if (is_new)
+        init_data_page(ps.pages[i]);
+    TupleRef ref;
+    ItemPointerSet(&ref, BufferGetBlockNumber(buf), add_tuple(index, ps.pages[i], tuple, size));
+    return ref;
+}
+
+// Splits the full leaf at `leaf_ref` (whose references were copied into
+// refs[0..count), the new item's appended as refs[count]).  Returns false if
+// the leaf changed meanwhile; the caller then starts over at leaf_ref.
+bool split_leaf(Relation index, const core::Space &space, const MetaPageData &meta, int tree, const TupleRef &leaf_ref,
+                TupleRef *refs, int count, int capacity, const void *new_vec, const Parent &parent)
+{
+    int n = count + 1;
+    LeafSplit split;
+    if (!compute_split(index, space, meta, refs, n, new_vec, &split))
+        return false;
+
+    Buffer leaf_buf = lock_ref_buffer(index, leaf_ref, BUFFER_LOCK_EXCLUSIVE);
+    Size size;
+    auto *leaf = reinterpret_cast<LeafTupleHeader *>(tuple_at(index, BufferGetPage(leaf_buf), leaf_ref, &size));
+    if (leaf == nullptr || leaf->kind != kLeafTuple || leaf->tree != tree || leaf->count != count ||
+        memcmp(leaf_refs(leaf), refs, size_t(count) * sizeof(TupleRef)) != 0) {
+        UnlockReleaseBuffer(leaf_buf);
+        return false;
+    }
+
+    // The two new leaves.
+    Size lsize = leaf_tuple_size(capacity);
+    LeafTupleHeader *halves[2];
+    for (int s = 0; s < 2; s++) {
+        halves[s] = static_cast<LeafTupleHeader *>(palloc0(lsize));
+        halves[s]->kind = kLeafTuple;
+        halves[s]->tree = uint16(tree);
+        halves[s]->capacity = uint16(capacity);
+    }
+    for (int i = 0; i < n; i++) {
+        LeafTupleHeader *h = halves[split.side[i]];
+        leaf_refs(h)[h->count++] = refs[i];
+    }
+    Size ssize = split_tuple_size(space);
+    auto *node = static_cast<SplitTupleHeader *>(palloc0(ssize));
+    node->kind = kSplitTuple;
+    node->tree = uint16(tree);
+    node->bit = split.bit;
+    node->offset = split.offset;
+    if (split.plane != nullptr)
+        memcpy(split_plane(node), split.plane, space.plane_dim() * sizeof(float));
+
+    PageSet ps{};
+    ps.state = GenericXLogStart(index);
+    ps.bufs[0] = leaf_buf;
+    ps.pages[0] = GenericXLogRegisterBuffer(ps.state, leaf_buf, 0);
+    ps.n = 1;
+    node->child[0] = place(index, ps, halves[0], lsize);
+    node->child[1] = place(index, ps, halves[1], lsize);
+    TupleRef split_ref = place(index, ps, node, ssize);
+
+    ForwardTupleHeader fwd{};
+    fwd.kind = kForwardTuple;
+    fwd.tree = uint16(tree);
+    fwd.target = split_ref;
+    if (!PageIndexTupleOverwrite(ps.pages[0], ItemPointerGetOffsetNumber(&leaf_ref), reinterpret_cast<Item>(&fwd),
+                                 sizeof(fwd)))
+        elog(ERROR, "annoy: failed to replace leaf (%u,%u)", ItemPointerGetBlockNumber(&leaf_ref),
+             ItemPointerGetOffsetNumber(&leaf_ref));
+    GenericXLogFinish(ps.state);
+    for (int i = 0; i < ps.n; i++) {
+        record_free_space(index, ps.bufs[i]);
+        UnlockReleaseBuffer(ps.bufs[i]);
+    }
+
+    update_parent(index, tree, parent, split_ref);
+    return true;
+}
+
+void insert_into_tree(Relation index, const core::Space &space, const MetaPageData &meta, int tree,
+                      const TupleRef &item, const void *vec, float extra)
+{
+restart:
+    Parent parent;
+    ItemPointerSetInvalid(&parent.split);
+    parent.side = 0;
+    // The current root: the copy in `meta` may predate a root split.
+    TupleRef ref = read_root(index, tree);
+    parent.slot_ref = ref;
+    for (int steps = 0;; steps++) {
+        if (steps > 100000)
+            ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                            errmsg("index \"%s\" tree %d has a cycle", RelationGetRelationName(index), tree)));
+        CHECK_FOR_INTERRUPTS();
+        Buffer buf = lock_ref_buffer(index, ref, BUFFER_LOCK_SHARE);
+        Size size;
+        char *tuple = tuple_at(index, BufferGetPage(buf), ref, &size);
+        NodeView node = view_node(tuple, size, tree);
+        if (node.kind == kSplitTuple) {
+            core::PlaneView plane{space.plane_dim() ? split_plane(node.split) : nullptr, node.split->offset,
+                                  node.split->bit};
+            float m = core::margin(space, plane, vec, extra);
+            int side = m > 0 ? 1 : m < 0 ? 0 : int(ref_key(item) & 1);
+            parent.split = ref;
+            parent.side = side;
+            parent.slot_ref = node.split->child[side];
+            ref = node.split->child[side];
+            UnlockReleaseBuffer(buf);
+            continue;
+        }
+        if (node.kind == kForwardTuple) {
+            ref = node.forward->target;
+            UnlockReleaseBuffer(buf);
+            continue;
+        }
+        if (node.kind != kLeafTuple) {
+            // A stale reference to a slot that was freed and reused.
+            UnlockReleaseBuffer(buf);
+            goto restart;
+        }
+
+        // A leaf: take the exclusive lock and look again.
+        LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+        LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+        tuple = tuple_at(index, BufferGetPage(buf), ref, &size);
+        node = view_node(tuple, size, tree);
+        if (node.kind != kLeafTuple) {
+            UnlockReleaseBuffer(buf);
+            if (node.kind == kForwardTuple || node.kind == kSplitTuple)
+                continue;  // changed under us: look at it again
+            goto restart;
+        }
+        LeafTupleHeader *leaf = node.leaf;
+        if (leaf->count < leaf->capacity) {
+            GenericXLogState *state = GenericXLogStart(index);
+            Page copy = GenericXLogRegisterBuffer(state, buf, 0);
+            auto *l = reinterpret_cast<LeafTupleHeader *>(tuple_at(index, copy, ref, &size));
+            leaf_refs(l)[l->count++] = item;
+            GenericXLogFinish(state);
+            UnlockReleaseBuffer(buf);
+            return;
+        }
+        int count = leaf->count, capacity = leaf->capacity;
+        auto *refs = static_cast<TupleRef *>(palloc((size_t(count) + 1) * sizeof(TupleRef)));
+        memcpy(refs, leaf_refs(leaf), size_t(count) * sizeof(TupleRef));
+        refs[count] = item;
+        UnlockReleaseBuffer(buf);
+        bool done = split_leaf(index, space, meta, tree, ref, refs, count, capacity, vec, parent);
+        pfree(refs);
+        if (done)
+            return;
+        // The leaf changed while its split was computed: look at it again.
+    }
+}
+
+}  // namespace
+
+bool insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, Relation, IndexUniqueCheck, bool,
+            IndexInfo *)
+{
+    if (isnull[0])
+        return false;  // NULL vectors are not indexed
+
+    MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "annoy insert", ALLOCSET_DEFAULT_SIZES);
+    MemoryContext old = MemoryContextSwitchTo(cxt);
+
+    MetaPageData *meta = alloc_meta();
+    read_meta(index, meta);
+    core::Space space;
+    space.metric = core::Metric(meta->metric);
+    RawVector v = index_vector(index, space.metric, values[0]);
+    if (meta->dim == 0)
+        set_dimension(index, space.metric, v.dim);
+    else
+        check_index_dimension(index, space.metric, int(meta->dim), v.dim);
+    space.dim = uint32(v.dim);
+
+    float extra = core::item_extra(space, meta->dot_max_norm, v.data);
+    TupleRef item = add_item(index, space, heap_tid, v.data);
+    for (int t = 0; t < meta->n_trees; t++)
+        insert_into_tree(index, space, *meta, t, item, v.data, extra);
+
+    MemoryContextSwitchTo(old);
+    MemoryContextDelete(cxt);
+    return false;
+}
+
+}  // namespace annoy::pg

@@ -1,0 +1,166 @@
+// Page and tuple helpers shared by build, insert, scan and vacuum.
+#include "page.hpp"
+
+namespace annoy::pg {
+
+int max_dimensions(core::Metric metric)
+{
+    Size item_room = kMaxTupleSize - sizeof(ItemTupleHeader);
+    if (core::is_bit_metric(metric))
+        return int(item_room / 8 * 64);
+    Size split_room = (kMaxTupleSize - sizeof(SplitTupleHeader)) / sizeof(float);
+    if (metric == core::Metric::Dot)
+        split_room -= 1;  // the extra coordinate
+    return int(std::min(item_room / sizeof(float), split_room));
+}
+
+void init_data_page(Page page)
+{
+    PageInit(page, BLCKSZ, sizeof(PageOpaque));
+    PageOpaque *op = page_opaque(page);
+    op->flags = kPageData;
+    op->page_id = kPageId;
+}
+
+void init_meta_page(Page page, const MetaPageData &meta)
+{
+    PageInit(page, BLCKSZ, sizeof(PageOpaque));
+    PageOpaque *op = page_opaque(page);
+    op->flags = kPageMeta;
+    op->page_id = kPageId;
+    memcpy(meta_data(page), &meta, meta_size(meta.n_trees));
+    // Mark the contents as used so a full-page image keeps them.
+    ((PageHeader)page)->pd_lower = MAXALIGN(SizeOfPageHeaderData) + meta_size(meta.n_trees);
+}
+
+MetaPageData *alloc_meta() { return static_cast<MetaPageData *>(palloc0(meta_size(kMaxTrees))); }
+
+static void check_meta(Relation index, Page page)
+{
+    MetaPageData *meta = meta_data(page);
+    if (PageIsNew(page) || page_opaque(page)->page_id != kPageId || meta->magic != kMagic)
+        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                        errmsg("index \"%s\" is not a valid annoy index", RelationGetRelationName(index))));
+    if (meta->version != kLayoutVersion)
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("index \"%s\" has annoy layout version %u, this build reads version %u",
+                               RelationGetRelationName(index), meta->version, kLayoutVersion),
+                        errhint("REINDEX the index.")));
+    if (meta->n_trees < 1 || meta->n_trees > kMaxTrees)
+        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                        errmsg("index \"%s\" has an invalid tree count %u", RelationGetRelationName(index),
+                               meta->n_trees)));
+}
+
+void read_meta(Relation index, MetaPageData *out)
+{
+    Buffer buf = ReadBuffer(index, kMetaBlock);
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    Page page = BufferGetPage(buf);
+    check_meta(index, page);
+    memcpy(out, meta_data(page), meta_size(meta_data(page)->n_trees));
+    UnlockReleaseBuffer(buf);
+}
+
+void check_data_page(Relation index, Page page, BlockNumber blkno)
+{
+    if (PageIsNew(page) || PageGetSpecialSize(page) != MAXALIGN(sizeof(PageOpaque)) ||
+        page_opaque(page)->page_id != kPageId || (page_opaque(page)->flags & kPageData) == 0)
+        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                        errmsg("index \"%s\" block %u is not an annoy data page", RelationGetRelationName(index),
+                               blkno)));
+}
+
+char *tuple_at(Relation index, Page page, const TupleRef &ref, Size *size)
+{
+    OffsetNumber off = ItemPointerGetOffsetNumberNoCheck(&ref);
+    if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
+        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                        errmsg("index \"%s\" refers to missing tuple (%u,%u)", RelationGetRelationName(index),
+                               ItemPointerGetBlockNumberNoCheck(&ref), off)));
+    ItemId id = PageGetItemId(page, off);
+    if (!ItemIdIsUsed(id)) {
+        *size = 0;
+        return nullptr;  // freed by VACUUM after the reference was read
+    }
+    *size = ItemIdGetLength(id);
+    return static_cast<char *>(PageGetItem(page, id));
+}
+
+Buffer lock_ref_buffer(Relation index, const TupleRef &ref, int mode)
+{
+    BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(&ref);
+    // (Reading past the end fails in ReadBuffer; not checked here because
+    // RelationGetNumberOfBlocks costs a system call on this hot path.)
+    if (blkno == kMetaBlock || blkno == InvalidBlockNumber)
+        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                        errmsg("index \"%s\" refers to invalid block %u", RelationGetRelationName(index), blkno)));
+    Buffer buf = ReadBuffer(index, blkno);
+    LockBuffer(buf, mode);
+    check_data_page(index, BufferGetPage(buf), blkno);
+    return buf;
+}
+
+Buffer new_page(Relation index)
+{
+    bool local = RELATION_IS_LOCAL(index);
+    if (!local)
+        LockRelationForExtension(index, ExclusiveLock);
+    Buffer buf = ReadBuffer(index, P_NEW);
+    LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+    if (!local)
+        UnlockRelationForExtension(index, ExclusiveLock);
+    return buf;
+}
+
+Buffer page_with_room(Relation index, Size size, Buffer preferred, bool *is_new)
+{
+    Size need = MAXALIGN(size);
+    *is_new = false;
+    if (BufferIsValid(preferred) && PageGetFreeSpace(BufferGetPage(preferred)) >= need)
+        return preferred;
+
+    // A few pages from the free space map.  Only a conditional lock: the
+    // caller may hold another page's lock, and waiting here could deadlock
+    // with a backend that holds this page and waits for that one.
+    BlockNumber blkno = GetPageWithFreeSpace(index, need);
+    for (int attempt = 0; attempt < 3 && blkno != InvalidBlockNumber; attempt++) {
+        if (blkno == kMetaBlock || (BufferIsValid(preferred) && blkno == BufferGetBlockNumber(preferred)))
+            break;
+        Buffer buf = ReadBuffer(index, blkno);
+        if (ConditionalLockBuffer(buf)) {
+            Page page = BufferGetPage(buf);
+            if (PageIsNew(page)) {
+                *is_new = true;
+                return buf;
+            }
+            if ((page_opaque(page)->flags & kPageData) != 0 && PageGetFreeSpace(page) >= need)
+                return buf;
+            Size actual = (page_opaque(page)->flags & kPageData) != 0 ? PageGetFreeSpace(page) : 0;
+            UnlockReleaseBuffer(buf);
+            blkno = RecordAndGetPageWithFreeSpace(index, blkno, actual, need);
+        } else {
+            ReleaseBuffer(buf);
+            break;
+        }
+    }
+    *is_new = true;
+    return new_page(index);
+}
+
+void record_free_space(Relation index, Buffer buf)
+{
+    RecordPageWithFreeSpace(index, BufferGetBlockNumber(buf), PageGetFreeSpace(BufferGetPage(buf)));
+}
+
+OffsetNumber add_tuple(Relation index, Page page, const void *tuple, Size size)
+{
+    OffsetNumber off = PageAddItem(page, static_cast<Item>(const_cast<void *>(tuple)), size, InvalidOffsetNumber,
+                                   false, false);
+    if (off == InvalidOffsetNumber)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("failed to add a %zu-byte tuple to index \"%s\"", size, RelationGetRelationName(index))));
+    return off;
+}
+
+}  // namespace annoy::pg

@@ -1,0 +1,180 @@
+// On-disk layout of an annoy index.  See src/pg/README.md for the picture.
+//
+// Block 0 is the meta page.  Every other page is a data page holding tuples
+// of four kinds, each starting with a kind byte:
+//   item     one indexed vector and the heap TID of its row (stored once)
+//   split    a tree's inner node: hyperplane + two child references
+//   leaf     a tree's leaf: up to `capacity` references to item tuples
+//   forward  what a leaf becomes when it is split (or merged): a pointer to
+//            the node that now holds its contents, so that a scan or insert
+//            that read the old reference still finds everything
+// Tuples are addressed by (block, offset) like heap tuples.  Line pointers
+// are never compacted away while a reference may exist, so addresses are
+// stable; freed slots are marked unused and reused by later tuples.
+#pragma once
+
+#include "pg.hpp"
+
+namespace annoy::pg {
+
+constexpr uint32 kMagic = 0x414E4E59;  // "ANNY"
+// Bump when the on-disk format changes; older indexes must be REINDEXed.
+constexpr uint32 kLayoutVersion = 1;
+constexpr BlockNumber kMetaBlock = 0;
+constexpr uint16 kPageId = 0xFF8A;  // identifies our pages (pg_filedump etc.)
+
+// Special space of every page.
+struct PageOpaque {
+    uint16 flags;
+    uint16 page_id;
+};
+constexpr uint16 kPageMeta = 1 << 0;
+constexpr uint16 kPageData = 1 << 1;
+
+inline PageOpaque *page_opaque(Page page) { return reinterpret_cast<PageOpaque *>(PageGetSpecialPointer(page)); }
+
+enum TupleKind : uint8 {
+    kItemTuple = 1,
+    kSplitTuple = 2,
+    kLeafTuple = 3,
+    kForwardTuple = 4,
+};
+
+// A reference to a tuple: block and offset, the layout of ItemPointerData
+// (6 bytes, 2-byte aligned) so references in leaves stay compact.
+using TupleRef = ItemPointerData;
+
+inline uint64 ref_key(const TupleRef &r)
+{
+    // Nonzero for every valid reference (offsets start at 1).
+    return (uint64(ItemPointerGetBlockNumberNoCheck(&r)) << 16) | ItemPointerGetOffsetNumberNoCheck(&r);
+}
+inline TupleRef ref_from_key(uint64 key)
+{
+    TupleRef r;
+    ItemPointerSet(&r, BlockNumber(key >> 16), OffsetNumber(key & 0xFFFF));
+    return r;
+}
+
+struct ItemTupleHeader {
+    uint8 kind;  // kItemTuple
+    uint8 flags;
+    uint16 unused;
+    ItemPointerData heap_tid;
+    uint16 unused2;
+    uint32 unused3;
+    // vector bytes follow, 8-byte aligned: dim floats or ceil(bits/64) words
+};
+static_assert(sizeof(ItemTupleHeader) == 16, "item header must keep the vector 8-byte aligned");
+
+// Node tuples carry their tree's number: a reader holding a stale reference
+// (to a slot VACUUM freed and a later insert reused) can tell the tuple is
+// not the node it was looking for.
+struct SplitTupleHeader {
+    uint8 kind;  // kSplitTuple
+    uint8 unused;
+    uint16 tree;
+    uint32 bit;  // Hamming: the bit tested
+    TupleRef child[2];  // child[1] takes margin > 0
+    float offset;
+    // plane_dim floats of the hyperplane normal follow
+};
+static_assert(sizeof(SplitTupleHeader) == 24, "split header layout");
+
+struct LeafTupleHeader {
+    uint8 kind;  // kLeafTuple
+    uint8 unused;
+    uint16 count;     // references in use
+    uint16 capacity;  // references the tuple has room for
+    uint16 tree;
+    // capacity TupleRefs follow
+};
+static_assert(sizeof(LeafTupleHeader) == 8, "leaf header layout");
+
+struct ForwardTupleHeader {
+    uint8 kind;  // kForwardTuple
+    uint8 unused;
+    uint16 tree;
+    TupleRef target;
+};
+
+inline float *split_plane(SplitTupleHeader *s) { return reinterpret_cast<float *>(s + 1); }
+inline TupleRef *leaf_refs(LeafTupleHeader *l) { return reinterpret_cast<TupleRef *>(l + 1); }
+inline char *item_vector(ItemTupleHeader *t) { return reinterpret_cast<char *>(t + 1); }
+
+inline Size item_tuple_size(const core::Space &space) { return sizeof(ItemTupleHeader) + space.vector_bytes(); }
+inline Size split_tuple_size(const core::Space &space)
+{
+    return sizeof(SplitTupleHeader) + space.plane_dim() * sizeof(float);
+}
+inline Size leaf_tuple_size(int capacity) { return sizeof(LeafTupleHeader) + Size(capacity) * sizeof(TupleRef); }
+
+// Room for tuples on an empty data page, line pointer included.
+constexpr Size kPageRoom = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(PageOpaque)) - sizeof(ItemIdData);
+// Largest tuple that fits on an empty data page.
+constexpr Size kMaxTupleSize = kPageRoom - (kPageRoom % MAXIMUM_ALIGNOF);
+
+// Largest dimension an index can hold for a metric: both its item tuple and
+// its split tuple must fit in one page.
+int max_dimensions(core::Metric metric);
+
+constexpr int kMaxTrees = 1000;  // roots must fit in the meta page
+
+struct MetaPageData {
+    uint32 magic;
+    uint32 version;
+    uint8 metric;  // core::Metric
+    uint8 unused;
+    uint16 n_trees;
+    uint32 dim;  // 0 until the first vector is indexed
+    uint32 leaf_size;
+    uint32 seed;
+    float dot_max_norm;
+    uint32 unused2;
+    uint64 n_items;   // live item tuples
+    uint64 n_splits;  // leaf splits done by inserts (statistics)
+    TupleRef roots[FLEXIBLE_ARRAY_MEMBER];
+};
+
+inline MetaPageData *meta_data(Page page) { return reinterpret_cast<MetaPageData *>(PageGetContents(page)); }
+inline Size meta_size(int n_trees) { return offsetof(MetaPageData, roots) + Size(n_trees) * sizeof(TupleRef); }
+
+// Initialises a page in memory.
+void init_data_page(Page page);
+void init_meta_page(Page page, const MetaPageData &meta);
+
+// Reads the meta page into `out` (copy) and checks magic and version;
+// errors with a REINDEX hint when the index was written by another layout.
+// The roots array of `out` must have room for kMaxTrees entries.
+void read_meta(Relation index, MetaPageData *out);
+MetaPageData *alloc_meta();  // palloc'd, room for kMaxTrees roots
+
+// Validates a page read from disk before its tuples are trusted.
+void check_data_page(Relation index, Page page, BlockNumber blkno);
+
+// The tuple at `ref` on a locked page, with its kind checked against
+// `expected` (0 = any).  Errors (index corrupted) on a bad reference.
+char *tuple_at(Relation index, Page page, const TupleRef &ref, Size *size);
+
+// Pins and locks the block of `ref`; returns the buffer.
+Buffer lock_ref_buffer(Relation index, const TupleRef &ref, int mode);
+
+// A new, empty, exclusively locked data page appended to the relation.
+// The caller initialises it (init_data_page) in its WAL-logged copy.
+Buffer new_page(Relation index);
+
+// An exclusively locked page with at least `size` bytes free for a new tuple
+// (line pointer included).  Prefers `preferred` if already locked by the
+// caller (returned as is when it has room), then pages the free space map
+// offers (taken only if their lock is free: the caller may hold other page
+// locks), then a new page.  *is_new tells whether the page must be
+// initialised.
+Buffer page_with_room(Relation index, Size size, Buffer preferred, bool *is_new);
+
+// Records a page's free space in the free space map after a change.
+void record_free_space(Relation index, Buffer buf);
+
+// Adds a tuple to a page (in a WAL-logged copy); errors if it does not fit.
+OffsetNumber add_tuple(Relation index, Page page, const void *tuple, Size size);
+
+}  // namespace annoy::pg

@@ -1,0 +1,275 @@
+// Ordered index scans: Annoy's best-first search over all trees, resumable.
+//
+// The first call to amgettuple explores the forest until `budget` distinct
+// items (annoy.search_k) have been scored, then returns them nearest first.
+// When the executor asks for more rows than that batch holds (a large LIMIT,
+// rows filtered by WHERE), the search continues from its saved queue with
+// another batch, so the whole index can be read through a scan.
+//
+// No C++ exceptions can arise here: the containers allocate from the scan's
+// memory context (palloc raises Postgres errors itself) and the kernels do
+// not throw.  So Postgres errors (interrupts, I/O) may longjmp through this
+// code freely; everything it owns lives in the scan's memory context.
+#include "am.hpp"
+#include "index_vector.hpp"
+#include "node_access.hpp"
+
+#include "search_state.hpp"
+
+namespace annoy::pg {
+
+namespace {
+
+// Node keys in the queue carry their tree number above the 48-bit ref key,
+// so a reader can tell a stale reference to another tree's node.
+inline uint64 node_key(const TupleRef &ref, int tree) { return ref_key(ref) | (uint64(tree) << 48); }
+inline int key_tree(uint64 key) { return int(key >> 48); }
+inline TupleRef key_ref(uint64 key) { return ref_from_key(key & ((uint64(1) << 48) - 1)); }
+
+inline uint64 heap_key(const ItemPointerData &tid) { return ref_key(tid); }
+
+struct ScanState {
+    MemoryContext cxt;
+    core::Space space;
+    int n_trees;
+    float dot_max_norm;
+    uint64 n_items;
+    TupleRef roots[kMaxTrees];
+
+    char *query;  // vector bytes; nullptr for a NULL query
+    bool started;
+    size_t budget;     // items scored per batch
+    size_t examined;   // items scored so far
+    size_t next_stop;  // end of the current batch
+
+    core::NodeQueue *nodes;
+    core::ItemSet *seen;  // item references already scored
+    core::CandidateQueue *candidates;
+
+    TupleRef *leaf_copy;  // references of the leaf being expanded
+    Buffer pinned;        // last data page read, kept pinned
+};
+
+void *scan_alloc(void *ctx, size_t bytes)
+{
+    return MemoryContextAllocExtended(static_cast<MemoryContext>(ctx), bytes, MCXT_ALLOC_HUGE);
+}
+void scan_release(void *, void *p) { pfree(p); }
+
+// The page of `blkno`, pinned (reusing the pin of the previous read).
+Buffer pin_block(Relation index, ScanState *so, BlockNumber blkno)
+{
+    if (blkno == kMetaBlock || blkno == InvalidBlockNumber)
+        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                        errmsg("index \"%s\" refers to invalid block %u", RelationGetRelationName(index), blkno)));
+    so->pinned = ReleaseAndReadBuffer(so->pinned, index, blkno);
+    return so->pinned;
+}
+
+size_t automatic_budget(const ScanState *so)
+{
+    // See README ("Tuning"): grows with the square root of the index size,
+    // never below a floor that covers a few leaves of every tree.
+    double n = std::max<double>(double(so->n_items), 1.0);
+    double budget = std::max(1000.0, 10.0 * std::sqrt(n));
+    return size_t(budget);
+}
+
+// Scores the items of one leaf (references copied to so->leaf_copy).
+void score_leaf(Relation index, ScanState *so, int count)
+{
+    const TupleRef *refs = so->leaf_copy;
+    for (int i = 0; i < count;) {
+        BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(&refs[i]);
+        // Skip references already scored before touching the page.
+        if (!so->seen->insert(ref_key(refs[i]))) {
+            i++;
+            continue;
+        }
+        Buffer buf = pin_block(index, so, blkno);
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        Page page = BufferGetPage(buf);
+        check_data_page(index, page, blkno);
+        // This reference and the following ones on the same page (leaves
+        // are sorted by reference) under one lock.
+        bool first = true;
+        for (; i < count && ItemPointerGetBlockNumberNoCheck(&refs[i]) == blkno; i++) {
+            if (!first && !so->seen->insert(ref_key(refs[i])))
+                continue;
+            first = false;
+            Size size;
+            auto *item = reinterpret_cast<ItemTupleHeader *>(tuple_at(index, page, refs[i], &size));
+            if (item == nullptr || item->kind != kItemTuple || size < item_tuple_size(so->space))
+                continue;  // freed by VACUUM since the leaf was read
+            float d = so->query != nullptr ? so->space.distance(so->query, item_vector(item)) : 0.0f;
+            so->candidates->push(d, heap_key(item->heap_tid));
+            so->examined++;
+        }
+        LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+    }
+}
+
+// Expands queued nodes until the batch's budget of scored items is reached
+// or the forest is exhausted.
+void expand(Relation index, ScanState *so)
+{
+    size_t steps = 0;
+    while (!so->nodes->empty() && so->examined < so->next_stop) {
+        if (++steps % 256 == 0)
+            CHECK_FOR_INTERRUPTS();
+        core::NodeQueue::Entry e = so->nodes->pop();
+        int tree = key_tree(e.ref);
+        TupleRef ref = key_ref(e.ref);
+        BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(&ref);
+        Buffer buf = pin_block(index, so, blkno);
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        Page page = BufferGetPage(buf);
+        check_data_page(index, page, blkno);
+        Size size;
+        char *tuple = tuple_at(index, page, ref, &size);
+        NodeView node = view_node(tuple, size, tree);
+        int leaf_count = -1;
+        switch (node.kind) {
+            case kSplitTuple: {
+                float m = 0.0f;
+                if (so->query != nullptr) {
+                    core::PlaneView plane{so->space.plane_dim() ? split_plane(node.split) : nullptr,
+                                          node.split->offset, node.split->bit};
+                    m = core::margin(so->space, plane, so->query, 0.0f);
+                }
+                for (int side = 0; side < 2; side++)
+                    so->nodes->push(core::child_priority(so->space, e.priority, m, side),
+                                    node_key(node.split->child[side], tree));
+                break;
+            }
+            case kForwardTuple:
+                so->nodes->push(e.priority, node_key(node.forward->target, tree));
+                break;
+            case kLeafTuple:
+                leaf_count = node.leaf->count;
+                memcpy(so->leaf_copy, leaf_refs(node.leaf), size_t(leaf_count) * sizeof(TupleRef));
+                break;
+            default:
+                break;  // a stale reference (freed and reused slot): nothing there for us
+        }
+        LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+        if (leaf_count > 0)
+            score_leaf(index, so, leaf_count);
+    }
+}
+
+}  // namespace
+
+IndexScanDesc begin_scan(Relation index, int nkeys, int norderbys)
+{
+    IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+    // The executor reads the distance of each returned row from here.
+    scan->xs_orderbyvals = static_cast<Datum *>(palloc0(sizeof(Datum) * size_t(std::max(norderbys, 1))));
+    scan->xs_orderbynulls = static_cast<bool *>(palloc(sizeof(bool) * size_t(std::max(norderbys, 1))));
+    MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "annoy scan", ALLOCSET_DEFAULT_SIZES);
+    auto *so = static_cast<ScanState *>(MemoryContextAllocZero(cxt, sizeof(ScanState)));
+    so->cxt = cxt;
+    so->pinned = InvalidBuffer;
+
+    MetaPageData *meta = static_cast<MetaPageData *>(MemoryContextAllocZero(cxt, meta_size(kMaxTrees)));
+    read_meta(index, meta);
+    so->space.metric = core::Metric(meta->metric);
+    so->space.dim = meta->dim;
+    so->n_trees = meta->n_trees;
+    so->dot_max_norm = meta->dot_max_norm;
+    so->n_items = std::max<uint64>(meta->n_items, uint64(std::max<float>(index->rd_rel->reltuples, 0.0f)));
+    memcpy(so->roots, meta->roots, sizeof(TupleRef) * size_t(meta->n_trees));
+
+    core::RawAllocator alloc;
+    alloc.alloc = scan_alloc;
+    alloc.release = scan_release;
+    alloc.ctx = cxt;
+    so->nodes = new (MemoryContextAlloc(cxt, sizeof(core::NodeQueue))) core::NodeQueue(alloc);
+    so->seen = new (MemoryContextAlloc(cxt, sizeof(core::ItemSet))) core::ItemSet(alloc);
+    so->candidates = new (MemoryContextAlloc(cxt, sizeof(core::CandidateQueue))) core::CandidateQueue(alloc);
+    so->leaf_copy = static_cast<TupleRef *>(MemoryContextAlloc(cxt, sizeof(TupleRef) * (kMaxTupleSize / sizeof(TupleRef))));
+    scan->opaque = so;
+    return scan;
+}
+
+void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
+{
+    auto *so = static_cast<ScanState *>(scan->opaque);
+    Relation index = scan->indexRelation;
+    if (norderbys > 0)
+        memmove(scan->orderByData, orderbys, sizeof(ScanKeyData) * size_t(norderbys));
+
+    so->nodes->clear();
+    so->seen->clear();
+    so->candidates->clear();
+    so->started = false;
+    so->examined = 0;
+    so->query = nullptr;
+
+    // The query: ORDER BY col <op> $1.  A NULL query orders nothing; the scan
+    // then returns every indexed row with a NULL distance.
+    if (scan->numberOfOrderBys > 0 && !(scan->orderByData[0].sk_flags & SK_ISNULL)) {
+        MemoryContext old = MemoryContextSwitchTo(so->cxt);
+        RawVector v = index_vector(index, so->space.metric, scan->orderByData[0].sk_argument);
+        if (so->space.dim != 0)
+            check_index_dimension(index, so->space.metric, int(so->space.dim), v.dim);
+        so->space.dim = uint32(v.dim);
+        so->query = static_cast<char *>(palloc(so->space.vector_bytes()));
+        memcpy(so->query, v.data, so->space.vector_bytes());
+        MemoryContextSwitchTo(old);
+    }
+    if (so->query == nullptr)
+        so->budget = SIZE_MAX;
+    else if (search_k_setting > 0)
+        so->budget = size_t(search_k_setting);
+    else
+        so->budget = automatic_budget(so);
+}
+
+bool get_tuple(IndexScanDesc scan, ScanDirection dir)
+{
+    auto *so = static_cast<ScanState *>(scan->opaque);
+    if (dir != ForwardScanDirection)
+        elog(ERROR, "annoy index scans only go forward");
+    if (scan->numberOfOrderBys == 0)
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("an annoy index can only be scanned with ORDER BY <column> <distance operator> "
+                               "<value>")));
+
+    if (!so->started) {
+        so->started = true;
+        // Tree roots are explored first (Annoy's +infinity priority), in
+        // order of the trees.
+        for (int t = 0; t < so->n_trees; t++)
+            so->nodes->push(std::numeric_limits<float>::infinity(), node_key(so->roots[t], t));
+        so->next_stop = so->budget;
+    }
+    for (;;) {
+        if (!so->candidates->empty() && (so->examined >= so->next_stop || so->nodes->empty())) {
+            core::CandidateQueue::Entry e = so->candidates->pop();
+            ItemPointerData tid = ref_from_key(e.ref);
+            scan->xs_heaptid = tid;
+            scan->xs_recheck = false;
+            scan->xs_recheckorderby = false;
+            scan->xs_orderbyvals[0] = Float8GetDatum(double(e.distance));
+            scan->xs_orderbynulls[0] = so->query == nullptr;
+            return true;
+        }
+        if (so->nodes->empty())
+            return false;
+        if (so->examined >= so->next_stop)
+            so->next_stop = so->examined > SIZE_MAX - so->budget ? SIZE_MAX : so->examined + so->budget;
+        expand(scan->indexRelation, so);
+    }
+}
+
+void end_scan(IndexScanDesc scan)
+{
+    auto *so = static_cast<ScanState *>(scan->opaque);
+    if (BufferIsValid(so->pinned))
+        ReleaseBuffer(so->pinned);
+    MemoryContextDelete(so->cxt);
+    scan->opaque = nullptr;
+}
+
+}  // namespace annoy::pg

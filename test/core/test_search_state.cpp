@@ -1,0 +1,200 @@
+// The search containers against the standard library on random data, and
+// their use of the RawAllocator (every block allocated is released).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <unordered_set>
+#include <vector>
+
+#include "rng.hpp"
+#include "search_state.hpp"
+
+using namespace annoy::core;
+
+namespace {
+
+// Counts live blocks so tests can check growth releases the old arrays and
+// destructors release the last one.
+struct CountingHeap {
+    long live = 0;
+    long allocations = 0;
+    static void *alloc(void *ctx, size_t bytes)
+    {
+        auto *self = static_cast<CountingHeap *>(ctx);
+        self->live++;
+        self->allocations++;
+        void *p = std::malloc(bytes);
+        if (!p)
+            throw std::bad_alloc();
+        return p;
+    }
+    static void release(void *ctx, void *p)
+    {
+        static_cast<CountingHeap *>(ctx)->live--;
+        std::free(p);
+    }
+    RawAllocator allocator() { return RawAllocator{alloc, release, this}; }
+};
+
+float random_float(Rng &rng) { return rng.unit() * 200.0f - 100.0f; }
+
+}  // namespace
+
+TEST(NodeQueue, PopsInDescendingPriorityOrder)
+{
+    Rng rng(1);
+    for (size_t n : {1, 2, 15, 16, 17, 1000, 5000}) {
+        NodeQueue q(heap_allocator());
+        std::vector<std::pair<float, uint64_t>> ref;
+        for (size_t i = 0; i < n; i++) {
+            // Few distinct values so ties are exercised too.
+            const float p = float(rng.below(50)) - 25.0f;
+            q.push(p, i);
+            ref.emplace_back(p, i);
+        }
+        EXPECT_EQ(q.size(), n);
+        std::sort(ref.begin(), ref.end(), [](auto &a, auto &b) { return a.first > b.first; });
+        std::vector<bool> popped(n, false);
+        for (size_t i = 0; i < n; i++) {
+            ASSERT_FALSE(q.empty());
+            NodeQueue::Entry e = q.pop();
+            EXPECT_EQ(e.priority, ref[i].first);
+            ASSERT_LT(e.ref, n);
+            EXPECT_FALSE(popped[e.ref]);
+            popped[e.ref] = true;
+        }
+        EXPECT_TRUE(q.empty());
+    }
+}
+
+TEST(NodeQueue, InterleavedPushPopMatchesSortedModel)
+{
+    Rng rng(7);
+    NodeQueue q(heap_allocator());
+    std::vector<float> model;  // kept sorted ascending; max at back
+    for (int step = 0; step < 20000; step++) {
+        if (model.empty() || rng.below(3) != 0) {
+            const float p = random_float(rng);
+            q.push(p, uint64_t(step));
+            model.insert(std::upper_bound(model.begin(), model.end(), p), p);
+        } else {
+            EXPECT_EQ(q.pop().priority, model.back());
+            model.pop_back();
+        }
+        ASSERT_EQ(q.size(), model.size());
+    }
+}
+
+TEST(NodeQueue, InfinityAndNanPriorities)
+{
+    NodeQueue q(heap_allocator());
+    const float inf = std::numeric_limits<float>::infinity();
+    q.push(1.0f, 1);
+    q.push(std::nanf(""), 2);
+    q.push(inf, 3);
+    q.push(-inf, 4);
+    q.push(0.0f, 5);
+    EXPECT_EQ(q.pop().ref, 3u);
+    EXPECT_EQ(q.pop().ref, 1u);
+    EXPECT_EQ(q.pop().ref, 5u);
+    EXPECT_EQ(q.pop().ref, 4u);
+    EXPECT_EQ(q.pop().ref, 2u);  // NaN ranks last
+    EXPECT_TRUE(q.empty());
+}
+
+TEST(CandidateQueue, PopsInAscendingDistanceOrder)
+{
+    Rng rng(2);
+    for (size_t n : {1, 3, 16, 17, 1000, 5000}) {
+        CandidateQueue q(heap_allocator());
+        std::vector<float> ref;
+        for (size_t i = 0; i < n; i++) {
+            const float d = random_float(rng);
+            q.push(d, i);
+            ref.push_back(d);
+        }
+        std::sort(ref.begin(), ref.end());
+        for (size_t i = 0; i < n; i++) {
+            ASSERT_FALSE(q.empty());
+            EXPECT_EQ(q.top().distance, ref[i]);
+            EXPECT_EQ(q.pop().distance, ref[i]);
+        }
+        EXPECT_TRUE(q.empty());
+    }
+}
+
+TEST(CandidateQueue, ClearAndReuse)
+{
+    CandidateQueue q(heap_allocator());
+    for (int i = 0; i < 100; i++)
+        q.push(float(i), uint64_t(i));
+    q.clear();
+    EXPECT_TRUE(q.empty());
+    q.push(5.0f, 50);
+    q.push(std::nanf(""), 60);
+    q.push(-1.0f, 10);
+    EXPECT_EQ(q.pop().ref, 10u);
+    EXPECT_EQ(q.pop().ref, 50u);
+    EXPECT_EQ(q.pop().ref, 60u);
+}
+
+TEST(ItemSet, MatchesUnorderedSetAcrossGrowth)
+{
+    Rng rng(3);
+    ItemSet set(heap_allocator());
+    std::unordered_set<uint64_t> ref;
+    for (int step = 0; step < 200000; step++) {
+        // Mix of small sequential-ish keys (item numbers, TIDs) and wide
+        // random ones; many repeats.
+        uint64_t key = rng.coin() ? rng.below(50000) + 1 : rng.next() | 1;
+        if (step % 5 == 0 && !ref.empty())
+            key = *ref.begin();
+        const bool inserted = set.insert(key);
+        EXPECT_EQ(inserted, ref.insert(key).second) << "key " << key;
+        ASSERT_EQ(set.size(), ref.size());
+    }
+    for (uint64_t key : ref)
+        EXPECT_TRUE(set.contains(key));
+    for (int i = 0; i < 10000; i++) {
+        const uint64_t key = rng.next() | 1;
+        EXPECT_EQ(set.contains(key), ref.count(key) == 1);
+    }
+}
+
+TEST(ItemSet, ClearEmptiesAndKeepsWorking)
+{
+    ItemSet set(heap_allocator());
+    EXPECT_FALSE(set.contains(1));
+    for (uint64_t k = 1; k <= 1000; k++)
+        EXPECT_TRUE(set.insert(k));
+    EXPECT_FALSE(set.insert(500));
+    set.clear();
+    EXPECT_EQ(set.size(), 0u);
+    for (uint64_t k = 1; k <= 1000; k++)
+        EXPECT_FALSE(set.contains(k));
+    EXPECT_TRUE(set.insert(500));
+    EXPECT_TRUE(set.contains(500));
+    EXPECT_FALSE(set.contains(0));  // 0 is reserved and never a member
+}
+
+TEST(SearchState, AllocatorBlocksAreReleased)
+{
+    CountingHeap heap;
+    {
+        NodeQueue nq(heap.allocator());
+        CandidateQueue cq(heap.allocator());
+        ItemSet set(heap.allocator());
+        for (uint64_t i = 1; i <= 10000; i++) {
+            nq.push(float(i), i);
+            cq.push(float(i), i);
+            set.insert(i * 7919);
+        }
+        // Growth frees the old array each time: one live block per container.
+        EXPECT_EQ(heap.live, 3);
+        EXPECT_GT(heap.allocations, 3);
+    }
+    EXPECT_EQ(heap.live, 0);
+}
