@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Every test, on a fresh machine: installs dependencies, builds and installs
+# the extension, runs the core unit tests, then the pg_regress, isolation
+# and TAP suites against private throwaway clusters.  Exits non-zero on any
+# failure.  Run as root (README: `make test`).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+section() { printf '\n=== %s ===\n' "$*"; }
+
+section "dependencies"
+test/setup_deps.sh
+
+section "build and install"
+make -s check-core-purity
+make -s -j2
+make -s install >/dev/null
+
+section "core unit tests"
+make -s -C test/core -j2 core_tests
+(cd test/core && ./core_tests --gtest_brief=1)
+
+bindir=$(pg_config --bindir)
+pgxs_dir=$(dirname "$(pg_config --pgxs)")/..
+work=$(mktemp -d /tmp/annoy-test.XXXXXX)
+chmod 755 "$work"
+source test/tools/cluster.sh
+cleanup() {
+    cluster_stop "$work/cluster" >/dev/null 2>&1 || true
+    if [ "${KEEP_TEST_DIR:-0}" = 1 ]; then echo "test files kept in $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+section "pg_regress"
+cluster_start "$work/cluster" >/dev/null
+status=0
+make -s installcheck PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER="$PGUSER" || status=$?
+if [ $status -ne 0 ]; then
+    cat test/regress_out/regression.diffs 2>/dev/null | head -200
+    exit $status
+fi
+
+if ls test/isolation/specs/*.spec >/dev/null 2>&1; then
+    section "isolation"
+    specs=$(cd test/isolation/specs && ls *.spec | sed 's/\.spec$//')
+    mkdir -p test/isolation_out
+    "$pgxs_dir/src/test/isolation/pg_isolation_regress" --use-existing --host="$PGHOST" --port="$PGPORT" \
+        --user="$PGUSER" --inputdir=test/isolation --outputdir=test/isolation_out $specs || {
+        cat test/isolation_out/regression.diffs 2>/dev/null | head -200
+        exit 1
+    }
+fi
+cluster_stop "$work/cluster" >/dev/null
+
+section "TAP"
+# PostgreSQL::Test::Cluster refuses to run initdb as root: run prove as the
+# postgres user from a copy it owns.
+mkdir -p "$work/tap"
+cp -r test/t test/tools "$work/tap/"
+chown -R postgres "$work/tap"
+runuser -u postgres -- env PATH="$bindir:$PATH" PG_REGRESS="$pgxs_dir/src/test/regress/pg_regress" \
+    TESTDIR="$work/tap" ANNOY_DATA_CACHE="${ANNOY_DATA_CACHE:-/var/tmp/annoy-data}" \
+    bash -c "cd '$work/tap' && prove -I '$pgxs_dir/src/test/perl' ${PROVE_FLAGS:-} t/" || {
+    for f in "$work"/tap/tmp_check/log/*; do
+        echo "--- $f"
+        tail -50 "$f"
+    done
+    exit 1
+}
+
+section "all tests passed"
