@@ -80,3 +80,23 @@ CREATE OPERATOR CLASS manhattan_ops FOR TYPE real[] USING annoy AS
 CREATE OPERATOR CLASS hamming_ops DEFAULT FOR TYPE bit USING annoy AS
     OPERATOR 1 <~> (bit, bit) FOR ORDER BY float_ops,
     FUNCTION 1 annoy_metric_hamming(internal);
+
+-- Maintenance functions.
+
+CREATE FUNCTION annoy_check(index regclass) RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION annoy_check(regclass) IS
+    'Verifies an annoy index (meta page, trees reachable and acyclic, every item once per tree); errors on the first problem';
+
+CREATE FUNCTION annoy_index_info(index regclass,
+    OUT metric text, OUT dimensions int, OUT n_trees int, OUT leaf_size int, OUT seed int,
+    OUT items bigint, OUT leaves bigint, OUT splits bigint, OUT forwards bigint,
+    OUT min_depth int, OUT avg_depth float8, OUT max_depth int, OUT avg_leaf_fill float8,
+    OUT pages bigint, OUT item_pages bigint, OUT node_pages bigint, OUT mixed_pages bigint,
+    OUT empty_pages bigint, OUT free_bytes bigint)
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION annoy_index_info(regclass) IS 'The shape of an annoy index: items, nodes, depths, leaf fill, pages';
+
+-- Only superusers may inspect index internals by default.
+REVOKE ALL ON FUNCTION annoy_check(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION annoy_index_info(regclass) FROM PUBLIC;

@@ -308,7 +308,7 @@ private:
 FlatForest build_forest(const Space &space, const void *vectors, size_t n, const BuildParams &params)
 {
     check_params(space, vectors, n, params);
-    init_kernels();
+    init_kernels();  // here, before any worker thread starts (kernels() would also do it lazily)
 
     FlatForest forest;
     forest.space = space;
@@ -425,7 +425,6 @@ std::vector<Neighbor> search(const FlatForest &forest, const void *vectors, size
         return {};
     if (vectors == nullptr || query == nullptr)
         throw std::invalid_argument("search needs vectors and a query");
-    init_kernels();
     const Space &space = forest.space;
     const size_t vb = space.vector_bytes();
     const char *base = static_cast<const char *>(vectors);
@@ -471,7 +470,6 @@ std::vector<Neighbor> exact_search(const Space &space, const void *vectors, size
         return {};
     if (vectors == nullptr || query == nullptr)
         throw std::invalid_argument("exact_search needs vectors and a query");
-    init_kernels();
     const size_t vb = space.vector_bytes();
     const char *base = static_cast<const char *>(vectors);
     TopK best(k);

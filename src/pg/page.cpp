@@ -120,10 +120,15 @@ Buffer page_with_room(Relation index, Size size, Buffer preferred, bool *is_new)
     if (BufferIsValid(preferred) && PageGetFreeSpace(BufferGetPage(preferred)) >= need)
         return preferred;
 
-    // A few pages from the free space map.  Only a conditional lock: the
-    // caller may hold another page's lock, and waiting here could deadlock
-    // with a backend that holds this page and waits for that one.
-    BlockNumber blkno = GetPageWithFreeSpace(index, need);
+    // First the page this backend last added to (the relation's target
+    // block: the free space map's upper levels only learn about new free
+    // space at VACUUM), then a few pages from the free space map.  Only
+    // conditional locks: the caller may hold another page's lock, and
+    // waiting here could deadlock with a backend that holds this page and
+    // waits for that one.
+    BlockNumber blkno = RelationGetTargetBlock(index);
+    if (blkno == InvalidBlockNumber)
+        blkno = GetPageWithFreeSpace(index, need);
     for (int attempt = 0; attempt < 3 && blkno != InvalidBlockNumber; attempt++) {
         if (blkno == kMetaBlock || (BufferIsValid(preferred) && blkno == BufferGetBlockNumber(preferred)))
             break;
@@ -134,8 +139,10 @@ Buffer page_with_room(Relation index, Size size, Buffer preferred, bool *is_new)
                 *is_new = true;
                 return buf;
             }
-            if ((page_opaque(page)->flags & kPageData) != 0 && PageGetFreeSpace(page) >= need)
+            if ((page_opaque(page)->flags & kPageData) != 0 && PageGetFreeSpace(page) >= need) {
+                RelationSetTargetBlock(index, blkno);
                 return buf;
+            }
             Size actual = (page_opaque(page)->flags & kPageData) != 0 ? PageGetFreeSpace(page) : 0;
             UnlockReleaseBuffer(buf);
             blkno = RecordAndGetPageWithFreeSpace(index, blkno, actual, need);
@@ -145,7 +152,9 @@ Buffer page_with_room(Relation index, Size size, Buffer preferred, bool *is_new)
         }
     }
     *is_new = true;
-    return new_page(index);
+    Buffer buf = new_page(index);
+    RelationSetTargetBlock(index, BufferGetBlockNumber(buf));
+    return buf;
 }
 
 void record_free_space(Relation index, Buffer buf)

@@ -152,6 +152,15 @@ MetaPageData *alloc_meta();  // palloc'd, room for kMaxTrees roots
 // Validates a page read from disk before its tuples are trusted.
 void check_data_page(Relation index, Page page, BlockNumber blkno);
 
+// The scan's cheaper form: only what the page header says (the special
+// space sits at the far end of the page, a cache miss per candidate).
+// Tuple kinds and offsets are still checked for every tuple read.
+inline void check_page_header(Relation index, Page page, BlockNumber blkno)
+{
+    if (unlikely(PageIsNew(page) || PageGetSpecialSize(page) != MAXALIGN(sizeof(PageOpaque))))
+        check_data_page(index, page, blkno);  // raises the error
+}
+
 // The tuple at `ref` on a locked page, with its kind checked against
 // `expected` (0 = any).  Errors (index corrupted) on a bad reference.
 char *tuple_at(Relation index, Page page, const TupleRef &ref, Size *size);

@@ -89,7 +89,7 @@ void score_leaf(Relation index, ScanState *so, int count)
         Buffer buf = pin_block(index, so, blkno);
         LockBuffer(buf, BUFFER_LOCK_SHARE);
         Page page = BufferGetPage(buf);
-        check_data_page(index, page, blkno);
+        check_page_header(index, page, blkno);
         // This reference and the following ones on the same page (leaves
         // are sorted by reference) under one lock.
         bool first = true;
@@ -124,7 +124,7 @@ void expand(Relation index, ScanState *so)
         Buffer buf = pin_block(index, so, blkno);
         LockBuffer(buf, BUFFER_LOCK_SHARE);
         Page page = BufferGetPage(buf);
-        check_data_page(index, page, blkno);
+        check_page_header(index, page, blkno);
         Size size;
         char *tuple = tuple_at(index, page, ref, &size);
         NodeView node = view_node(tuple, size, tree);

@@ -12,6 +12,7 @@
 // (marked unused): other tuples' references never change.  Each page change
 // is one GenericXLog record.
 #include "am.hpp"
+#include "forest_walk.hpp"
 #include "node_access.hpp"
 
 #include "search_state.hpp"
@@ -23,21 +24,6 @@ extern "C" {
 namespace annoy::pg {
 
 namespace {
-
-void *vacuum_alloc(void *ctx, size_t bytes)
-{
-    return MemoryContextAllocExtended(static_cast<MemoryContext>(ctx), bytes, MCXT_ALLOC_HUGE);
-}
-void vacuum_release(void *, void *p) { pfree(p); }
-
-core::RawAllocator context_allocator(MemoryContext cxt)
-{
-    core::RawAllocator a;
-    a.alloc = vacuum_alloc;
-    a.release = vacuum_release;
-    a.ctx = cxt;
-    return a;
-}
 
 // Calls fn(buf, page, blkno) for every data page, locked in `mode`.
 template <class Fn>

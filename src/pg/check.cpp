@@ -1,0 +1,150 @@
+// annoy_check(index regclass): verifies the whole structure and raises an
+// error describing the first problem found.
+//
+// Locks: ShareLock on the index, which lets scans run but waits for (and
+// holds off) inserts and VACUUM, so the structure cannot change under the
+// check: an insert adds its item to the trees one after another, and a
+// check running beside it would see the item in some trees only.
+#include "am.hpp"
+#include "forest_walk.hpp"
+
+extern "C" {
+#include "access/relation.h"
+#include "catalog/pg_am.h"
+#include "utils/lsyscache.h"
+}
+
+namespace annoy::pg {
+
+namespace {
+
+[[noreturn]] void corrupted(Relation index, const char *fmt, uint32 a, uint32 b, int tree)
+{
+    char what[128];
+    snprintf(what, sizeof(what), fmt, a, b);
+    ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                    errmsg("index \"%s\" tree %d: %s", RelationGetRelationName(index), tree, what)));
+}
+
+struct CheckVisitor final : WalkVisitor {
+    Relation index;
+    int tree;
+    const core::ItemSet *live;  // every item tuple
+    core::ItemSet *in_tree;     // items reached in this tree
+    int max_capacity;
+
+    void leaf(const TupleRef &, const TupleRef *items, int count, int capacity, int) override
+    {
+        if (capacity < 1 || capacity > max_capacity)
+            corrupted(index, "leaf capacity %u out of range (max %u)", uint32(capacity), uint32(max_capacity), tree);
+        for (int i = 0; i < count; i++) {
+            uint64 key = ref_key(items[i]);
+            if (!live->contains(key))
+                corrupted(index, "leaf refers to (%u,%u), which is not an item", ItemPointerGetBlockNumberNoCheck(&items[i]),
+                          ItemPointerGetOffsetNumberNoCheck(&items[i]), tree);
+            if (!in_tree->insert(key))
+                corrupted(index, "item (%u,%u) appears twice", ItemPointerGetBlockNumberNoCheck(&items[i]),
+                          ItemPointerGetOffsetNumberNoCheck(&items[i]), tree);
+        }
+    }
+    void split(const TupleRef &, const SplitTupleHeader &s, int) override
+    {
+        if (s.child[0].ip_posid == 0 || s.child[1].ip_posid == 0)
+            corrupted(index, "split node with an invalid child (%u,%u)", 0, 0, tree);
+    }
+    void forward(const TupleRef &) override {}
+};
+
+}  // namespace
+
+}  // namespace annoy::pg
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(annoy_check);
+
+Datum annoy_check(PG_FUNCTION_ARGS)
+{
+    using namespace annoy::pg;
+    Oid indexoid = PG_GETARG_OID(0);
+    Relation index = relation_open(indexoid, ShareLock);
+    if (index->rd_rel->relkind != RELKIND_INDEX || index->rd_indam == nullptr || index->rd_indam->ambuild != build)
+        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                        errmsg("\"%s\" is not an annoy index", RelationGetRelationName(index))));
+
+    MetaPageData *meta = alloc_meta();
+    read_meta(index, meta);  // magic, layout version, tree count
+    if (meta->metric > uint8(annoy::core::Metric::Hamming))
+        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                        errmsg("index \"%s\" has unknown metric %u", RelationGetRelationName(index), meta->metric)));
+    if (meta->dim > uint32(max_dimensions(annoy::core::Metric(meta->metric))))
+        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                        errmsg("index \"%s\" has impossible dimension %u", RelationGetRelationName(index), meta->dim)));
+    annoy::core::Space space{annoy::core::Metric(meta->metric), meta->dim};
+
+    MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "annoy check", ALLOCSET_DEFAULT_SIZES);
+    auto alloc = context_allocator(cxt);
+    auto *live = new (MemoryContextAlloc(cxt, sizeof(annoy::core::ItemSet))) annoy::core::ItemSet(alloc);
+    auto *in_tree = new (MemoryContextAlloc(cxt, sizeof(annoy::core::ItemSet))) annoy::core::ItemSet(alloc);
+
+    // Every page: known tuple kinds of plausible sizes; collect the items.
+    walk_pages(index, [&](Page page, BlockNumber blkno) {
+        OffsetNumber max = PageGetMaxOffsetNumber(page);
+        for (OffsetNumber off = FirstOffsetNumber; off <= max; off++) {
+            ItemId id = PageGetItemId(page, off);
+            if (!ItemIdIsUsed(id))
+                continue;
+            const char *tuple = static_cast<const char *>(PageGetItem(page, id));
+            Size size = ItemIdGetLength(id);
+            bool ok;
+            switch (uint8(tuple[0])) {
+                case kItemTuple: {
+                    ok = size == item_tuple_size(space);
+                    TupleRef ref;
+                    ItemPointerSet(&ref, blkno, off);
+                    live->insert(ref_key(ref));
+                    break;
+                }
+                case kSplitTuple:
+                    ok = size == split_tuple_size(space);
+                    break;
+                case kLeafTuple:
+                    ok = size >= sizeof(LeafTupleHeader) &&
+                         size == leaf_tuple_size(reinterpret_cast<const LeafTupleHeader *>(tuple)->capacity) &&
+                         reinterpret_cast<const LeafTupleHeader *>(tuple)->count <=
+                             reinterpret_cast<const LeafTupleHeader *>(tuple)->capacity;
+                    break;
+                case kForwardTuple:
+                    ok = size == sizeof(ForwardTupleHeader);
+                    break;
+                default:
+                    ok = false;
+            }
+            if (!ok)
+                ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                                errmsg("index \"%s\" has a malformed tuple (kind %u, %zu bytes) at (%u,%u)",
+                                       RelationGetRelationName(index), uint8(tuple[0]), size, blkno, off)));
+        }
+    });
+
+    // Every tree: reachable and acyclic, every item exactly once.
+    for (int t = 0; t < meta->n_trees; t++) {
+        in_tree->clear();
+        CheckVisitor v;
+        v.index = index;
+        v.tree = t;
+        v.live = live;
+        v.in_tree = in_tree;
+        v.max_capacity = kMaxLeafSize;
+        walk_tree(index, *meta, t, v);
+        if (in_tree->size() != live->size())
+            ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                            errmsg("index \"%s\" tree %d holds %zu of the %zu items", RelationGetRelationName(index),
+                                   t, in_tree->size(), live->size())));
+    }
+    MemoryContextDelete(cxt);
+    relation_close(index, ShareLock);
+    PG_RETURN_VOID();
+}
+
+}  // extern "C"

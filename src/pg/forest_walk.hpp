@@ -1,0 +1,47 @@
+// Whole-index walks shared by annoy_check and annoy_index_info: every page
+// in block order, and every tree from its root.
+#pragma once
+
+#include "page.hpp"
+
+#include "search_state.hpp"
+
+namespace annoy::pg {
+
+// An allocator for core containers that lives in `cxt` (freed with it).
+core::RawAllocator context_allocator(MemoryContext cxt);
+
+// Calls fn(page, blkno) for every data page under a share lock; meta page
+// and never-initialised pages are skipped.
+template <class Fn>
+void walk_pages(Relation index, Fn &&fn)
+{
+    BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+    for (BlockNumber blkno = kMetaBlock + 1; blkno < nblocks; blkno++) {
+        CHECK_FOR_INTERRUPTS();
+        Buffer buf = ReadBuffer(index, blkno);
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        Page page = BufferGetPage(buf);
+        if (!PageIsNew(page)) {
+            check_data_page(index, page, blkno);
+            fn(page, blkno);
+        }
+        UnlockReleaseBuffer(buf);
+    }
+}
+
+// What a tree walk reports for each node it reaches.
+struct WalkVisitor {
+    // A leaf at `depth` (root = 0) with copies of its references.
+    virtual void leaf(const TupleRef &ref, const TupleRef *items, int count, int capacity, int depth) = 0;
+    virtual void split(const TupleRef &ref, const SplitTupleHeader &split, int depth) = 0;
+    virtual void forward(const TupleRef &ref) = 0;
+    virtual ~WalkVisitor() = default;
+};
+
+// Depth-first walk of tree `tree` from its root.  Errors (index corrupted)
+// on a reference to a missing tuple, a tuple of the wrong kind or tree, or
+// a node reached twice (a cycle or a shared subtree).
+void walk_tree(Relation index, const MetaPageData &meta, int tree, WalkVisitor &visitor);
+
+}  // namespace annoy::pg

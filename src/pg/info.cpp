@@ -1,0 +1,124 @@
+// annoy_index_info(index regclass): the shape of an index: items, trees,
+// nodes, depths, leaf fill, pages by content, free space and options.
+#include "am.hpp"
+#include "forest_walk.hpp"
+
+extern "C" {
+#include "access/relation.h"
+#include "funcapi.h"
+}
+
+namespace annoy::pg {
+
+namespace {
+
+const char *metric_name(core::Metric m)
+{
+    switch (m) {
+        case core::Metric::Euclidean:
+            return "euclidean";
+        case core::Metric::Angular:
+            return "angular";
+        case core::Metric::Dot:
+            return "dot";
+        case core::Metric::Manhattan:
+            return "manhattan";
+        case core::Metric::Hamming:
+            return "hamming";
+    }
+    return "unknown";
+}
+
+struct ShapeVisitor final : WalkVisitor {
+    int64 leaves = 0, splits = 0, forwards = 0;
+    int min_depth = INT_MAX, max_depth = 0;
+    double depth_sum = 0, fill_sum = 0;
+
+    void leaf(const TupleRef &, const TupleRef *, int count, int capacity, int depth) override
+    {
+        leaves++;
+        min_depth = std::min(min_depth, depth);
+        max_depth = std::max(max_depth, depth);
+        depth_sum += depth;
+        fill_sum += capacity > 0 ? double(count) / capacity : 0.0;
+    }
+    void split(const TupleRef &, const SplitTupleHeader &, int) override { splits++; }
+    void forward(const TupleRef &) override { forwards++; }
+};
+
+}  // namespace
+
+}  // namespace annoy::pg
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(annoy_index_info);
+
+Datum annoy_index_info(PG_FUNCTION_ARGS)
+{
+    using namespace annoy::pg;
+    Relation index = relation_open(PG_GETARG_OID(0), AccessShareLock);
+    if (index->rd_rel->relkind != RELKIND_INDEX || index->rd_indam == nullptr || index->rd_indam->ambuild != build)
+        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                        errmsg("\"%s\" is not an annoy index", RelationGetRelationName(index))));
+
+    TupleDesc desc;
+    if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+        elog(ERROR, "annoy_index_info must return a composite type");
+
+    MetaPageData *meta = alloc_meta();
+    read_meta(index, meta);
+
+    int64 items = 0, item_pages = 0, node_pages = 0, mixed_pages = 0, empty_pages = 0, free_bytes = 0;
+    walk_pages(index, [&](Page page, BlockNumber) {
+        bool has_items = false, has_nodes = false;
+        OffsetNumber max = PageGetMaxOffsetNumber(page);
+        for (OffsetNumber off = FirstOffsetNumber; off <= max; off++) {
+            ItemId id = PageGetItemId(page, off);
+            if (!ItemIdIsUsed(id))
+                continue;
+            if (*static_cast<const uint8 *>(static_cast<void *>(PageGetItem(page, id))) == kItemTuple) {
+                items++;
+                has_items = true;
+            } else {
+                has_nodes = true;
+            }
+        }
+        item_pages += has_items && !has_nodes;
+        node_pages += has_nodes && !has_items;
+        mixed_pages += has_items && has_nodes;
+        empty_pages += !has_items && !has_nodes;
+        free_bytes += int64(PageGetExactFreeSpace(page));
+    });
+
+    ShapeVisitor shape;
+    for (int t = 0; t < meta->n_trees; t++)
+        walk_tree(index, *meta, t, shape);
+
+    Datum values[19];
+    bool nulls[19] = {false};
+    int i = 0;
+    values[i++] = CStringGetTextDatum(metric_name(annoy::core::Metric(meta->metric)));
+    values[i++] = Int32GetDatum(int32(meta->dim));
+    values[i++] = Int32GetDatum(meta->n_trees);
+    values[i++] = Int32GetDatum(int32(meta->leaf_size));
+    values[i++] = Int32GetDatum(int32(meta->seed));
+    values[i++] = Int64GetDatum(items);
+    values[i++] = Int64GetDatum(shape.leaves);
+    values[i++] = Int64GetDatum(shape.splits);
+    values[i++] = Int64GetDatum(shape.forwards);
+    values[i++] = Int32GetDatum(shape.leaves ? shape.min_depth : 0);
+    values[i++] = Float8GetDatum(shape.leaves ? shape.depth_sum / double(shape.leaves) : 0.0);
+    values[i++] = Int32GetDatum(shape.max_depth);
+    values[i++] = Float8GetDatum(shape.leaves ? shape.fill_sum / double(shape.leaves) : 0.0);
+    values[i++] = Int64GetDatum(int64(RelationGetNumberOfBlocks(index)));
+    values[i++] = Int64GetDatum(item_pages);
+    values[i++] = Int64GetDatum(node_pages);
+    values[i++] = Int64GetDatum(mixed_pages);
+    values[i++] = Int64GetDatum(empty_pages);
+    values[i++] = Int64GetDatum(free_bytes);
+    relation_close(index, AccessShareLock);
+    PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+}  // extern "C"
