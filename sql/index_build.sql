@@ -2,7 +2,10 @@
 -- Building annoy indexes: the access method, its operator classes, storage
 -- options, and builds on tables of every awkward shape.
 --
+-- (Quietly: the extension may exist already, from an earlier file.)
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS annoy;
+RESET client_min_messages;
 
 -- The access method and its operator classes.
 SELECT amname, amtype, amhandler FROM pg_am WHERE amname = 'annoy';
@@ -23,6 +26,39 @@ JOIN pg_opfamily f ON f.oid = o.amopsortfamily
 JOIN pg_amproc p ON p.amprocfamily = c.opcfamily
 WHERE c.opcmethod = (SELECT oid FROM pg_am WHERE amname = 'annoy')
 ORDER BY c.opcname;
+
+-- amvalidate reports malformed operator classes (as INFO messages).
+CREATE OPERATOR CLASS bad_nofunc FOR TYPE real[] USING annoy AS
+    OPERATOR 1 <-> (real[], real[]) FOR ORDER BY float_ops;
+CREATE OPERATOR CLASS bad_sort FOR TYPE real[] USING annoy AS
+    OPERATOR 1 <-> (real[], real[]) FOR ORDER BY integer_ops,
+    FUNCTION 1 annoy_metric_euclidean(internal);
+CREATE OPERATOR CLASS bad_twoops FOR TYPE real[] USING annoy AS
+    OPERATOR 1 <-> (real[], real[]) FOR ORDER BY float_ops,
+    OPERATOR 2 <+> (real[], real[]) FOR ORDER BY float_ops,
+    FUNCTION 1 annoy_metric_euclidean(internal);
+CREATE FUNCTION pg_temp.not_internal(real[]) RETURNS int4 LANGUAGE sql AS 'SELECT 0';
+CREATE OPERATOR CLASS bad_signature FOR TYPE real[] USING annoy AS
+    OPERATOR 1 <-> (real[], real[]) FOR ORDER BY float_ops,
+    FUNCTION 1 pg_temp.not_internal(real[]);
+SELECT opcname, amvalidate(oid) AS valid FROM pg_opclass WHERE opcname = 'bad_nofunc';
+SELECT opcname, amvalidate(oid) AS valid FROM pg_opclass WHERE opcname = 'bad_sort';
+SELECT opcname, amvalidate(oid) AS valid FROM pg_opclass WHERE opcname = 'bad_twoops';
+SELECT opcname, amvalidate(oid) AS valid FROM pg_opclass WHERE opcname = 'bad_signature';
+-- Only one support function exists.
+CREATE OPERATOR CLASS bad_func2 FOR TYPE real[] USING annoy AS
+    OPERATOR 1 <-> (real[], real[]) FOR ORDER BY float_ops,
+    FUNCTION 1 annoy_metric_euclidean(internal),
+    FUNCTION 2 annoy_metric_angular(internal);
+-- An index needs support function 1.
+CREATE TABLE t_opc (v real[]);
+CREATE INDEX t_opc_bad ON t_opc USING annoy (v bad_nofunc);
+DROP TABLE t_opc;
+DROP OPERATOR CLASS bad_nofunc USING annoy;
+DROP OPERATOR CLASS bad_sort USING annoy;
+DROP OPERATOR CLASS bad_twoops USING annoy;
+DROP OPERATOR CLASS bad_signature USING annoy;
+DROP FUNCTION pg_temp.not_internal(real[]);
 
 -- What an ordered scan over the whole table returns.  check_scan() reads
 -- the table through the index (ORDER BY col <op> query, with a LIMIT beyond
@@ -324,7 +360,7 @@ SELECT 't_empty_l2' AS idx, * FROM pg_temp.check_scan('t_empty_l2', '{0,0}');
 -- (1,1) is sqrt 2 from (0,0); (3,-3) 3 sqrt 2; (4,-4) 4 sqrt 2.
 SELECT id, round((v <-> '{0,0}')::numeric, 4) AS d FROM t_empty ORDER BY v <-> '{0,0}' LIMIT 3;
 
--- The same for every operator class, on a fresh empty table each.
+-- The same for every real[] operator class: four indexes built on one empty table.
 CREATE TABLE t_grow (id int, v real[]);
 CREATE INDEX t_grow_l2 ON t_grow USING annoy (v) WITH (n_trees = 3, leaf_size = 4);
 CREATE INDEX t_grow_ang ON t_grow USING annoy (v angular_ops) WITH (n_trees = 3, leaf_size = 4);

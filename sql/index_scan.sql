@@ -2,7 +2,10 @@
 -- Ordered index scans: exactness on small tables, plans, parameters, the
 -- annoy.search_k setting, batches, NULLs and growth by INSERT.
 --
+-- (Quietly: the extension may exist already, from an earlier file.)
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS annoy;
+RESET client_min_messages;
 -- Load the library (and with it the annoy.* settings) before using them.
 SELECT l2_distance('{0}', '{0}') AS loaded;
 
@@ -154,14 +157,18 @@ SET plan_cache_mode = force_generic_plan;
 EXPLAIN (COSTS OFF) EXECUTE knn_l2('{0.1,0.2,0.3,0.4}');
 EXECUTE knn_l2('{0.1,0.2,0.3,0.4}');
 PREPARE knn_ham(bit) AS SELECT b <~> $1 AS d FROM items ORDER BY b <~> $1 LIMIT 3;
-EXPLAIN (COSTS OFF) -- (The fewest zero bits in the table are 5, 6, 7: see below.)
-EXECUTE knn_ham(B'111111111111111111111111');
-SELECT length(replace(b::text, '1', '')) AS zero_bits FROM items WHERE b IS NOT NULL ORDER BY 1 LIMIT 3;
+EXPLAIN (COSTS OFF) EXECUTE knn_ham(B'111111111111111111111111');
 -- (The fewest zero bits in the table are 5, 6, 7: see below.)
 EXECUTE knn_ham(B'111111111111111111111111');
 SELECT length(replace(b::text, '1', '')) AS zero_bits FROM items WHERE b IS NOT NULL ORDER BY 1 LIMIT 3;
+-- A NULL query through a generic plan: the scan still runs (any order is
+-- right, every distance is NULL).
+PREPARE knn_null(real[]) AS SELECT v <-> $1 IS NULL AS null_distance FROM items ORDER BY v <-> $1 LIMIT 3;
+EXPLAIN (COSTS OFF) EXECUTE knn_null(NULL);
+EXECUTE knn_null(NULL);
 RESET plan_cache_mode;
 DEALLOCATE knn_ham;
+DEALLOCATE knn_null;
 -- The same through the parameter and the literal, for every query point.
 CREATE FUNCTION pg_temp.knn_param(q real[]) RETURNS int[] LANGUAGE plpgsql AS $$
 DECLARE r int[];

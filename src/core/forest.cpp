@@ -26,8 +26,8 @@ namespace annoy::core {
 
 namespace {
 
-// Items partitioned between two polls of the cancel callback.  A split pass
-// over 4096 items of dimension 1000 takes on the order of a millisecond.
+// Items handled between two polls of the cancel callback.  A split pass over
+// 4096 items of dimension 1000 takes on the order of a millisecond.
 constexpr size_t kPollEveryItems = 4096;
 
 // One tree in the FlatForest layout, with indices local to the tree; the
@@ -42,7 +42,7 @@ struct TreeFragment {
 
 // Shared by the threads of one build: the first error stops everybody.
 struct BuildControl {
-    CancelCheck cancel;
+    CancelCheck cancel;  // the caller's
     std::atomic<bool> stop{false};
     std::mutex mutex;
     std::exception_ptr error;  // the first failure, rethrown by the caller
@@ -54,17 +54,24 @@ struct BuildControl {
             error = e;
         stop.store(true, std::memory_order_relaxed);
     }
-};
 
-// Thrown inside a worker when another thread failed; never escapes the build.
-struct Stopped {};
+    // What the loops poll: the caller's callback, or another thread's
+    // failure (the Cancelled this raises in the other threads is dropped by
+    // fail(), which keeps the first error).
+    static bool should_stop(void *ctx)
+    {
+        BuildControl *self = static_cast<BuildControl *>(ctx);
+        return self->stop.load(std::memory_order_relaxed) || self->cancel();
+    }
+    CancelCheck check() { return CancelCheck{should_stop, this}; }
+};
 
 class TreeBuilder {
 public:
     TreeBuilder(const Space &space, const void *vectors, const float *extras, size_t n, uint32_t leaf_size,
                 BuildControl &control)
         : space_(space), base_(static_cast<const char *>(vectors)), extras_(extras), n_(n), leaf_size_(leaf_size),
-          vbytes_(space.vector_bytes()), plane_dim_(space.plane_dim()), control_(control), order_(n), scratch_(n),
+          vbytes_(space.vector_bytes()), plane_dim_(space.plane_dim()), check_(control.check()), order_(n), scratch_(n),
           vecs_(n), side_(n)
     {
         if (extras_ != nullptr)
@@ -87,31 +94,36 @@ public:
         // Explicit stack, depth first with child 0 first: the order (and so
         // the generator's stream) is fixed, and degenerate data that peels
         // off a few items per split cannot overflow the machine stack.
-        struct Task {
-            size_t begin, end;
-            NodeRef *slot;  // where to store this node's reference (stable: see below)
-            uint32_t parent;
-            int child;
-        };
-        std::vector<Task> stack;
-        stack.push_back(Task{0, n_, &out.root, 0, 0});
-        while (!stack.empty()) {
-            const Task task = stack.back();
-            stack.pop_back();
-            const NodeRef ref = task.slot ? (*task.slot = make_node(task.begin, task.end, rng, out))
-                                          : make_node(task.begin, task.end, rng, out);
-            if (!task.slot)  // splits may have been reallocated: address the parent by index
-                out.splits[task.parent].child[task.child] = ref;
-            if (is_leaf(ref))
-                continue;
-            const uint32_t s = node_index(ref);
-            const size_t mid = split_point_;
-            stack.push_back(Task{mid, task.end, nullptr, s, 1});
-            stack.push_back(Task{task.begin, mid, nullptr, s, 0});
+        // Children are linked to their parent by index: splits may move as
+        // the vector grows.
+        stack_.clear();
+        out.root = make_node(0, n_, rng, out);
+        push_children(out.root, 0, n_);
+        while (!stack_.empty()) {
+            const Task task = stack_.back();
+            stack_.pop_back();
+            const NodeRef ref = make_node(task.begin, task.end, rng, out);
+            out.splits[task.parent].child[task.child] = ref;
+            push_children(ref, task.begin, task.end);
         }
     }
 
 private:
+    struct Task {
+        size_t begin, end;  // range of order_
+        uint32_t parent;    // split index
+        int child;
+    };
+
+    // After make_node split order_[begin, end): queue both halves.
+    void push_children(NodeRef ref, size_t begin, size_t end)
+    {
+        if (is_leaf(ref))
+            return;
+        stack_.push_back(Task{split_point_, end, node_index(ref), 1});
+        stack_.push_back(Task{begin, split_point_, node_index(ref), 0});
+    }
+
     // Emits a leaf for order_[begin, end) or splits it (partitioning that
     // range in place, child 0 first, and leaving the boundary in split_point_).
     NodeRef make_node(size_t begin, size_t end, Rng &rng, TreeFragment &out)
@@ -129,7 +141,8 @@ private:
             if (extras_ != nullptr)
                 node_extras_[i] = extras_[item];
         }
-        choose_split(space_, vecs_.data(), extras_ ? node_extras_.data() : nullptr, count, rng, plane_, side_.data());
+        choose_split(space_, vecs_.data(), extras_ ? node_extras_.data() : nullptr, count, rng, plane_, side_.data(),
+                     check_);
 
         // Stable partition through scratch_: side 0 first, then side 1.
         size_t zeros = 0;
@@ -153,9 +166,7 @@ private:
         if (since_poll_ < kPollEveryItems)
             return;
         since_poll_ = 0;
-        if (control_.stop.load(std::memory_order_relaxed))
-            throw Stopped();
-        if (control_.cancel())
+        if (check_())
             throw Cancelled();
     }
 
@@ -165,12 +176,13 @@ private:
     size_t n_;
     size_t leaf_size_;
     size_t vbytes_, plane_dim_;
-    BuildControl &control_;
+    CancelCheck check_;
     std::vector<uint32_t> order_, scratch_;  // item numbers, partitioned in place
     std::vector<const void *> vecs_;         // the current node's vectors
     std::vector<float> node_extras_;
     std::vector<uint8_t> side_;
     SplitPlane plane_;
+    std::vector<Task> stack_;
     size_t split_point_ = 0;
     size_t since_poll_ = 0;
 };
@@ -241,8 +253,6 @@ void build_trees(const Space &space, const void *vectors, const float *extras, s
                 return;
             builder.build(mix_seed(params.seed, t), trees[t]);
         }
-    } catch (const Stopped &) {
-        // another thread failed first; its error is the one reported
     } catch (...) {
         control.fail(std::current_exception());
     }
@@ -313,6 +323,8 @@ FlatForest build_forest(const Space &space, const void *vectors, size_t n, const
     FlatForest forest;
     forest.space = space;
     forest.plane_dim = space.plane_dim();
+    BuildControl control;
+    control.cancel = params.cancel;
 
     // Dot's reduction to angular needs the largest norm before any split.
     std::vector<float> extras;
@@ -321,6 +333,8 @@ FlatForest build_forest(const Space &space, const void *vectors, size_t n, const
         const char *base = static_cast<const char *>(vectors);
         float max_sq = 0.0f;
         for (size_t i = 0; i < n; i++) {
+            if (i % kPollEveryItems == kPollEveryItems - 1 && params.cancel())
+                throw Cancelled();
             const float *v = reinterpret_cast<const float *>(base + i * vb);
             max_sq = std::max(max_sq, kernels().dot(v, v, space.dim));
         }
@@ -330,9 +344,6 @@ FlatForest build_forest(const Space &space, const void *vectors, size_t n, const
             extras[i] = item_extra(space, forest.dot_max_norm, base + i * vb);
     }
     const float *extras_ptr = extras.empty() ? nullptr : extras.data();
-
-    BuildControl control;
-    control.cancel = params.cancel;
     const size_t n_trees = params.n_trees;
     const size_t threads = std::min<size_t>(std::max(1u, params.threads), std::max<size_t>(n_trees, 1));
 

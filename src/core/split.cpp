@@ -28,6 +28,15 @@ constexpr unsigned kRandomPercent = 99;  // then fall back to random sides above
 
 constexpr int kBitProbes = 20;  // Hamming: random dividing bits tried before a full scan
 
+// Loops over the items poll the cancel callback once per this many items.
+constexpr size_t kPollMask = 4096 - 1;
+
+inline void poll(const CancelCheck &cancel, size_t i)
+{
+    if ((i & kPollMask) == kPollMask && cancel())
+        throw Cancelled();
+}
+
 bool larger_side_exceeds(size_t larger, size_t n, unsigned percent) { return larger * 100 > size_t(percent) * n; }
 
 bool uses_cosine(Metric m) { return m == Metric::Angular || m == Metric::Dot; }
@@ -204,10 +213,11 @@ private:
 // Assigns sides by the sign of the margin (0 or NaN: random); returns the
 // number of items on side 1.
 size_t assign_sides(const Space &space, const PlaneView &plane, const void *const *vecs, const float *extras, size_t n,
-                    Rng &rng, uint8_t *side)
+                    Rng &rng, uint8_t *side, const CancelCheck &cancel)
 {
     size_t ones = 0;
     for (size_t i = 0; i < n; i++) {
+        poll(cancel, i);
         const float m = margin(space, plane, vecs[i], extras ? extras[i] : 0.0f);
         side[i] = m > 0.0f ? 1 : m < 0.0f ? 0 : (rng.coin() ? 1 : 0);
         ones += side[i];
@@ -216,7 +226,7 @@ size_t assign_sides(const Space &space, const PlaneView &plane, const void *cons
 }
 
 void split_float(const Space &space, const void *const *vecs, const float *extras, size_t n, Rng &rng,
-                 SplitPlane &plane, uint8_t *side)
+                 SplitPlane &plane, uint8_t *side, const CancelCheck &cancel)
 {
     TwoMeans two_means(space, vecs, extras, n);
     // Best attempt so far, kept only once a retry is needed.
@@ -225,7 +235,7 @@ void split_float(const Space &space, const void *const *vecs, const float *extra
     std::vector<uint8_t> best_side;
     for (int attempt = 0; attempt <= kRetries; attempt++) {
         two_means.run(rng, plane);
-        const size_t ones = assign_sides(space, plane.view(), vecs, extras, n, rng, side);
+        const size_t ones = assign_sides(space, plane.view(), vecs, extras, n, rng, side, cancel);
         const size_t larger = std::max(ones, n - ones);
         if (!larger_side_exceeds(larger, n, kRetryPercent))
             return;
@@ -253,11 +263,13 @@ void split_float(const Space &space, const void *const *vecs, const float *extra
 // bits that do are exactly (OR of all) & ~(AND of all).
 class BitSplitter {
 public:
-    BitSplitter(const Space &space, const void *const *vecs, size_t n) : vecs_(vecs), n_(n), dividing_(space.words())
+    BitSplitter(const Space &space, const void *const *vecs, size_t n, const CancelCheck &cancel)
+        : vecs_(vecs), n_(n), cancel_(cancel), dividing_(space.words())
     {
         const size_t words = space.words();
         std::vector<uint64_t> all(words, ~uint64_t(0));
         for (size_t i = 0; i < n; i++) {
+            poll(cancel, i);
             const uint64_t *v = static_cast<const uint64_t *>(vecs[i]);
             for (size_t w = 0; w < words; w++) {
                 dividing_[w] |= v[w];
@@ -309,8 +321,10 @@ private:
     size_t ones_at(uint32_t bit) const
     {
         size_t ones = 0;
-        for (size_t i = 0; i < n_; i++)
+        for (size_t i = 0; i < n_; i++) {
+            poll(cancel_, i);
             ones += bit_of(vecs_[i], bit);
+        }
         return ones;
     }
 
@@ -331,15 +345,17 @@ private:
 
     const void *const *vecs_;
     size_t n_;
+    const CancelCheck &cancel_;
     std::vector<uint64_t> dividing_;
     size_t count_ = 0;
 };
 
-void split_hamming(const Space &space, const void *const *vecs, size_t n, Rng &rng, SplitPlane &plane, uint8_t *side)
+void split_hamming(const Space &space, const void *const *vecs, size_t n, Rng &rng, SplitPlane &plane, uint8_t *side,
+                   const CancelCheck &cancel)
 {
     plane.normal.clear();
     plane.offset = 0.0f;
-    BitSplitter splitter(space, vecs, n);
+    BitSplitter splitter(space, vecs, n, cancel);
     if (splitter.dividing_bits() == 0) {
         // Identical bit strings: kNoBit has margin 0 for every vector (not a
         // real bit 0, which would send the search down one side only).
@@ -358,12 +374,18 @@ void split_hamming(const Space &space, const void *const *vecs, size_t n, Rng &r
 void choose_split(const Space &space, const void *const *vecs, const float *extras, size_t n, Rng &rng,
                   SplitPlane &plane, uint8_t *side)
 {
+    choose_split(space, vecs, extras, n, rng, plane, side, CancelCheck{});
+}
+
+void choose_split(const Space &space, const void *const *vecs, const float *extras, size_t n, Rng &rng,
+                  SplitPlane &plane, uint8_t *side, const CancelCheck &cancel)
+{
     if (n < 2 || vecs == nullptr || side == nullptr)
         throw std::invalid_argument("choose_split needs at least two vectors");
     if (is_bit_metric(space.metric))
-        split_hamming(space, vecs, n, rng, plane, side);
+        split_hamming(space, vecs, n, rng, plane, side, cancel);
     else
-        split_float(space, vecs, extras, n, rng, plane, side);
+        split_float(space, vecs, extras, n, rng, plane, side, cancel);
 }
 
 }  // namespace annoy::core

@@ -35,4 +35,9 @@ struct SplitPlane {
 void choose_split(const Space &space, const void *const *vecs, const float *extras, size_t n, Rng &rng,
                   SplitPlane &plane, uint8_t *side);
 
+// The same, polling `cancel` every few thousand items (a split of millions of
+// long vectors takes seconds); throws Cancelled when it fires.
+void choose_split(const Space &space, const void *const *vecs, const float *extras, size_t n, Rng &rng,
+                  SplitPlane &plane, uint8_t *side, const CancelCheck &cancel);
+
 }  // namespace annoy::core

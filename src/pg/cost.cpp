@@ -17,8 +17,10 @@ void cost_estimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *
 {
     // Only ordered scans make sense: an annoy index answers "nearest first",
     // it cannot test a WHERE clause.
+    // (DBL_MAX, not disable_cost: with enable_seqscan off a disabled
+    // sequential scan must still win.)
     if (path->indexorderbys == NIL) {
-        *startup_cost = *total_cost = disable_cost;
+        *startup_cost = *total_cost = DBL_MAX;
         *selectivity = 0;
         *correlation = 0;
         *pages = 0;

@@ -13,6 +13,7 @@
 #include "guard.hpp"
 #include "index_vector.hpp"
 #include "node_access.hpp"
+#include "tree_edit.hpp"
 
 #include "split.hpp"
 
@@ -63,42 +64,38 @@ TupleRef add_item(Relation index, const core::Space &space, ItemPointer heap_tid
     return ref;
 }
 
-// Where the descent came from: the split node (or the meta page, for a
-// root) whose child slot held `slot_ref`.
+// Where the descent came from: the slot (a split's child, or the tree's
+// root in the meta page) that held `slot_ref`, the first node after the
+// parent split (possibly a forward tuple leading to the leaf).
 struct Parent {
-    TupleRef split;  // invalid: the tree's root slot in the meta page
-    int side;
+    Slot slot;
     TupleRef slot_ref;
 };
 
-// Replaces parent's reference `parent.slot_ref` with `replacement`, if it is
-// still there (a concurrent change may have replaced it already; the forward
-// tuple left behind keeps the tree whole either way).
-void update_parent(Relation index, int tree, const Parent &parent, const TupleRef &replacement)
+// After a split turned leaf_ref into a forward tuple to `replacement`:
+// points the parent's slot straight at the replacement and frees the
+// forward tuple, if the slot still holds the leaf's reference (a concurrent
+// change may have moved it; the forward tuple then stays and keeps the tree
+// whole).  A reader still holding the old reference finds a free or reused
+// slot, which every reader checks for (kind and tree).
+void update_parent(Relation index, int tree, const Parent &parent, const TupleRef &leaf_ref,
+                   const TupleRef &replacement)
 {
-    if (!ItemPointerIsValid(&parent.split)) {
-        Buffer buf = ReadBuffer(index, kMetaBlock);
-        LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-        if (ItemPointerEquals(&meta_data(BufferGetPage(buf))->roots[tree], const_cast<TupleRef *>(&parent.slot_ref))) {
-            GenericXLogState *state = GenericXLogStart(index);
-            meta_data(GenericXLogRegisterBuffer(state, buf, 0))->roots[tree] = replacement;
-            GenericXLogFinish(state);
-        }
-        UnlockReleaseBuffer(buf);
+    BlockNumber blocks[2] = {slot_block(parent.slot), ItemPointerGetBlockNumber(&leaf_ref)};
+    LockedPages pages = LockedPages::lock(index, blocks, 2);
+    TupleRef *slot = slot_ref_in(pages, parent.slot, tree);
+    if (slot == nullptr || !ItemPointerEquals(slot, const_cast<TupleRef *>(&parent.slot_ref))) {
+        pages.abandon();
         return;
     }
-    Buffer buf = lock_ref_buffer(index, parent.split, BUFFER_LOCK_EXCLUSIVE);
+    *slot = replacement;
     Size size;
-    auto *split = reinterpret_cast<SplitTupleHeader *>(tuple_at(index, BufferGetPage(buf), parent.split, &size));
-    if (split != nullptr && split->kind == kSplitTuple && split->tree == tree &&
-        ItemPointerEquals(&split->child[parent.side], const_cast<TupleRef *>(&parent.slot_ref))) {
-        GenericXLogState *state = GenericXLogStart(index);
-        Page copy = GenericXLogRegisterBuffer(state, buf, 0);
-        auto *s = reinterpret_cast<SplitTupleHeader *>(tuple_at(index, copy, parent.split, &size));
-        s->child[parent.side] = replacement;
-        GenericXLogFinish(state);
-    }
-    UnlockReleaseBuffer(buf);
+    auto *fwd = reinterpret_cast<ForwardTupleHeader *>(tuple_in(pages, leaf_ref, &size));
+    if (ItemPointerEquals(const_cast<TupleRef *>(&parent.slot_ref), const_cast<TupleRef *>(&leaf_ref)) &&
+        fwd != nullptr && fwd->kind == kForwardTuple && fwd->tree == tree &&
+        ItemPointerEquals(&fwd->target, const_cast<TupleRef *>(&replacement)))
+        free_tuple(pages, leaf_ref);
+    pages.commit();
 }
 
 // A computed split of a full leaf plus the new item, in palloc'd memory.
@@ -244,7 +241,7 @@ bool split_leaf(Relation index, const core::Space &space, const MetaPageData &me
         UnlockReleaseBuffer(ps.bufs[i]);
     }
 
-    update_parent(index, tree, parent, split_ref);
+    update_parent(index, tree, parent, leaf_ref, split_ref);
     return true;
 }
 
@@ -253,8 +250,7 @@ void insert_into_tree(Relation index, const core::Space &space, const MetaPageDa
 {
 restart:
     Parent parent;
-    ItemPointerSetInvalid(&parent.split);
-    parent.side = 0;
+    parent.slot = root_slot();
     // The current root: the copy in `meta` may predate a root split.
     TupleRef ref = read_root(index, tree);
     parent.slot_ref = ref;
@@ -272,8 +268,8 @@ restart:
                                   node.split->bit};
             float m = core::margin(space, plane, vec, extra);
             int side = m > 0 ? 1 : m < 0 ? 0 : int(ref_key(item) & 1);
-            parent.split = ref;
-            parent.side = side;
+            parent.slot.split = ref;
+            parent.slot.side = side;
             parent.slot_ref = node.split->child[side];
             ref = node.split->child[side];
             UnlockReleaseBuffer(buf);

@@ -6,7 +6,10 @@
 // extern "C" so their symbols link.
 #pragma once
 
+#include <algorithm>
+#include <cfloat>
 #include <cmath>
+#include <limits>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>

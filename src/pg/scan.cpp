@@ -206,8 +206,9 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
     so->examined = 0;
     so->query = nullptr;
 
-    // The query: ORDER BY col <op> $1.  A NULL query orders nothing; the scan
-    // then returns every indexed row with a NULL distance.
+    // The query: ORDER BY col <op> $1.  A NULL query (or none: the planner
+    // never picks this index without ORDER BY, but a forced plan may) orders
+    // nothing; the scan then returns every indexed row, distance NULL.
     if (scan->numberOfOrderBys > 0 && !(scan->orderByData[0].sk_flags & SK_ISNULL)) {
         MemoryContext old = MemoryContextSwitchTo(so->cxt);
         RawVector v = index_vector(index, so->space.metric, scan->orderByData[0].sk_argument);
@@ -231,10 +232,6 @@ bool get_tuple(IndexScanDesc scan, ScanDirection dir)
     auto *so = static_cast<ScanState *>(scan->opaque);
     if (dir != ForwardScanDirection)
         elog(ERROR, "annoy index scans only go forward");
-    if (scan->numberOfOrderBys == 0)
-        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                        errmsg("an annoy index can only be scanned with ORDER BY <column> <distance operator> "
-                               "<value>")));
 
     if (!so->started) {
         so->started = true;
@@ -251,8 +248,10 @@ bool get_tuple(IndexScanDesc scan, ScanDirection dir)
             scan->xs_heaptid = tid;
             scan->xs_recheck = false;
             scan->xs_recheckorderby = false;
-            scan->xs_orderbyvals[0] = Float8GetDatum(double(e.distance));
-            scan->xs_orderbynulls[0] = so->query == nullptr;
+            if (scan->numberOfOrderBys > 0) {
+                scan->xs_orderbyvals[0] = Float8GetDatum(double(e.distance));
+                scan->xs_orderbynulls[0] = so->query == nullptr;
+            }
             return true;
         }
         if (so->nodes->empty())

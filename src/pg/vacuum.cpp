@@ -6,7 +6,11 @@
 //      their references in a hash set;
 //   2. remove those references from every leaf (all trees at once, page by
 //      page);
-//   3. free the dead item tuples, so later inserts reuse the space.
+//   3. free the dead item tuples, so later inserts reuse the space;
+//   4. tidy every tree: two sibling leaves whose items fit in one are merged
+//      and their split node freed, bottom up, so deletes do not leave trees
+//      full of empty or tiny leaves (and the index shrinks back after
+//      rounds of updates).
 // Leaves are cleaned before items are freed, so no leaf ever refers to a
 // freed slot it still needs.  Line pointers of freed tuples stay in place
 // (marked unused): other tuples' references never change.  Each page change
@@ -14,6 +18,7 @@
 #include "am.hpp"
 #include "forest_walk.hpp"
 #include "node_access.hpp"
+#include "tree_edit.hpp"
 
 #include "search_state.hpp"
 
@@ -141,6 +146,153 @@ double free_items(IndexVacuumInfo *info, const core::ItemSet &dead)
     return freed;
 }
 
+// A tree as pass 4 sees it: nodes in depth-first pre-order.
+struct TidyNode {
+    TupleRef ref;       // the node itself
+    Slot slot;          // where its parent refers to it
+    TupleRef slot_ref;  // what that slot holds (== ref unless via a forward tuple)
+    uint8 kind;
+    int count, capacity;
+    int child[2];
+};
+
+// Loads tree `tree` into nodes[]; returns the node count.
+int load_tree(Relation index, const TupleRef &root, int tree, TidyNode *&nodes, int &cap)
+{
+    struct Pending {
+        Slot slot;
+        TupleRef ref;
+        int parent, side;
+    };
+    int n = 0, top = 0, stack_cap = 256;
+    auto *stack = static_cast<Pending *>(palloc(sizeof(Pending) * size_t(stack_cap)));
+    stack[top++] = Pending{root_slot(), root, -1, 0};
+    while (top > 0) {
+        Pending p = stack[--top];
+        TupleRef ref = p.ref;
+        uint8 kind = 0;
+        TidyNode node{};
+        for (int hops = 0; hops < 64; hops++) {  // follow forward tuples
+            Buffer buf = lock_ref_buffer(index, ref, BUFFER_LOCK_SHARE);
+            Size size;
+            char *tuple = tuple_at(index, BufferGetPage(buf), ref, &size);
+            NodeView v = view_node(tuple, size, tree);
+            kind = v.kind;
+            if (kind == kForwardTuple) {
+                ref = v.forward->target;
+                UnlockReleaseBuffer(buf);
+                continue;
+            }
+            if (kind == kLeafTuple) {
+                node.count = v.leaf->count;
+                node.capacity = v.leaf->capacity;
+            } else if (kind == kSplitTuple) {
+                node.child[0] = node.child[1] = -1;
+                if (top + 2 >= stack_cap) {
+                    stack_cap *= 2;
+                    stack = static_cast<Pending *>(repalloc(stack, sizeof(Pending) * size_t(stack_cap)));
+                }
+                for (int side = 1; side >= 0; side--) {
+                    Slot child_slot{ref, side};
+                    stack[top++] = Pending{child_slot, v.split->child[side], n, side};
+                }
+            }
+            UnlockReleaseBuffer(buf);
+            break;
+        }
+        if (kind != kLeafTuple && kind != kSplitTuple)
+            continue;  // changed concurrently; the next VACUUM looks again
+        if (n == cap) {
+            cap *= 2;
+            nodes = static_cast<TidyNode *>(repalloc_huge(nodes, sizeof(TidyNode) * size_t(cap)));
+        }
+        node.ref = ref;
+        node.slot = p.slot;
+        node.slot_ref = p.ref;
+        node.kind = kind;
+        if (p.parent >= 0)
+            nodes[p.parent].child[p.side] = n;
+        nodes[n++] = node;
+    }
+    pfree(stack);
+    return n;
+}
+
+// Merges the two leaf children of split node s into its child 0, frees
+// child 1 and the split, and points s's slot at the merged leaf, in one WAL
+// record.  False if anything changed since the tree was loaded.
+bool merge_leaves(Relation index, int tree, TidyNode *nodes, int s)
+{
+    TidyNode &split = nodes[s];
+    TidyNode &a = nodes[split.child[0]];
+    TidyNode &b = nodes[split.child[1]];
+    BlockNumber blocks[4] = {slot_block(split.slot), ItemPointerGetBlockNumber(&split.ref),
+                             ItemPointerGetBlockNumber(&a.ref), ItemPointerGetBlockNumber(&b.ref)};
+    LockedPages pages = LockedPages::lock(index, blocks, 4);
+    TupleRef *slot = slot_ref_in(pages, split.slot, tree);
+    NodeView sv = node_in(pages, split.ref, tree);
+    NodeView av = node_in(pages, a.ref, tree);
+    NodeView bv = node_in(pages, b.ref, tree);
+    bool ok = slot != nullptr && ItemPointerEquals(slot, &split.slot_ref) && sv.kind == kSplitTuple &&
+              av.kind == kLeafTuple && bv.kind == kLeafTuple && ItemPointerEquals(&sv.split->child[0], &a.ref) &&
+              ItemPointerEquals(&sv.split->child[1], &b.ref) &&
+              av.leaf->count + bv.leaf->count <= av.leaf->capacity;
+    if (!ok) {
+        pages.abandon();
+        return false;
+    }
+    memcpy(leaf_refs(av.leaf) + av.leaf->count, leaf_refs(bv.leaf), size_t(bv.leaf->count) * sizeof(TupleRef));
+    av.leaf->count = uint16(av.leaf->count + bv.leaf->count);
+    int merged = av.leaf->count, capacity = av.leaf->capacity;
+    *slot = a.ref;
+    free_tuple(pages, b.ref);
+    free_tuple(pages, split.ref);
+    pages.commit();
+
+    // The split is now a leaf for its own parent's turn.
+    split.kind = kLeafTuple;
+    split.ref = a.ref;
+    split.slot_ref = a.ref;
+    split.count = merged;
+    split.capacity = capacity;
+    return true;
+}
+
+// Pass 4 for one tree; returns the number of merges.
+int tidy_tree(Relation index, const TupleRef &root, int tree)
+{
+    int cap = 1024;
+    auto *nodes = static_cast<TidyNode *>(palloc_extended(sizeof(TidyNode) * size_t(cap), MCXT_ALLOC_HUGE));
+    int n = load_tree(index, root, tree, nodes, cap);
+    int merges = 0;
+    // Reverse pre-order visits children before their parent.
+    for (int i = n - 1; i >= 0; i--) {
+        TidyNode &s = nodes[i];
+        if (s.kind != kSplitTuple || s.child[0] < 0 || s.child[1] < 0)
+            continue;
+        const TidyNode &a = nodes[s.child[0]];
+        const TidyNode &b = nodes[s.child[1]];
+        // Only direct references (no forward tuple on the way) are merged.
+        if (a.kind != kLeafTuple || b.kind != kLeafTuple || !ItemPointerEquals(const_cast<TupleRef *>(&a.ref), const_cast<TupleRef *>(&a.slot_ref)) ||
+            !ItemPointerEquals(const_cast<TupleRef *>(&b.ref), const_cast<TupleRef *>(&b.slot_ref)) ||
+            !ItemPointerEquals(&s.ref, &s.slot_ref) || a.count + b.count > a.capacity)
+            continue;
+        vacuum_delay_point();
+        merges += merge_leaves(index, tree, nodes, i);
+    }
+    pfree(nodes);
+    return merges;
+}
+
+void tidy_trees(Relation index)
+{
+    MetaPageData *meta = alloc_meta();
+    read_meta(index, meta);
+    for (int t = 0; t < meta->n_trees; t++)
+        tidy_tree(index, read_root(index, t), t);
+    pfree(meta);
+}
+
 void store_item_count(Relation index, double live)
 {
     Buffer buf = ReadBuffer(index, kMetaBlock);
@@ -166,6 +318,7 @@ IndexBulkDeleteResult *bulk_delete(IndexVacuumInfo *info, IndexBulkDeleteResult 
     if (dead->size() > 0) {
         clean_leaves(info, *dead);
         stats->tuples_removed += free_items(info, *dead);
+        tidy_trees(info->index);
     }
     stats->num_index_tuples = live;
     stats->num_pages = RelationGetNumberOfBlocks(info->index);

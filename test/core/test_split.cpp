@@ -359,3 +359,24 @@ TEST(Space, DistancePerMetric)
     EXPECT_FLOAT_EQ(item_extra(Space{Metric::Dot, 3}, 5.0f, a), 4.0f);
     EXPECT_EQ(item_extra(Space{Metric::Euclidean, 3}, 5.0f, a), 0.0f);
 }
+
+TEST(Split, CancelCallbackIsPolled)
+{
+    init_kernels();
+    for (Metric metric : {Metric::Euclidean, Metric::Hamming}) {
+        Space space{metric, 64};
+        const size_t n = 20000;
+        std::vector<float> fdata = gaussian_mixture(n, 64, 5, 0.5f, 1);
+        std::vector<uint64_t> bdata = bit_mixture(n, 64, 5, 0.2f, 1);
+        const void *data = metric == Metric::Hamming ? static_cast<const void *>(bdata.data()) : fdata.data();
+        std::vector<const void *> vecs = pointers(space, data, n);
+        std::vector<uint8_t> side(n);
+        SplitPlane plane;
+        Rng rng(1);
+        int calls = 0;
+        auto fire = [](void *ctx) { return ++*static_cast<int *>(ctx) > 0; };
+        EXPECT_THROW(choose_split(space, vecs.data(), nullptr, n, rng, plane, side.data(), CancelCheck{fire, &calls}),
+                     Cancelled);
+        EXPECT_EQ(calls, 1);
+    }
+}

@@ -1,0 +1,90 @@
+// Multi-page tree edits.
+#include "tree_edit.hpp"
+
+namespace annoy::pg {
+
+LockedPages LockedPages::lock(Relation index, const BlockNumber *blocks, int count)
+{
+    LockedPages lp{};
+    lp.index = index;
+    for (int i = 0; i < count; i++) {
+        bool seen = false;
+        for (int j = 0; j < lp.n; j++)
+            seen |= lp.blocks[j] == blocks[i];
+        if (!seen) {
+            if (lp.n == MAX_GENERIC_XLOG_PAGES)
+                elog(ERROR, "annoy: too many pages in one tree edit");
+            lp.blocks[lp.n++] = blocks[i];
+        }
+    }
+    std::sort(lp.blocks, lp.blocks + lp.n);
+    for (int i = 0; i < lp.n; i++) {
+        lp.bufs[i] = ReadBuffer(index, lp.blocks[i]);
+        LockBuffer(lp.bufs[i], BUFFER_LOCK_EXCLUSIVE);
+        if (lp.blocks[i] != kMetaBlock)
+            check_data_page(index, BufferGetPage(lp.bufs[i]), lp.blocks[i]);
+    }
+    lp.state = GenericXLogStart(index);
+    for (int i = 0; i < lp.n; i++)
+        lp.pages[i] = GenericXLogRegisterBuffer(lp.state, lp.bufs[i], 0);
+    return lp;
+}
+
+Page LockedPages::page(BlockNumber blkno) const
+{
+    for (int i = 0; i < n; i++) {
+        if (blocks[i] == blkno)
+            return pages[i];
+    }
+    elog(ERROR, "annoy: block %u is not locked for this edit", blkno);
+    return nullptr;
+}
+
+void LockedPages::commit()
+{
+    GenericXLogFinish(state);
+    for (int i = 0; i < n; i++) {
+        if (blocks[i] != kMetaBlock)
+            record_free_space(index, bufs[i]);
+        UnlockReleaseBuffer(bufs[i]);
+    }
+}
+
+void LockedPages::abandon()
+{
+    GenericXLogAbort(state);
+    for (int i = 0; i < n; i++)
+        UnlockReleaseBuffer(bufs[i]);
+}
+
+char *tuple_in(const LockedPages &pages, const TupleRef &ref, Size *size)
+{
+    return tuple_at(pages.index, pages.page(ItemPointerGetBlockNumber(&ref)), ref, size);
+}
+
+TupleRef *slot_ref_in(const LockedPages &pages, const Slot &slot, int tree)
+{
+    if (!ItemPointerIsValid(&slot.split))
+        return &meta_data(pages.page(kMetaBlock))->roots[tree];
+    Size size;
+    auto *split = reinterpret_cast<SplitTupleHeader *>(tuple_in(pages, slot.split, &size));
+    if (split == nullptr || size < sizeof(SplitTupleHeader) || split->kind != kSplitTuple || split->tree != tree)
+        return nullptr;
+    return &split->child[slot.side];
+}
+
+NodeView node_in(const LockedPages &pages, const TupleRef &ref, int tree)
+{
+    Size size;
+    char *tuple = tuple_in(pages, ref, &size);
+    return view_node(tuple, size, tree);
+}
+
+void free_tuple(const LockedPages &pages, const TupleRef &ref)
+{
+    Page page = pages.page(ItemPointerGetBlockNumber(&ref));
+    PageIndexTupleDeleteNoCompact(page, ItemPointerGetOffsetNumber(&ref));
+    PageSetHasFreeLinePointers(page);
+}
+
+}  // namespace annoy::pg

@@ -1,0 +1,64 @@
+// Changing a tree's shape in one WAL record: the slots that refer to nodes
+// (a root in the meta page, a split node's child) and a set of pages locked
+// together in block order.
+//
+// Every writer that holds more than one page lock at a time while waiting
+// takes them through LockedPages, in ascending block order, so two such
+// writers cannot deadlock (leaf splits hold one page and only take others
+// with a conditional lock; scans hold one page at a time).
+#pragma once
+
+#include "node_access.hpp"
+
+namespace annoy::pg {
+
+// Where a reference to a node is stored: the meta page's root slot of a
+// tree (split invalid) or child `side` of a split node.
+struct Slot {
+    TupleRef split;
+    int side;
+};
+
+inline Slot root_slot()
+{
+    Slot s;
+    ItemPointerSetInvalid(&s.split);
+    s.side = 0;
+    return s;
+}
+inline BlockNumber slot_block(const Slot &s)
+{
+    return ItemPointerIsValid(&s.split) ? ItemPointerGetBlockNumber(&s.split) : kMetaBlock;
+}
+
+struct LockedPages {
+    Relation index;
+    GenericXLogState *state;
+    int n;
+    BlockNumber blocks[MAX_GENERIC_XLOG_PAGES];
+    Buffer bufs[MAX_GENERIC_XLOG_PAGES];
+    Page pages[MAX_GENERIC_XLOG_PAGES];  // registered copies
+
+    // Locks the distinct blocks among blocks[0..count) exclusively, in
+    // ascending order, and registers them in a new GenericXLog record.
+    static LockedPages lock(Relation index, const BlockNumber *blocks, int count);
+    Page page(BlockNumber blkno) const;  // the registered copy
+    void commit();                       // GenericXLogFinish + release
+    void abandon();                      // GenericXLogAbort + release
+};
+
+// The reference stored in `slot` of `tree`, inside registered page copies;
+// nullptr if the slot's split node is no longer there.
+TupleRef *slot_ref_in(const LockedPages &pages, const Slot &slot, int tree);
+
+// The tuple at ref inside registered page copies (nullptr if freed).
+char *tuple_in(const LockedPages &pages, const TupleRef &ref, Size *size);
+
+// The node at ref inside registered page copies (kind 0 if not a node of
+// `tree`).
+NodeView node_in(const LockedPages &pages, const TupleRef &ref, int tree);
+
+// Frees a tuple (its line pointer stays, unused) inside a registered copy.
+void free_tuple(const LockedPages &pages, const TupleRef &ref);
+
+}  // namespace annoy::pg
