@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <exception>
 #include <limits>
 #include <mutex>
@@ -41,11 +43,17 @@ struct TreeFragment {
 };
 
 // Shared by the threads of one build: the first error stops everybody.
+//
+// Only the calling thread runs the caller's cancel callback (Postgres's
+// interrupt check must not run on another thread, and may itself throw);
+// workers poll the stop flag, which the caller sets when the callback fires.
 struct BuildControl {
     CancelCheck cancel;  // the caller's
     std::atomic<bool> stop{false};
     std::mutex mutex;
-    std::exception_ptr error;  // the first failure, rethrown by the caller
+    std::condition_variable worker_done;
+    size_t workers_running = 0;  // guarded by mutex
+    std::exception_ptr error;    // the first failure, rethrown by the caller
 
     void fail(std::exception_ptr e)
     {
@@ -55,24 +63,37 @@ struct BuildControl {
         stop.store(true, std::memory_order_relaxed);
     }
 
-    // What the loops poll: the caller's callback, or another thread's
-    // failure (the Cancelled this raises in the other threads is dropped by
-    // fail(), which keeps the first error).
-    static bool should_stop(void *ctx)
+    // What the loops poll.  A stop raises Cancelled in the other threads,
+    // which fail() drops: it keeps the first error.
+    static bool stop_requested(void *ctx)
+    {
+        return static_cast<BuildControl *>(ctx)->stop.load(std::memory_order_relaxed);
+    }
+    static bool caller_stop_requested(void *ctx)
     {
         BuildControl *self = static_cast<BuildControl *>(ctx);
         return self->stop.load(std::memory_order_relaxed) || self->cancel();
     }
-    CancelCheck check() { return CancelCheck{should_stop, this}; }
+    CancelCheck worker_check() { return CancelCheck{stop_requested, this}; }
+    CancelCheck caller_check() { return CancelCheck{caller_stop_requested, this}; }
 };
 
 class TreeBuilder {
 public:
     TreeBuilder(const Space &space, const void *vectors, const float *extras, size_t n, uint32_t leaf_size,
-                BuildControl &control)
-        : space_(space), base_(static_cast<const char *>(vectors)), extras_(extras), n_(n), leaf_size_(leaf_size),
-          vbytes_(space.vector_bytes()), plane_dim_(space.plane_dim()), check_(control.check()), order_(n), scratch_(n),
-          vecs_(n), side_(n)
+                CancelCheck check)
+        : space_(space),
+          base_(static_cast<const char *>(vectors)),
+          extras_(extras),
+          n_(n),
+          leaf_size_(leaf_size),
+          vbytes_(space.vector_bytes()),
+          plane_dim_(space.plane_dim()),
+          check_(check),
+          order_(n),
+          scratch_(n),
+          vecs_(n),
+          side_(n)
     {
         if (extras_ != nullptr)
             node_extras_.resize(n);
@@ -239,12 +260,13 @@ private:
 #endif
 };
 
-// Worker body: builds trees next_tree++ until none are left.  Never throws.
+// Thread body: builds trees next_tree++ until none are left.  Never throws.
 void build_trees(const Space &space, const void *vectors, const float *extras, size_t n, const BuildParams &params,
-                 BuildControl &control, std::atomic<uint32_t> &next_tree, std::vector<TreeFragment> &trees) noexcept
+                 BuildControl &control, CancelCheck check, std::atomic<uint32_t> &next_tree,
+                 std::vector<TreeFragment> &trees) noexcept
 {
     try {
-        TreeBuilder builder(space, vectors, extras, n, params.leaf_size, control);
+        TreeBuilder builder(space, vectors, extras, n, params.leaf_size, check);
         for (;;) {
             if (control.stop.load(std::memory_order_relaxed))
                 return;
@@ -258,6 +280,37 @@ void build_trees(const Space &space, const void *vectors, const float *extras, s
     }
 }
 
+void worker_main(const Space &space, const void *vectors, const float *extras, size_t n, const BuildParams &params,
+                 BuildControl &control, std::atomic<uint32_t> &next_tree, std::vector<TreeFragment> &trees) noexcept
+{
+    build_trees(space, vectors, extras, n, params, control, control.worker_check(), next_tree, trees);
+    std::lock_guard<std::mutex> lock(control.mutex);
+    control.workers_running--;
+    control.worker_done.notify_all();
+}
+
+// The caller, done with its own trees, keeps servicing the cancel callback
+// until the workers finish (so Ctrl-C is not delayed by a tree in progress).
+void wait_for_workers(BuildControl &control)
+{
+    constexpr auto kPollInterval = std::chrono::milliseconds(10);
+    std::unique_lock<std::mutex> lock(control.mutex);
+    while (control.workers_running > 0) {
+        if (control.worker_done.wait_for(lock, kPollInterval, [&] { return control.workers_running == 0; }))
+            break;
+        if (control.stop.load(std::memory_order_relaxed))
+            continue;
+        lock.unlock();
+        try {
+            if (control.cancel())
+                throw Cancelled();
+        } catch (...) {
+            control.fail(std::current_exception());
+        }
+        lock.lock();
+    }
+}
+
 void check_params(const Space &space, const void *vectors, size_t n, const BuildParams &params)
 {
     if (params.leaf_size == 0)
@@ -266,6 +319,8 @@ void check_params(const Space &space, const void *vectors, size_t n, const Build
         throw std::invalid_argument("no vectors");
     if (space.metric > Metric::Hamming)
         throw std::invalid_argument("unknown metric");
+    if (n >= size_t(kLeafBit))
+        throw std::invalid_argument("too many items for one forest (limit 2^31)");
     // Leaf::begin and leaf_items are 32-bit, node references 31-bit: each
     // tree has at most max(n, 1) leaves and n - 1 splits.
     if (uint64_t(params.n_trees) * std::max<uint64_t>(n, 1) >= uint64_t(kLeafBit))
@@ -273,7 +328,10 @@ void check_params(const Space &space, const void *vectors, size_t n, const Build
 }
 
 // Rough node count of one tree, see forest_memory_estimate.
-size_t estimated_splits(size_t n, uint32_t leaf_size) { return std::min(n, 4 * (n / leaf_size + 1)); }
+size_t estimated_splits(size_t n, uint32_t leaf_size)
+{
+    return std::min(n, 4 * (n / leaf_size + 1));
+}
 
 // Orders (distance, item) with NaN distances after all others and ties by item number,
 // so results are deterministic.
@@ -323,6 +381,8 @@ FlatForest build_forest(const Space &space, const void *vectors, size_t n, const
     FlatForest forest;
     forest.space = space;
     forest.plane_dim = space.plane_dim();
+    if (params.n_trees == 0)
+        return forest;
     BuildControl control;
     control.cancel = params.cancel;
 
@@ -350,7 +410,7 @@ FlatForest build_forest(const Space &space, const void *vectors, size_t n, const
     if (threads <= 1) {
         // One tree at a time, appended as soon as it is built: peak memory is
         // the forest plus one tree.
-        TreeBuilder builder(space, vectors, extras_ptr, n, params.leaf_size, control);
+        TreeBuilder builder(space, vectors, extras_ptr, n, params.leaf_size, control.caller_check());
         TreeFragment tree;
         for (size_t t = 0; t < n_trees; t++) {
             builder.build(mix_seed(params.seed, t), tree);
@@ -365,9 +425,20 @@ FlatForest build_forest(const Space &space, const void *vectors, size_t n, const
     workers.reserve(threads - 1);
     try {
         SignalBlock block;
-        for (size_t w = 1; w < threads; w++)
-            workers.emplace_back(build_trees, std::cref(space), vectors, extras_ptr, n, std::cref(params),
-                                 std::ref(control), std::ref(next_tree), std::ref(trees));
+        for (size_t w = 1; w < threads; w++) {
+            {
+                std::lock_guard<std::mutex> lock(control.mutex);
+                control.workers_running++;
+            }
+            try {
+                workers.emplace_back(worker_main, std::cref(space), vectors, extras_ptr, n, std::cref(params),
+                                     std::ref(control), std::ref(next_tree), std::ref(trees));
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(control.mutex);
+                control.workers_running--;
+                throw;
+            }
+        }
     } catch (const std::system_error &) {
         // Could not start a thread (resource limits): the threads already
         // running and this one share the remaining trees.
@@ -375,7 +446,8 @@ FlatForest build_forest(const Space &space, const void *vectors, size_t n, const
         control.fail(std::current_exception());
     }
     // This thread works too; all workers are joined before any error is rethrown.
-    build_trees(space, vectors, extras_ptr, n, params, control, next_tree, trees);
+    build_trees(space, vectors, extras_ptr, n, params, control, control.caller_check(), next_tree, trees);
+    wait_for_workers(control);
     for (std::thread &w : workers)
         w.join();
     if (control.error)
@@ -401,17 +473,18 @@ FlatForest build_forest(const Space &space, const void *vectors, size_t n, const
 
 size_t forest_memory_estimate(const Space &space, size_t n, const BuildParams &params)
 {
-    // Not a hard bound (a tree's node count depends on the data), but
-    // generous: the guard in choose_split keeps at least 1% of a node on each
-    // side, and on real and random data a tree has about 1.5-2.5 * n /
-    // leaf_size splits; we budget 4 * n / leaf_size (capped at n).
+    // Not a hard bound: a tree's node count depends on the data (the guard in
+    // choose_split only promises non-empty sides, so a pathological tree
+    // could have n - 1 splits).  Measured trees have about 1.45 * n /
+    // leaf_size splits (clustered 32-d data, Fashion-MNIST); we budget
+    // 4 * n / leaf_size, capped at n.
     const size_t leaf_size = std::max<uint32_t>(params.leaf_size, 1);
     const size_t trees = params.n_trees;
     const size_t threads = std::min<size_t>(std::max(1u, params.threads), std::max<size_t>(trees, 1));
     const size_t splits = estimated_splits(n, uint32_t(leaf_size));
     const size_t leaves = splits + 1;
-    const size_t node_bytes = splits * (sizeof(FlatForest::Split) + space.plane_dim() * sizeof(float)) +
-                              leaves * sizeof(FlatForest::Leaf);
+    const size_t node_bytes =
+        splits * (sizeof(FlatForest::Split) + space.plane_dim() * sizeof(float)) + leaves * sizeof(FlatForest::Leaf);
     const size_t tree_bytes = node_bytes + n * sizeof(uint32_t) + sizeof(NodeRef);
 
     // The forest itself; per-tree vectors may hold up to twice their size
@@ -444,7 +517,7 @@ std::vector<Neighbor> search(const FlatForest &forest, const void *vectors, size
     RawAllocator heap = heap_allocator();
     NodeQueue nodes(heap);
     ItemSet seen(heap);
-    TopK best(k);
+    TopK best(std::min(k, n));
     for (NodeRef root : forest.roots)
         nodes.push(std::numeric_limits<float>::infinity(), root);
 
@@ -483,7 +556,7 @@ std::vector<Neighbor> exact_search(const Space &space, const void *vectors, size
         throw std::invalid_argument("exact_search needs vectors and a query");
     const size_t vb = space.vector_bytes();
     const char *base = static_cast<const char *>(vectors);
-    TopK best(k);
+    TopK best(std::min(k, n));
     for (size_t i = 0; i < n; i++)
         best.offer(Neighbor{uint32_t(i), space.distance(query, base + i * vb)});
     return best.sorted();

@@ -20,12 +20,21 @@ void *heap_alloc(void *, size_t bytes)
     return p;
 }
 
-void heap_release(void *, void *p) { std::free(p); }
+void heap_release(void *, void *p)
+{
+    std::free(p);
+}
 
 // NaN ranks last in both heaps, so a NaN priority or distance can neither
 // break the heap invariant nor be served before a real number.
-inline bool greater_priority(float a, float b) { return a > b || (std::isnan(b) && !std::isnan(a)); }
-inline bool smaller_distance(float a, float b) { return a < b || (std::isnan(b) && !std::isnan(a)); }
+inline bool greater_priority(float a, float b)
+{
+    return a > b || (std::isnan(b) && !std::isnan(a));
+}
+inline bool smaller_distance(float a, float b)
+{
+    return a < b || (std::isnan(b) && !std::isnan(a));
+}
 
 // Grows a trivially copyable array to at least twice its capacity (16 at first).
 template <typename T>
@@ -89,7 +98,10 @@ inline uint64_t mix64(uint64_t x)
 
 }  // namespace
 
-RawAllocator heap_allocator() { return RawAllocator{heap_alloc, heap_release, nullptr}; }
+RawAllocator heap_allocator()
+{
+    return RawAllocator{heap_alloc, heap_release, nullptr};
+}
 
 // ---- NodeQueue: max-heap by priority ----
 

@@ -16,16 +16,16 @@ float Space::distance(const void *a, const void *b) const
     const float *fa = static_cast<const float *>(a);
     const float *fb = static_cast<const float *>(b);
     switch (metric) {
-    case Metric::Euclidean:
-        return std::sqrt(std::max(0.0f, kernels().l2_squared(fa, fb, dim)));
-    case Metric::Angular:
-        return cosine_distance(fa, fb, dim);
-    case Metric::Dot:
-        return -kernels().dot(fa, fb, dim);
-    case Metric::Manhattan:
-        return kernels().l1(fa, fb, dim);
-    case Metric::Hamming:
-        return float(hamming_distance(static_cast<const uint64_t *>(a), static_cast<const uint64_t *>(b), words()));
+        case Metric::Euclidean:
+            return std::sqrt(std::max(0.0f, kernels().l2_squared(fa, fb, dim)));
+        case Metric::Angular:
+            return cosine_distance(fa, fb, dim);
+        case Metric::Dot:
+            return -kernels().dot(fa, fb, dim);
+        case Metric::Manhattan:
+            return kernels().l1(fa, fb, dim);
+        case Metric::Hamming:
+            return float(hamming_distance(static_cast<const uint64_t *>(a), static_cast<const uint64_t *>(b), words()));
     }
     return NAN;  // unreachable for valid metrics
 }

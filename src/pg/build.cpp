@@ -249,7 +249,11 @@ IndexBuildResult *build(Relation heap, Relation index, IndexInfo *info)
     params.n_trees = uint32_t(opts.n_trees);
     params.leaf_size = uint32_t(opts.leaf_size);
     params.seed = uint64_t(opts.seed);
-    params.threads = 1;
+    // Trees are independent: build them on this backend's thread plus one
+    // thread per parallel maintenance worker allowed.  The threads run only
+    // core code (no Postgres calls, no palloc); this thread alone services
+    // interrupts while they run.
+    params.threads = unsigned(1 + std::max(0, max_parallel_maintenance_workers));
     params.cancel = interrupt_check();
     size_t needed = st.n * (st.vector_bytes + sizeof(ItemPointerData)) +
                     core::forest_memory_estimate(st.space, st.n, params) + st.n * sizeof(TupleRef);

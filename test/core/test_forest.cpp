@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "distance.hpp"
 #include "forest.hpp"
@@ -21,16 +22,16 @@ const Metric kAllMetrics[] = {Metric::Euclidean, Metric::Angular, Metric::Dot, M
 const char *metric_name(Metric m)
 {
     switch (m) {
-    case Metric::Euclidean:
-        return "euclidean";
-    case Metric::Angular:
-        return "angular";
-    case Metric::Dot:
-        return "dot";
-    case Metric::Manhattan:
-        return "manhattan";
-    case Metric::Hamming:
-        return "hamming";
+        case Metric::Euclidean:
+            return "euclidean";
+        case Metric::Angular:
+            return "angular";
+        case Metric::Dot:
+            return "dot";
+        case Metric::Manhattan:
+            return "manhattan";
+        case Metric::Hamming:
+            return "hamming";
     }
     return "?";
 }
@@ -292,6 +293,51 @@ TEST(Forest, CancelThrowsCancelled)
     EXPECT_TRUE(same_forest(f, build(d, 2, p.leaf_size, p.seed)));
 }
 
+namespace {
+// Like Postgres's interrupt check: throws its own exception type (instead of
+// returning true), and records whether it ever ran off the calling thread.
+struct ThrowingCheck {
+    struct Interrupted {};
+    std::thread::id caller = std::this_thread::get_id();
+    std::atomic<int> calls{0};
+    std::atomic<bool> foreign_thread{false};
+    int limit = 3;
+    static bool check(void *ctx)
+    {
+        auto *self = static_cast<ThrowingCheck *>(ctx);
+        if (std::this_thread::get_id() != self->caller)
+            self->foreign_thread = true;
+        if (self->calls.fetch_add(1) + 1 > self->limit)
+            throw Interrupted();
+        return false;
+    }
+};
+}  // namespace
+
+TEST(Forest, CancelCallbackRunsOnCallingThreadOnly)
+{
+    DataSet d = clustered(Metric::Angular, 20000, 16, 6);
+    for (unsigned threads : {1u, 2u, 4u}) {
+        ThrowingCheck c;
+        BuildParams p;
+        p.n_trees = 8;
+        p.leaf_size = 10;
+        p.threads = threads;
+        p.cancel = CancelCheck{ThrowingCheck::check, &c};
+        // The callback's own exception comes back unchanged.
+        EXPECT_THROW(build_forest(d.space, d.data(), d.n, p), ThrowingCheck::Interrupted);
+        EXPECT_FALSE(c.foreign_thread) << threads << " threads";
+        // A callback that never fires is still only called here.
+        ThrowingCheck quiet;
+        quiet.limit = 1 << 30;
+        p.cancel = CancelCheck{ThrowingCheck::check, &quiet};
+        FlatForest f = build_forest(d.space, d.data(), d.n, p);
+        EXPECT_GT(quiet.calls.load(), 0);
+        EXPECT_FALSE(quiet.foreign_thread) << threads << " threads";
+        EXPECT_EQ(f.roots.size(), 8u);
+    }
+}
+
 TEST(Forest, RejectsBadParameters)
 {
     DataSet d = clustered(Metric::Euclidean, 10, 4, 1);
@@ -345,11 +391,8 @@ TEST(Search, RecallPerMetric)
         double min_recall_2000;  // search_k 2000
     };
     const Case cases[] = {
-        {Metric::Euclidean, 32, 0.89, 0.98},
-        {Metric::Angular, 32, 0.91, 0.98},
-        {Metric::Dot, 32, 0.88, 0.98},
-        {Metric::Manhattan, 32, 0.87, 0.97},
-        {Metric::Hamming, 256, 0.49, 0.93},
+        {Metric::Euclidean, 32, 0.89, 0.98}, {Metric::Angular, 32, 0.91, 0.98},  {Metric::Dot, 32, 0.88, 0.98},
+        {Metric::Manhattan, 32, 0.87, 0.97}, {Metric::Hamming, 256, 0.49, 0.93},
     };
     for (const Case &c : cases) {
         DataSet d = clustered(c.metric, 5000, c.dim, 11, 100, 1.0f, 0.25f);

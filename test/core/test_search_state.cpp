@@ -39,7 +39,10 @@ struct CountingHeap {
     RawAllocator allocator() { return RawAllocator{alloc, release, this}; }
 };
 
-float random_float(Rng &rng) { return rng.unit() * 200.0f - 100.0f; }
+float random_float(Rng &rng)
+{
+    return rng.unit() * 200.0f - 100.0f;
+}
 
 }  // namespace
 

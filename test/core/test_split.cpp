@@ -89,8 +89,8 @@ TEST(Split, RandomDataAllFloatMetrics)
                 SplitResult r = run_split(space, vecs, seed);
                 expect_valid(space, vecs, r);
                 if (n >= 10) {  // a real plane, not the random fallback
-                    EXPECT_TRUE(std::any_of(r.plane.normal.begin(), r.plane.normal.end(),
-                                            [](float f) { return f != 0.0f; }));
+                    EXPECT_TRUE(
+                        std::any_of(r.plane.normal.begin(), r.plane.normal.end(), [](float f) { return f != 0.0f; }));
                 }
             }
         }
