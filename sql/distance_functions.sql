@@ -242,3 +242,17 @@ SELECT l2_distance('{0,0}', '{3,4}') AS l2, inner_product('{0,0}', '{3,4}') AS i
 -- The error text, with its hint.
 SELECT cosine_distance('{0,0}', '{1,1}');
 SELECT '{1,NaN}'::real[] <-> '{1,2}';
+
+--
+-- Extreme magnitudes: single-precision sums would overflow or underflow;
+-- the functions fall back to double precision and stay exact.
+--
+SELECT cosine_distance('{1e20,0}', '{1e20,0}') AS cos_same_huge,
+       cosine_distance('{1e-30,0}', '{1e-30,0}') AS cos_same_tiny,
+       round(cosine_distance('{1e20,1}', '{1,0}')::numeric, 12) AS cos_nearly_parallel,
+       angular_distance('{1e20,0}', '{1e20,0}') AS ang_same_huge;
+SELECT abs(l2_distance('{3e38}', '{-3e38}') / 6e38 - 1) < 1e-6 AS l2_huge_ok,
+       abs(l2_distance('{1e-30}', '{-1e-30}') / 2e-30 - 1) < 1e-6 AS l2_tiny_ok,
+       abs(inner_product('{3e38,3e38}', '{3e38,3e38}') / 1.8e77 - 1) < 1e-6 AS ip_huge_ok,
+       abs(negative_inner_product('{3e38,3e38}', '{3e38,3e38}') / -1.8e77 - 1) < 1e-6 AS nip_huge_ok,
+       abs(l1_distance('{3e38}', '{-3e38}') / 6e38 - 1) < 1e-6 AS l1_huge_ok;

@@ -1,10 +1,25 @@
 // The access method handler: what annoy can do, and which function does it.
 #include "am.hpp"
 
+extern "C" {
+#include "catalog/pg_type.h"
+#include "utils/lsyscache.h"
+}
+
 namespace annoy::pg {
 
 core::Metric opclass_metric(Relation index)
 {
+    // CREATE OPERATOR CLASS accepts any function as support function 1;
+    // calling one with the wrong signature would crash, so check it first.
+    Oid procoid = index_getprocid(index, 1, 1);
+    Oid *argtypes;
+    int nargs;
+    if (!OidIsValid(procoid) || get_func_signature(procoid, &argtypes, &nargs) != INT4OID || nargs != 1 ||
+        argtypes[0] != INTERNALOID)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+                        errmsg("annoy operator class support function 1 must take internal and return integer"),
+                        errhint("Use one of the operator classes of the annoy extension.")));
     FmgrInfo *proc = index_getprocinfo(index, 1, 1);
     int32 metric = DatumGetInt32(FunctionCall1(proc, Int32GetDatum(0)));
     if (metric < int32(core::Metric::Euclidean) || metric > int32(core::Metric::Hamming))

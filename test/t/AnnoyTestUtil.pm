@@ -1,0 +1,139 @@
+# Helpers shared by the annoy TAP tests (test/t/*.pl).
+#
+# Test files load it with
+#   use FindBin;
+#   use lib $FindBin::RealBin;
+#   use AnnoyTestUtil;
+package AnnoyTestUtil;
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time);
+
+our @EXPORT = qw(
+  annoy_node random_vectors_sql random_vector_sql
+  whole_index_check whole_index_ok annoy_check_error annoy_check_ok
+  knn_ids uses_index
+);
+
+# A started node with the extension created in database `postgres`.
+# Extra settings (strings "name = value") go into postgresql.conf.
+sub annoy_node
+{
+	my ($name, %opts) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(%{ $opts{init} // {} });
+	$node->append_conf('postgresql.conf', join("\n",
+		"shared_buffers = 128MB",
+		"max_wal_size = 2GB",
+		"jit = off",
+		@{ $opts{conf} // [] }) . "\n");
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION annoy');
+	return $node;
+}
+
+# SQL expression: a random real[] of `dim` coordinates in [0, 1), evaluated
+# afresh for every row of the query it appears in (the reference to
+# `rowref`, a column of the FROM list, keeps the subquery correlated).
+sub random_vector_sql
+{
+	my ($dim, $rowref) = @_;
+	$rowref //= 'i';
+	return "ARRAY(SELECT random()::real FROM generate_series(1, $dim) WHERE $rowref IS NOT NULL)";
+}
+
+# SQL: inserts `n` rows (id, v) with ids from `first` into `table`,
+# vectors random of `dim` coordinates; deterministic for a given seed.
+sub random_vectors_sql
+{
+	my ($table, $first, $n, $dim, $seed) = @_;
+	my $last = $first + $n - 1;
+	my $vec = random_vector_sql($dim, 'i');
+	my $sql = '';
+	$sql .= "SELECT setseed($seed);\n" if defined $seed;
+	$sql .= "INSERT INTO $table (id, v) SELECT i, $vec FROM generate_series($first, $last) i;\n";
+	return $sql;
+}
+
+# Whether `sql` (a SELECT) is planned as an index scan on `index`.
+sub uses_index
+{
+	my ($node, $db, $sql, $index, $settings) = @_;
+	my $plan = $node->safe_psql($db, ($settings // '') . "\nEXPLAIN (COSTS OFF) $sql");
+	return $plan =~ /Index Scan using \Q$index\E /;
+}
+
+# Reads the whole index `index` (on `table`, column `col`, operator `op`,
+# query literal `query`) through an index scan with a LIMIT beyond the table
+# and compares the rows with the table's rows whose vector is not NULL.
+# Returns a hash: plan (1 if an index scan on `index`), index_rows,
+# table_rows, duplicates, missing, extra.
+sub whole_index_check
+{
+	my ($node, $db, %a) = @_;
+	my $table = $a{table};
+	my $col = $a{col} // 'v';
+	my $op = $a{op} // '<->';
+	my $query = $a{query};
+	my $key = $a{key} // 'id';
+	my $settings = "SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_sort = off;\n"
+	  . "SET annoy.search_k = 1000000; SET max_parallel_workers_per_gather = 0;";
+	my $knn = "SELECT $key FROM $table ORDER BY $col $op $query LIMIT 1000000000";
+	my %r;
+	$r{plan} = uses_index($node, $db, $knn, $a{index}, $settings) ? 1 : 0;
+	my $out = $node->safe_psql($db, qq{
+		$settings
+		WITH idx AS MATERIALIZED ($knn),
+		     tbl AS MATERIALIZED (SELECT $key FROM $table WHERE $col IS NOT NULL)
+		SELECT (SELECT count(*) FROM idx),
+		       (SELECT count(*) FROM tbl),
+		       (SELECT count(*) - count(DISTINCT $key) FROM idx),
+		       (SELECT count(*) FROM (SELECT $key FROM tbl EXCEPT SELECT $key FROM idx) m),
+		       (SELECT count(*) FROM (SELECT $key FROM idx EXCEPT SELECT $key FROM tbl) x);
+	});
+	@r{qw(index_rows table_rows duplicates missing extra)} = split /\|/, $out;
+	return \%r;
+}
+
+# The checks of whole_index_check as tests named after `what`.
+sub whole_index_ok
+{
+	my ($node, $db, $what, %a) = @_;
+	my $r = whole_index_check($node, $db, %a);
+	ok($r->{plan}, "$what: the full read is an index scan on $a{index}");
+	ok($r->{index_rows} == $r->{table_rows} && $r->{duplicates} == 0 && $r->{missing} == 0 && $r->{extra} == 0,
+		"$what: index scan returns exactly the table's rows")
+	  or diag("index rows $r->{index_rows}, table rows $r->{table_rows}, duplicates $r->{duplicates}, "
+		  . "missing $r->{missing}, extra $r->{extra}");
+	return $r;
+}
+
+# annoy_check(index): '' if it passes, else the error text.
+sub annoy_check_error
+{
+	my ($node, $db, $index) = @_;
+	my ($ret, $out, $err) = $node->psql($db, "SELECT annoy_check('$index')");
+	return $ret == 0 ? '' : ($err || "psql exit status $ret");
+}
+
+sub annoy_check_ok
+{
+	my ($node, $db, $index, $what) = @_;
+	my $err = annoy_check_error($node, $db, $index);
+	is($err, '', ($what // '') . ($what ? ': ' : '') . "annoy_check('$index') passes");
+}
+
+# The ids of a kNN query, as one comma-separated string.
+sub knn_ids
+{
+	my ($node, $db, $sql, $settings) = @_;
+	return $node->safe_psql($db, ($settings // '') . "\nSELECT string_agg(id::text, ',') FROM ($sql) s");
+}
+
+1;
