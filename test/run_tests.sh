@@ -22,7 +22,7 @@ make -s -C test/core -j2 core_tests
 (cd test/core && ./core_tests --gtest_brief=1)
 
 bindir=$(pg_config --bindir)
-pgxs_dir=$(dirname "$(pg_config --pgxs)")/..
+pgxs_dir=$(dirname "$(pg_config --pgxs)")/../..
 work=$(mktemp -d /tmp/annoy-test.XXXXXX)
 chmod 755 "$work"
 source test/tools/cluster.sh
