@@ -45,7 +45,7 @@ if ls test/isolation/specs/*.spec >/dev/null 2>&1; then
     section "isolation"
     specs=$(cd test/isolation/specs && ls *.spec | sed 's/\.spec$//')
     mkdir -p test/isolation_out
-    "$pgxs_dir/src/test/isolation/pg_isolation_regress" --use-existing --host="$PGHOST" --port="$PGPORT" \
+    "$pgxs_dir/src/test/isolation/pg_isolation_regress" --host="$PGHOST" --port="$PGPORT" \
         --user="$PGUSER" --inputdir=test/isolation --outputdir=test/isolation_out $specs || {
         cat test/isolation_out/regression.diffs 2>/dev/null | head -200
         exit 1
