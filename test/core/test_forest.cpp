@@ -42,7 +42,10 @@ struct DataSet {
     size_t n = 0;
     std::vector<float> floats;
     std::vector<uint64_t> bits;
-    const void *data() const { return space.metric == Metric::Hamming ? (const void *)bits.data() : floats.data(); }
+    const void *data() const
+    {
+        return space.metric == Metric::Hamming ? static_cast<const void *>(bits.data()) : floats.data();
+    }
     const void *vec(size_t i) const { return static_cast<const char *>(data()) + i * space.vector_bytes(); }
 };
 
