@@ -46,7 +46,10 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-cluster_start "$work/cluster" 2>/dev/null
+if ! cluster_start "$work/cluster" 2>"$work/cluster-start.log"; then
+    cat "$work/cluster-start.log" >&2
+    exit 1
+fi
 say "Private PostgreSQL cluster running in $work/cluster (port $PGPORT); it is removed when the demo ends."
 
 psql_() { psql -X -q -v ON_ERROR_STOP=1 -P pager=off -P footer=off "$@"; }

@@ -7,6 +7,7 @@
 // an atomic pointer (constexpr-constructible, trivially destructible), so the
 // library is safe to use from static initialisers and from worker threads.
 #include "distance.hpp"
+#include "half.hpp"
 
 #include <atomic>
 #include <cmath>
@@ -112,7 +113,21 @@ void dot_norms_scalar(const float *a, const float *b, size_t n, float *ab, float
     *bb = sum_lanes(sbb) + tbb;
 }
 
-constexpr FloatKernels scalar_kernels = {l2_squared_scalar, dot_scalar, l1_scalar, dot_norms_scalar};
+float dot_half_scalar(const uint16_t *h, const float *b, size_t n)
+{
+    float s[kLanes] = {};
+    size_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) {
+        for (size_t j = 0; j < kLanes; ++j)
+            s[j] += half_to_float(h[i + j]) * b[i + j];
+    }
+    float tail = 0.0f;
+    for (; i < n; ++i)
+        tail += half_to_float(h[i]) * b[i];
+    return sum_lanes(s) + tail;
+}
+
+constexpr FloatKernels scalar_kernels = {l2_squared_scalar, dot_scalar, l1_scalar, dot_norms_scalar, dot_half_scalar};
 
 // ----------------------------------------------------------------- hamming
 // One body, compiled twice: plain (the builtin becomes a bit-twiddling

@@ -20,6 +20,9 @@ struct FloatKernels {
     float (*l1)(const float *a, const float *b, size_t n);
     // Computes a.b, a.a and b.b in one pass (cosine needs all three).
     void (*dot_norms)(const float *a, const float *b, size_t n, float *ab, float *aa, float *bb);
+    // Dot product of a half-precision vector (IEEE binary16) with a float one:
+    // the margin of a stored split hyperplane.
+    float (*dot_half)(const uint16_t *h, const float *b, size_t n);
 };
 
 const char *isa_name(Isa isa);

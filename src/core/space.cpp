@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "distance.hpp"
+#include "half.hpp"
 #include "split.hpp"
 
 namespace annoy::core {
@@ -51,9 +52,16 @@ float margin(const Space &space, const PlaneView &plane, const void *vec, float 
         const uint64_t w = static_cast<const uint64_t *>(vec)[plane.bit / 64];
         return ((w >> (plane.bit % 64)) & 1) ? 1.0f : -1.0f;
     }
+    const float *x = static_cast<const float *>(vec);
+    if (plane.normal_half != nullptr) {
+        float m = kernels().dot_half(plane.normal_half, x, space.dim) + plane.offset;
+        if (space.metric == Metric::Dot)
+            m += half_to_float(plane.normal_half[space.dim]) * extra;
+        return m;
+    }
     if (plane.normal == nullptr)
         return plane.offset;
-    float m = kernels().dot(plane.normal, static_cast<const float *>(vec), space.dim) + plane.offset;
+    float m = kernels().dot(plane.normal, x, space.dim) + plane.offset;
     if (space.metric == Metric::Dot)
         m += plane.normal[space.dim] * extra;
     return m;

@@ -40,6 +40,9 @@ struct PlaneView {
     const float *normal = nullptr;  // plane_dim floats (nullptr for Hamming)
     float offset = 0.0f;
     uint32_t bit = 0;
+    // The normal as stored on pages, in half precision (half.hpp); used
+    // instead of `normal` when set.
+    const uint16_t *normal_half = nullptr;
 };
 
 // The extra coordinate Dot appends to every stored item so that inner-product

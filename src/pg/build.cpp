@@ -7,6 +7,7 @@
 #include "am.hpp"
 #include "guard.hpp"
 #include "index_vector.hpp"
+#include "node_access.hpp"
 #include "page_writer.hpp"
 
 #include "forest.hpp"
@@ -163,7 +164,6 @@ TupleRef write_tree(PageWriter &w, const BuildState &st, const core::FlatForest 
     auto *leaf = static_cast<LeafTupleHeader *>(palloc0(leaf_size));
     Size split_size = split_tuple_size(st.space);
     auto *split = static_cast<SplitTupleHeader *>(palloc0(split_size));
-    size_t plane_bytes = f.plane_dim * sizeof(float);
 
     // A node is pushed once (unexpanded) and, if a split, again after its
     // children (expanded, marked by the stack's parallel flag).
@@ -192,7 +192,7 @@ TupleRef write_tree(PageWriter &w, const BuildState &st, const core::FlatForest 
                 refs[i] = item_refs[f.leaf_items[l.begin + i]];
             // Page order lets a scan reuse one pin for neighbours.
             qsort(refs, l.count, sizeof(TupleRef), compare_refs);
-            ref_of(r) = w.add(leaf, leaf_size);
+            ref_of(r) = w.add_in_gap(leaf, leaf_size);
         } else if (!done_children) {
             const core::FlatForest::Split &s = f.splits[core::node_index(r)];
             stack[top] = r;
@@ -210,9 +210,9 @@ TupleRef write_tree(PageWriter &w, const BuildState &st, const core::FlatForest 
             split->offset = s.offset;
             split->child[0] = ref_of(s.child[0]);
             split->child[1] = ref_of(s.child[1]);
-            if (plane_bytes > 0)
-                memcpy(split_plane(split), f.planes.data() + size_t(idx) * f.plane_dim, plane_bytes);
-            ref_of(r) = w.add(split, split_size);
+            if (f.plane_dim > 0)
+                store_plane(st.space, split, f.planes.data() + size_t(idx) * f.plane_dim);
+            ref_of(r) = w.add_in_gap(split, split_size);
             CHECK_FOR_INTERRUPTS();
         }
     }
@@ -281,8 +281,12 @@ IndexBuildResult *build(Relation heap, Relation index, IndexInfo *info)
     auto *stack = static_cast<core::NodeRef *>(palloc_extended((n_nodes + 2) * sizeof(core::NodeRef), MCXT_ALLOC_HUGE));
     auto *node_refs = static_cast<TupleRef *>(palloc_extended((n_nodes + 1) * sizeof(TupleRef), MCXT_ALLOC_HUGE));
     PageWriter w = PageWriter::start(index, MAIN_FORKNUM);
+    // Item pages whose leftover space could hold a leaf are remembered, and
+    // tree nodes fill them first.
+    w.record_gaps(MAXALIGN(leaf_tuple_size(opts.leaf_size)));
     TupleRef *item_refs = write_items(w, st, f, stack);
-    w.finish();  // nodes start on a fresh page
+    w.finish();
+    w.min_gap = MAXALIGN(std::min(leaf_tuple_size(opts.leaf_size), split_tuple_size(st.space)));
 
     MetaPageData *meta = alloc_meta();
     meta->magic = kMagic;

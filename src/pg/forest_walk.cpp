@@ -3,6 +3,8 @@
 
 #include "node_access.hpp"
 
+#include "half.hpp"
+
 namespace annoy::pg {
 
 static void *context_alloc(void *ctx, size_t bytes)
@@ -70,10 +72,10 @@ void walk_tree(Relation index, const MetaPageData &meta, int tree, WalkVisitor &
                 UnlockReleaseBuffer(buf);
                 corrupted(index, tree, f.ref, "split node of the wrong size");
             }
-            const float *plane = split_plane(node.split);
+            const uint16 *plane = split_plane(node.split);
             size_t plane_dim = core::Space{core::Metric(meta.metric), meta.dim}.plane_dim();
             for (size_t i = 0; i < plane_dim; i++) {
-                if (!std::isfinite(plane[i])) {
+                if (!std::isfinite(core::half_to_float(plane[i]))) {
                     UnlockReleaseBuffer(buf);
                     corrupted(index, tree, f.ref, "split node with a non-finite hyperplane");
                 }

@@ -216,7 +216,7 @@ bool split_leaf(Relation index, const core::Space &space, const MetaPageData &me
     node->bit = split.bit;
     node->offset = split.offset;
     if (split.plane != nullptr)
-        memcpy(split_plane(node), split.plane, space.plane_dim() * sizeof(float));
+        store_plane(space, node, split.plane);
 
     PageSet ps{};
     ps.state = GenericXLogStart(index);
@@ -264,9 +264,7 @@ restart:
         char *tuple = tuple_at(index, BufferGetPage(buf), ref, &size);
         NodeView node = view_node(tuple, size, tree);
         if (node.kind == kSplitTuple) {
-            core::PlaneView plane{space.plane_dim() ? split_plane(node.split) : nullptr, node.split->offset,
-                                  node.split->bit};
-            float m = core::margin(space, plane, vec, extra);
+            float m = core::margin(space, split_view(space, node.split), vec, extra);
             int side = m > 0 ? 1 : m < 0 ? 0 : int(ref_key(item) & 1);
             parent.slot.split = ref;
             parent.slot.side = side;

@@ -1,6 +1,8 @@
 // Checked access to node and item tuples.
 #include "node_access.hpp"
 
+#include "half.hpp"
+
 namespace annoy::pg {
 
 NodeView view_node(const char *tuple, Size size, int tree)
@@ -37,6 +39,13 @@ NodeView view_node(const char *tuple, Size size, int tree)
             break;
     }
     return v;
+}
+
+void store_plane(const core::Space &space, SplitTupleHeader *split, const float *normal)
+{
+    uint16 *dst = split_plane(split);
+    for (size_t i = 0; i < space.plane_dim(); i++)
+        dst[i] = core::float_to_half(normal[i]);
 }
 
 TupleRef read_root(Relation index, int tree)

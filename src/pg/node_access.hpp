@@ -19,6 +19,19 @@ struct NodeView {
 
 NodeView view_node(const char *tuple, Size size, int tree);
 
+// The hyperplane of a split tuple, for core::margin.
+inline core::PlaneView split_view(const core::Space &space, SplitTupleHeader *split)
+{
+    core::PlaneView plane;
+    plane.offset = split->offset;
+    plane.bit = split->bit;
+    plane.normal_half = space.plane_dim() ? split_plane(split) : nullptr;
+    return plane;
+}
+
+// Writes a hyperplane normal (plane_dim floats) into a split tuple.
+void store_plane(const core::Space &space, SplitTupleHeader *split, const float *normal);
+
 // The tree's current root reference (meta page, share lock).
 TupleRef read_root(Relation index, int tree);
 

@@ -8,7 +8,7 @@ int max_dimensions(core::Metric metric)
     Size item_room = kMaxTupleSize - sizeof(ItemTupleHeader);
     if (core::is_bit_metric(metric))
         return int(item_room / 8 * 64);
-    Size split_room = (kMaxTupleSize - sizeof(SplitTupleHeader)) / sizeof(float);
+    Size split_room = (kMaxTupleSize - sizeof(SplitTupleHeader)) / sizeof(uint16);
     if (metric == core::Metric::Dot)
         split_room -= 1;  // the extra coordinate
     return int(std::min(item_room / sizeof(float), split_room));

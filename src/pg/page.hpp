@@ -77,7 +77,8 @@ struct SplitTupleHeader {
     uint32 bit;  // Hamming: the bit tested
     TupleRef child[2];  // child[1] takes margin > 0
     float offset;
-    // plane_dim floats of the hyperplane normal follow
+    // plane_dim half-precision floats of the hyperplane normal follow
+    // (core/half.hpp: they only steer the search)
 };
 static_assert(sizeof(SplitTupleHeader) == 24, "split header layout");
 
@@ -98,14 +99,14 @@ struct ForwardTupleHeader {
     TupleRef target;
 };
 
-inline float *split_plane(SplitTupleHeader *s) { return reinterpret_cast<float *>(s + 1); }
+inline uint16 *split_plane(SplitTupleHeader *s) { return reinterpret_cast<uint16 *>(s + 1); }
 inline TupleRef *leaf_refs(LeafTupleHeader *l) { return reinterpret_cast<TupleRef *>(l + 1); }
 inline char *item_vector(ItemTupleHeader *t) { return reinterpret_cast<char *>(t + 1); }
 
 inline Size item_tuple_size(const core::Space &space) { return sizeof(ItemTupleHeader) + space.vector_bytes(); }
 inline Size split_tuple_size(const core::Space &space)
 {
-    return sizeof(SplitTupleHeader) + space.plane_dim() * sizeof(float);
+    return sizeof(SplitTupleHeader) + space.plane_dim() * sizeof(uint16);
 }
 inline Size leaf_tuple_size(int capacity) { return sizeof(LeafTupleHeader) + Size(capacity) * sizeof(TupleRef); }
 

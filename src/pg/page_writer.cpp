@@ -7,7 +7,46 @@ extern "C" {
 
 namespace annoy::pg {
 
-PageWriter PageWriter::start(Relation index, ForkNumber fork) { return PageWriter{index, fork, InvalidBuffer}; }
+PageWriter PageWriter::start(Relation index, ForkNumber fork)
+{
+    PageWriter w{};
+    w.index = index;
+    w.fork = fork;
+    w.buf = InvalidBuffer;
+    return w;
+}
+
+void PageWriter::record_gaps(Size min_gap_bytes)
+{
+    min_gap = min_gap_bytes;
+    if (gaps == nullptr) {
+        gaps_cap = 1024;
+        gaps = static_cast<Gap *>(palloc(sizeof(Gap) * size_t(gaps_cap)));
+    }
+}
+
+TupleRef PageWriter::add_in_gap(const void *tuple, Size size)
+{
+    Size need = MAXALIGN(size);
+    // Skip gaps too small for any node from now on.
+    while (next_gap < ngaps && gaps[next_gap].free < min_gap)
+        next_gap++;
+    for (int g = next_gap; g < ngaps && g < next_gap + 8; g++) {
+        if (gaps[g].free < need)
+            continue;
+        Buffer gbuf = ReadBufferExtended(index, fork, gaps[g].blkno, RBM_NORMAL, nullptr);
+        LockBuffer(gbuf, BUFFER_LOCK_EXCLUSIVE);
+        Page page = BufferGetPage(gbuf);
+        OffsetNumber off = add_tuple(index, page, tuple, size);
+        gaps[g].free = PageGetFreeSpace(page);
+        MarkBufferDirty(gbuf);
+        UnlockReleaseBuffer(gbuf);
+        TupleRef ref;
+        ItemPointerSet(&ref, gaps[g].blkno, off);
+        return ref;
+    }
+    return add(tuple, size);
+}
 
 static Buffer extend_fork(Relation index, ForkNumber fork)
 {
@@ -34,6 +73,13 @@ void PageWriter::finish()
 {
     if (!BufferIsValid(buf))
         return;
+    if (gaps != nullptr && min_gap > 0 && PageGetFreeSpace(BufferGetPage(buf)) >= min_gap) {
+        if (ngaps == gaps_cap) {
+            gaps_cap *= 2;
+            gaps = static_cast<Gap *>(repalloc_huge(gaps, sizeof(Gap) * size_t(gaps_cap)));
+        }
+        gaps[ngaps++] = Gap{BufferGetBlockNumber(buf), PageGetFreeSpace(BufferGetPage(buf))};
+    }
     MarkBufferDirty(buf);
     if (fork == INIT_FORKNUM)
         log_newpage_buffer(buf, true);

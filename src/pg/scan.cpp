@@ -174,9 +174,7 @@ void expand(Relation index, ScanState *so)
             case kSplitTuple: {
                 float m = 0.0f;
                 if (so->query != nullptr) {
-                    core::PlaneView plane{so->space.plane_dim() ? split_plane(node.split) : nullptr,
-                                          node.split->offset, node.split->bit};
-                    m = core::margin(so->space, plane, so->query, 0.0f);
+                    m = core::margin(so->space, split_view(so->space, node.split), so->query, 0.0f);
                 }
                 for (int side = 0; side < 2; side++)
                     so->nodes->push(core::child_priority(so->space, e.priority, m, side),

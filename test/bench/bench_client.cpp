@@ -564,7 +564,8 @@ int cmd_query(const Args &a)
     std::string expect_index = a.get("expect-index", "");
 
     PGconn *c0 = connect();
-    Vectors q = fetch_vectors(c0, a.get("queries"), 0);
+    // Only the measured and the warm-up queries (plus the clients' offsets).
+    Vectors q = fetch_vectors(c0, a.get("queries"), long(nq) + warmup + 7L * clients);
     if (int(q.size()) < nq) nq = int(q.size());
     GroundTruth g;
     bool have_gt = !floor && a.flag("gt");

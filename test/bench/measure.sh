@@ -38,6 +38,7 @@ measure_baselines() {
     csv_row client 'SELECT $1 IS NULL' floor - 1 "$floor"
     exact=$(query_run "$TBL" 'real[]' none "$EXACT_QUERIES" 2 1 --set enable_indexscan=off)
     csv_row exact 'no index' exact - 1 "$exact"
+    EXACT_QPS=$(field 2 "$exact")
     log "client floor: $(field 2 "$floor") q/s; exact scan: recall $(field 1 "$exact"), $(field 2 "$exact") q/s"
 }
 
@@ -61,20 +62,31 @@ measure_concurrent() {
     log "$1 ($2, $6=$7), $CLIENTS clients: $(field 2 "$res") q/s"
 }
 
+# sweep_stop RESULT: true when larger search parameters are pointless: recall is
+# already ~1, or the index is no longer much faster than an exact scan.  This
+# keeps the full sweep within minutes on 784-d data, where search_k 20000
+# runs at a few queries per second.
+sweep_stop() {
+    awk -v r="$(field 1 "$1")" -v q="$(field 2 "$1")" -v stop="$STOP_RECALL" -v exact="$EXACT_QPS" \
+        'BEGIN { exit !(r >= stop || q < 2 * exact) }'
+}
+
 measure_annoy() {
-    local trees leaf sk config idx=${TBL}_annoy build size res pick
-    for trees in $TREES; do
-        for leaf in $LEAF_SIZES; do
-            config="n_trees=$trees leaf_size=$leaf"
-            psql_q -c "DROP INDEX IF EXISTS $idx"
-            build=$(build_seconds "CREATE INDEX $idx ON $TBL USING annoy (v $ANNOY_OPC) WITH (n_trees = $trees, leaf_size = $leaf)")
-            size=$(size_mb "$idx")
-            log "annoy $config: built in $build s, $size MB"
-            for sk in $SEARCH_K; do
-                res=$(query_run "$TBL" 'real[]' "$idx" "$QUERIES" "$WARMUP" 1 --set "annoy.search_k=$sk")
-                csv_row annoy "$config" sweep "$sk" 1 "$res" "$build" "$size"
-                log "  search_k $sk: recall $(field 1 "$res"), $(field 2 "$res") q/s"
-            done
+    local cfg trees leaf sk config idx=${TBL}_annoy build size res
+    for cfg in $CONFIGS; do
+        [[ $cfg =~ ^([0-9]+):([0-9]+)$ ]] || die "BENCH_CONFIGS entries are N_TREES:LEAF_SIZE, got '$cfg'"
+        trees=${BASH_REMATCH[1]} leaf=${BASH_REMATCH[2]}
+        config="n_trees=$trees leaf_size=$leaf"
+        psql_q -c "DROP INDEX IF EXISTS $idx"
+        build=$(build_seconds "CREATE INDEX $idx ON $TBL USING annoy (v $ANNOY_OPC) WITH (n_trees = $trees, leaf_size = $leaf)")
+        size=$(size_mb "$idx")
+        log "annoy $config: built in $build s, $size MB"
+        # -1 (automatic) first, then the explicit values in increasing order.
+        for sk in -1 $(tr ' ' '\n' <<<"$SEARCH_K" | grep -vx -- -1 | sort -n); do
+            res=$(query_run "$TBL" 'real[]' "$idx" "$QUERIES" "$WARMUP" 1 --set "annoy.search_k=$sk")
+            csv_row annoy "$config" sweep "$sk" 1 "$res" "$build" "$size"
+            log "  search_k $sk: recall $(field 1 "$res"), $(field 2 "$res") q/s"
+            [[ $sk == -1 ]] || ! sweep_stop "$res" || break
         done
     done
 
@@ -82,6 +94,7 @@ measure_annoy() {
     # at the target recall; the concurrency and write tests use it.
     IFS=$'\t' read -r config sk < <(python3 "$BENCH/report.py" pick "$CSV" annoy "$TARGET_RECALL")
     [[ $config =~ n_trees=([0-9]+)\ leaf_size=([0-9]+) ]] || die "no annoy operating point in $CSV"
+    log "annoy operating point: $config, search_k $sk"
     if [[ $config != "n_trees=$trees leaf_size=$leaf" ]]; then  # not the index built last
         psql_q -c "DROP INDEX $idx" -c "CREATE INDEX $idx ON $TBL USING annoy (v $ANNOY_OPC)
             WITH (n_trees = ${BASH_REMATCH[1]}, leaf_size = ${BASH_REMATCH[2]})"
@@ -110,6 +123,7 @@ measure_pgvector() {
         res=$(query_run "$vt" vector "$hnsw" "$QUERIES" "$WARMUP" 1 --set "hnsw.ef_search=$p")
         csv_row hnsw "$config" sweep "$p" 1 "$res" "$build" "$size"
         log "  ef_search $p: recall $(field 1 "$res"), $(field 2 "$res") q/s"
+        ! sweep_stop "$res" || break
     done
     psql_q -c "DROP INDEX $hnsw"
 
@@ -124,6 +138,7 @@ measure_pgvector() {
         res=$(query_run "$vt" vector "$ivf" "$QUERIES" "$WARMUP" 1 --set "ivfflat.probes=$p")
         csv_row ivfflat "$config" sweep "$p" 1 "$res" "$build" "$size"
         log "  probes $p: recall $(field 1 "$res"), $(field 2 "$res") q/s"
+        ! sweep_stop "$res" || break
     done
     psql_q -c "DROP INDEX $ivf"
 

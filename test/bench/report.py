@@ -62,7 +62,10 @@ def fmt(x, digits=0):
 
 
 def ratio(a, b):
-    return f"{a / b:.2f}" if a is not None and b not in (None, 0) else "-"
+    if a is None or b in (None, 0):
+        return "-"
+    x = a / b
+    return f"{x:.2f}" if x >= 0.1 else f"{x:.3f}" if x >= 0.001 else f"{x:.1e}"
 
 
 def meta_of(outdir, ds):
@@ -154,10 +157,11 @@ def plot(outdir, ds, rows):
         if r["kind"] == "sweep" and (r["method"], r["config"]) not in keys:
             keys.append((r["method"], r["config"]))
     for m, cfg in keys:
-        pts = sorted((r["recall"], r["qps"], r["param"]) for r in rows
-                     if r["kind"] == "sweep" and r["method"] == m and r["config"] == cfg)
+        pts = sorted(((r["recall"], r["qps"], r["param"]) for r in rows
+                      if r["kind"] == "sweep" and r["method"] == m and r["config"] == cfg),
+                     key=lambda p: (p[0], -p[1]))
         title = f"annoy {cfg}" if m == "annoy" else METHODS[m]
-        series.append((title.replace("_", " "), pts))
+        series.append((title, pts))
     exact = one(rows, "exact", "exact")
     if exact:
         series.append(("exact scan", [(exact["recall"], exact["qps"], "")]))

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "distance.hpp"
+#include "half.hpp"
 
 using namespace annoy::core;
 
@@ -168,6 +169,19 @@ protected:
         EXPECT_TRUE(matches("dot_norms.ab", n, ab, ref_dot(a, b, n)));
         EXPECT_TRUE(matches("dot_norms.aa", n, aa, ref_dot(a, a, n)));
         EXPECT_TRUE(matches("dot_norms.bb", n, bb, ref_dot(b, b, n)));
+        // dot_half: a, scaled into [-1, 1] like a unit hyperplane normal,
+        // rounded to half precision; the reference uses the same rounded
+        // values, so only the kernel's summation is judged.
+        float scale = 0.0f;
+        for (size_t i = 0; i < n; ++i)
+            scale = std::max(scale, std::fabs(a[i]));
+        std::vector<uint16_t> h(n);
+        std::vector<float> ah(n);
+        for (size_t i = 0; i < n; ++i) {
+            h[i] = float_to_half(scale > 0.0f ? a[i] / scale : 0.0f);
+            ah[i] = half_to_float(h[i]);
+        }
+        EXPECT_TRUE(matches("dot_half", n, k->dot_half(h.data(), b, n), ref_dot(ah.data(), b, n)));
     }
 
     const FloatKernels *k = nullptr;
@@ -428,3 +442,33 @@ TEST(Hamming, MatchesNaiveBitLoop)
 }
 
 }  // namespace
+
+// ------------------------------------------------------ half precision
+TEST(HalfPrecision, EveryHalfRoundTrips)
+{
+    for (uint32_t h = 0; h <= 0xFFFF; ++h) {
+        float f = half_to_float(uint16_t(h));
+        if (std::isnan(f))
+            continue;
+        ASSERT_EQ(float_to_half(f), uint16_t(h)) << "half 0x" << std::hex << h;
+    }
+}
+
+TEST(HalfPrecision, RoundsToNearestWithinHalfAnUlp)
+{
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> mag(-14.0f, 15.0f);
+    for (int i = 0; i < 200000; ++i) {
+        float f = std::ldexp(1.0f + float(rng() % 1024) / 1024.0f + 1e-4f * float(rng() % 100), int(mag(rng)));
+        if (rng() & 1)
+            f = -f;
+        float g = half_to_float(float_to_half(f));
+        // Normal halves carry 11 significant bits: error <= 2^-11 relative.
+        ASSERT_LE(std::fabs(g - f), std::ldexp(std::fabs(f), -11)) << f;
+    }
+    EXPECT_EQ(half_to_float(float_to_half(1e6f)), INFINITY);
+    EXPECT_EQ(half_to_float(float_to_half(-1e6f)), -INFINITY);
+    EXPECT_EQ(half_to_float(float_to_half(1e-9f)), 0.0f);
+    EXPECT_EQ(float_to_half(0.5f), 0x3800);
+    EXPECT_EQ(float_to_half(-2.0f), 0xC000);
+}
