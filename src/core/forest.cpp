@@ -330,7 +330,7 @@ void check_params(const Space &space, const void *vectors, size_t n, const Build
 // Rough node count of one tree, see forest_memory_estimate.
 size_t estimated_splits(size_t n, uint32_t leaf_size)
 {
-    return std::min(n, 4 * (n / leaf_size + 1));
+    return std::min(n, 2 * (n / leaf_size + 1));
 }
 
 // Orders (distance, item) with NaN distances after all others and ties by item number,
@@ -398,7 +398,7 @@ FlatForest build_forest(const Space &space, const void *vectors, size_t n, const
             const float *v = reinterpret_cast<const float *>(base + i * vb);
             max_sq = std::max(max_sq, kernels().dot(v, v, space.dim));
         }
-        forest.dot_max_norm = std::sqrt(max_sq);
+        forest.dot_max_norm = params.dot_max_norm >= 0.0f ? params.dot_max_norm : std::sqrt(max_sq);
         extras.resize(n);
         for (size_t i = 0; i < n; i++)
             extras[i] = item_extra(space, forest.dot_max_norm, base + i * vb);
@@ -477,7 +477,7 @@ size_t forest_memory_estimate(const Space &space, size_t n, const BuildParams &p
     // choose_split only promises non-empty sides, so a pathological tree
     // could have n - 1 splits).  Measured trees have about 1.45 * n /
     // leaf_size splits (clustered 32-d data, Fashion-MNIST); we budget
-    // 4 * n / leaf_size, capped at n.
+    // 2 * n / leaf_size (a margin of 40% over that), capped at n.
     const size_t leaf_size = std::max<uint32_t>(params.leaf_size, 1);
     const size_t trees = params.n_trees;
     const size_t threads = std::min<size_t>(std::max(1u, params.threads), std::max<size_t>(trees, 1));
@@ -487,15 +487,16 @@ size_t forest_memory_estimate(const Space &space, size_t n, const BuildParams &p
         splits * (sizeof(FlatForest::Split) + space.plane_dim() * sizeof(float)) + leaves * sizeof(FlatForest::Leaf);
     const size_t tree_bytes = node_bytes + n * sizeof(uint32_t) + sizeof(NodeRef);
 
-    // The forest itself; per-tree vectors may hold up to twice their size
-    // while growing.  Multi-threaded builds keep every tree until the merge
-    // (so the forest exists twice), single-threaded ones one tree at a time.
+    // The forest itself; per-tree vectors hold up to about 1.5 times their
+    // size while growing.  Multi-threaded builds keep every tree until the
+    // merge (so the forest exists twice), single-threaded ones one tree at a
+    // time.
     size_t bytes = trees * tree_bytes;
-    bytes += (threads > 1 ? trees : 1) * (2 * node_bytes + n * sizeof(uint32_t));
+    bytes += (threads > 1 ? trees : 1) * (node_bytes / 2 + n * sizeof(uint32_t));
     // Per builder: item order and scratch, vector pointers, Dot extras, sides,
     // the split's plane and two-means buffers, and the explicit stack.
     const size_t per_builder = n * (2 * sizeof(uint32_t) + sizeof(void *) + sizeof(float) + 1) +
-                               4 * space.plane_dim() * sizeof(float) + 64 * 1024;
+                               4 * space.plane_dim() * sizeof(float) + 16 * 1024;
     bytes += threads * per_builder;
     if (space.metric == Metric::Dot)
         bytes += n * sizeof(float);

@@ -22,6 +22,11 @@ struct BuildParams {
     uint64_t seed = 0;
     unsigned threads = 1;  // worker threads (trees are independent)
     CancelCheck cancel;    // polled; throws Cancelled when it fires
+    // Dot only: the largest item norm to reduce with (see item_extra).  A
+    // negative value means "the largest norm among the vectors given"; a
+    // build in parts (the Postgres layer's bounded-memory build) passes the
+    // norm of the whole data set so all parts agree.
+    float dot_max_norm = -1.0f;
 };
 
 struct FlatForest {

@@ -1,14 +1,16 @@
 // ambuild / ambuildempty: load every vector from the heap, build the forest
 // in the core, write it to pages, WAL-log the result.
 //
-// Page order: item tuples first, in the order tree 0's leaves list them (so
-// the vectors one leaf refers to share pages), then each tree's nodes in
-// post-order (children before their parent, whose references they become).
+// While the vectors fit in maintenance_work_mem the whole forest is built in
+// memory (on several threads) and written with the item tuples in the order
+// tree 0's leaves list them (the vectors one leaf refers to share pages),
+// then each tree's nodes in post-order.  When they do not fit, the build
+// continues with bounded memory (build_spill.cpp).
 #include "am.hpp"
+#include "build_state.hpp"
+#include "build_write.hpp"
 #include "guard.hpp"
 #include "index_vector.hpp"
-#include "node_access.hpp"
-#include "page_writer.hpp"
 
 #include "forest.hpp"
 
@@ -22,36 +24,21 @@ namespace annoy::pg {
 
 namespace {
 
-struct BuildState {
-    Relation index;
-    core::Space space;
-    bool dim_known;
-    size_t vector_bytes;
-    size_t mem_limit;  // maintenance_work_mem in bytes
-    // Loaded rows, grown geometrically.
-    char *vectors;
-    ItemPointerData *heap_tids;
-    size_t n, cap;
-};
-
-[[noreturn]] void memory_error(size_t needed, size_t limit)
-{
-    ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-                    errmsg("annoy index build needs about %zu MB of memory, more than maintenance_work_mem (%zu MB)",
-                           needed / (1024 * 1024) + 1, limit / (1024 * 1024)),
-                    errhint("Raise maintenance_work_mem for this build, e.g. SET maintenance_work_mem = '%zuMB'.",
-                            (needed / (1024 * 1024) + 1) * 5 / 4 + 1)));
-}
-
-void grow(BuildState &st)
+// Grows the in-memory arrays, or switches to the bounded-memory build when
+// the vectors (and the forest built over them) would not fit.
+void grow(BuildState &st, const core::BuildParams &params)
 {
     size_t cap = st.cap ? st.cap * 2 : 1024;
-    size_t needed = cap * (st.vector_bytes + sizeof(ItemPointerData));
+    size_t per_row = st.vector_bytes + sizeof(ItemPointerData) + sizeof(TupleRef);
+    size_t needed = cap * per_row + core::forest_memory_estimate(st.space, cap, params);
     if (needed > st.mem_limit) {
-        // Grow only as far as the budget allows before giving up.
-        cap = st.mem_limit / (st.vector_bytes + sizeof(ItemPointerData));
-        if (cap <= st.n)
-            memory_error((st.n + 1) * (st.vector_bytes + sizeof(ItemPointerData)), st.mem_limit);
+        // Grow only as far as the budget allows, then spill.
+        size_t fit = st.mem_limit / (per_row + (needed - cap * per_row) / cap + 1);
+        if (fit <= st.n) {
+            spill(st);
+            return;
+        }
+        cap = fit;
     }
     if (st.vectors == nullptr) {
         st.vectors = static_cast<char *>(palloc_extended(cap * st.vector_bytes, MCXT_ALLOC_HUGE));
@@ -63,14 +50,20 @@ void grow(BuildState &st)
     st.cap = cap;
 }
 
+struct LoadContext {
+    BuildState *st;
+    core::BuildParams params;
+    MemoryContext row_cxt;  // reset after every row
+};
+
 void build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull, bool, void *arg)
 {
-    auto &st = *static_cast<BuildState *>(arg);
+    auto &lc = *static_cast<LoadContext *>(arg);
+    BuildState &st = *lc.st;
     if (isnull[0])
         return;  // NULL vectors are not indexed
 
-    MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "annoy build row", ALLOCSET_SMALL_SIZES);
-    MemoryContext old = MemoryContextSwitchTo(tmp);
+    MemoryContext old = MemoryContextSwitchTo(lc.row_cxt);
     RawVector v = index_vector(index, st.space.metric, values[0]);
     MemoryContextSwitchTo(old);
 
@@ -81,146 +74,58 @@ void build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull
     } else {
         check_index_dimension(index, st.space.metric, int(st.space.dim), v.dim);
     }
-    if (st.n == st.cap)
-        grow(st);
-    memcpy(st.vectors + st.n * st.vector_bytes, v.data, st.vector_bytes);
-    st.heap_tids[st.n] = *tid;
-    st.n++;
-    MemoryContextDelete(tmp);
+    if (!st.spilled && st.n == st.cap)
+        grow(st, lc.params);
+    if (st.spilled) {
+        spill_add(st, v.data, tid);
+    } else {
+        memcpy(st.vectors + st.n * st.vector_bytes, v.data, st.vector_bytes);
+        st.heap_tids[st.n] = *tid;
+        st.n++;
+    }
+    MemoryContextReset(lc.row_cxt);
 
     if (st.n % 1024 == 0)
         pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, int64(st.n));
 }
 
-// Owns the core's forest for the build; freed with the build's memory
-// context even if an error longjmps out of the page writing.
-struct ForestHolder {
-    core::FlatForest *forest;
-    MemoryContextCallback cb;
-};
-
-void free_forest(void *arg)
+MetaPageData *new_meta(const IndexOptions &opts, core::Metric metric)
 {
-    auto *h = static_cast<ForestHolder *>(arg);
-    delete h->forest;
-    h->forest = nullptr;
+    MetaPageData *meta = alloc_meta();
+    meta->magic = kMagic;
+    meta->version = kLayoutVersion;
+    meta->metric = uint8(metric);
+    meta->n_trees = uint16(opts.n_trees);
+    meta->leaf_size = uint32(opts.leaf_size);
+    meta->seed = uint32(opts.seed);
+    return meta;
 }
 
-// Calls visit(leaf) for the leaves of the tree under `root`, depth first,
-// child 0 before child 1.  `stack` has room for every node of the forest.
-template <class Visit>
-void for_each_leaf(const core::FlatForest &f, core::NodeRef root, core::NodeRef *stack, Visit &&visit)
+// The whole forest in memory, then pages.
+void build_in_memory(BuildState &st, const IndexOptions &opts, const core::BuildParams &params, MetaPageData *meta,
+                     MemoryContext cxt)
 {
-    size_t top = 0;
-    stack[top++] = root;
-    while (top > 0) {
-        core::NodeRef r = stack[--top];
-        if (core::is_leaf(r)) {
-            visit(f.leaves[core::node_index(r)]);
-        } else {
-            const core::FlatForest::Split &s = f.splits[core::node_index(r)];
-            stack[top++] = s.child[1];
-            stack[top++] = s.child[0];
-        }
-    }
-}
+    ForestHolder *holder = forest_holder(cxt);
+    const core::FlatForest &f = build_into(holder, st.space, st.vectors, st.n, params);
 
-// Writes the item tuples in tree 0's leaf order, so the vectors of one leaf
-// share pages; returns each item's reference, by item number.
-TupleRef *write_items(PageWriter &w, const BuildState &st, const core::FlatForest &f, core::NodeRef *stack)
-{
-    auto *refs = static_cast<TupleRef *>(palloc_extended(std::max<size_t>(st.n, 1) * sizeof(TupleRef), MCXT_ALLOC_HUGE));
-    Size size = item_tuple_size(st.space);
-    auto *tuple = static_cast<ItemTupleHeader *>(palloc0(size));
-    tuple->kind = kItemTuple;
-    size_t written = 0;
-    for_each_leaf(f, f.roots[0], stack, [&](const core::FlatForest::Leaf &leaf) {
-        for (uint32_t i = 0; i < leaf.count; i++) {
-            uint32_t item = f.leaf_items[leaf.begin + i];
-            tuple->heap_tid = st.heap_tids[item];
-            memcpy(item_vector(tuple), st.vectors + size_t(item) * st.vector_bytes, st.vector_bytes);
-            refs[item] = w.add(tuple, size);
-            if (++written % 1024 == 0) {
-                CHECK_FOR_INTERRUPTS();
-                pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, int64(written));
-            }
-        }
-    });
-    pfree(tuple);
-    return refs;
-}
+    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseWrite);
+    pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, int64(st.n));
+    pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
+    Buffer meta_buf = ReadBuffer(st.index, P_NEW);  // block 0, filled in last
+    Assert(BufferGetBlockNumber(meta_buf) == kMetaBlock);
+    ReleaseBuffer(meta_buf);
 
-int compare_refs(const void *a, const void *b)
-{
-    return ItemPointerCompare(static_cast<ItemPointer>(const_cast<void *>(a)),
-                              static_cast<ItemPointer>(const_cast<void *>(b)));
-}
-
-// Writes one tree's nodes in post-order; returns the root's reference.
-TupleRef write_tree(PageWriter &w, const BuildState &st, const core::FlatForest &f, uint16 tree,
-                    const TupleRef *item_refs, int leaf_capacity, core::NodeRef *stack, TupleRef *written)
-{
-    Size leaf_size = leaf_tuple_size(leaf_capacity);
-    auto *leaf = static_cast<LeafTupleHeader *>(palloc0(leaf_size));
-    Size split_size = split_tuple_size(st.space);
-    auto *split = static_cast<SplitTupleHeader *>(palloc0(split_size));
-
-    // A node is pushed once (unexpanded) and, if a split, again after its
-    // children (expanded, marked by the stack's parallel flag).
-    core::NodeRef root = f.roots[tree];
-    auto *expanded = static_cast<bool *>(palloc0(f.splits.size() + f.leaves.size() + 2));
-    size_t top = 0;
-    stack[top] = root;
-    expanded[top++] = false;
-    TupleRef root_ref;
-    ItemPointerSetInvalid(&root_ref);
-    // written[] holds each node's reference: leaves first, then splits.
-    auto ref_of = [&](core::NodeRef r) -> TupleRef & {
-        return core::is_leaf(r) ? written[core::node_index(r)] : written[f.leaves.size() + core::node_index(r)];
-    };
-    while (top > 0) {
-        core::NodeRef r = stack[--top];
-        bool done_children = expanded[top];
-        if (core::is_leaf(r)) {
-            const core::FlatForest::Leaf &l = f.leaves[core::node_index(r)];
-            leaf->kind = kLeafTuple;
-            leaf->tree = tree;
-            leaf->count = uint16(l.count);
-            leaf->capacity = uint16(leaf_capacity);
-            TupleRef *refs = leaf_refs(leaf);
-            for (uint32_t i = 0; i < l.count; i++)
-                refs[i] = item_refs[f.leaf_items[l.begin + i]];
-            // Page order lets a scan reuse one pin for neighbours.
-            qsort(refs, l.count, sizeof(TupleRef), compare_refs);
-            ref_of(r) = w.add_in_gap(leaf, leaf_size);
-        } else if (!done_children) {
-            const core::FlatForest::Split &s = f.splits[core::node_index(r)];
-            stack[top] = r;
-            expanded[top++] = true;
-            stack[top] = s.child[1];
-            expanded[top++] = false;
-            stack[top] = s.child[0];
-            expanded[top++] = false;
-        } else {
-            uint32_t idx = core::node_index(r);
-            const core::FlatForest::Split &s = f.splits[idx];
-            split->kind = kSplitTuple;
-            split->tree = tree;
-            split->bit = s.bit;
-            split->offset = s.offset;
-            split->child[0] = ref_of(s.child[0]);
-            split->child[1] = ref_of(s.child[1]);
-            if (f.plane_dim > 0)
-                store_plane(st.space, split, f.planes.data() + size_t(idx) * f.plane_dim);
-            ref_of(r) = w.add_in_gap(split, split_size);
-            CHECK_FOR_INTERRUPTS();
-        }
-    }
-    root_ref = ref_of(root);
-    pfree(expanded);
-    pfree(leaf);
-    pfree(split);
-    return root_ref;
+    PageWriter w = PageWriter::start(st.index, MAIN_FORKNUM);
+    // Item pages whose leftover space could hold a leaf are remembered, and
+    // tree nodes fill them first.
+    w.record_gaps(MAXALIGN(leaf_tuple_size(opts.leaf_size)));
+    TupleRef *item_refs = write_items(w, st.space, f, f.roots[0], st.vectors, st.heap_tids, st.n);
+    w.finish();
+    w.min_gap = MAXALIGN(std::min(leaf_tuple_size(opts.leaf_size), split_tuple_size(st.space)));
+    meta->dot_max_norm = f.dot_max_norm;
+    for (int t = 0; t < opts.n_trees; t++)
+        meta->roots[t] = write_tree(w, st.space, f, f.roots[t], uint16(t), item_refs, opts.leaf_size, nullptr);
+    w.finish();
 }
 
 }  // namespace
@@ -238,13 +143,9 @@ IndexBuildResult *build(Relation heap, Relation index, IndexInfo *info)
     st.index = index;
     st.space.metric = opclass_metric(index);
     st.mem_limit = size_t(maintenance_work_mem) * 1024;
+    st.leaf_size = opts.leaf_size;
+    st.seed = uint64(opts.seed);
 
-    // 1. Load.
-    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseLoad);
-    double reltuples = table_index_build_scan(heap, index, info, true, true, build_callback, &st, nullptr);
-
-    // 2. Trees.
-    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseTrees);
     core::BuildParams params;
     params.n_trees = uint32_t(opts.n_trees);
     params.leaf_size = uint32_t(opts.leaf_size);
@@ -255,52 +156,23 @@ IndexBuildResult *build(Relation heap, Relation index, IndexInfo *info)
     // interrupts while they run.
     params.threads = unsigned(1 + std::max(0, max_parallel_maintenance_workers));
     params.cancel = interrupt_check();
-    size_t needed = st.n * (st.vector_bytes + sizeof(ItemPointerData)) +
-                    core::forest_memory_estimate(st.space, st.n, params) + st.n * sizeof(TupleRef);
-    if (needed > st.mem_limit)
-        memory_error(needed, st.mem_limit);
 
-    auto *holder = static_cast<ForestHolder *>(palloc0(sizeof(ForestHolder)));
-    holder->cb.func = free_forest;
-    holder->cb.arg = holder;
-    MemoryContextRegisterResetCallback(build_cxt, &holder->cb);
-    guarded([&] {
-        holder->forest = new core::FlatForest(core::build_forest(st.space, st.vectors, st.n, params));
-    });
-    const core::FlatForest &f = *holder->forest;
+    // 1. Load.
+    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseLoad);
+    LoadContext lc{&st, params, AllocSetContextCreate(build_cxt, "annoy build row", ALLOCSET_SMALL_SIZES)};
+    double reltuples = table_index_build_scan(heap, index, info, true, true, build_callback, &lc, nullptr);
 
-    // 3. Pages: meta page first (block 0), filled in last when roots are known.
-    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseWrite);
-    pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, int64(st.n));
-    pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
-    Buffer meta_buf = ReadBuffer(index, P_NEW);
-    Assert(BufferGetBlockNumber(meta_buf) == kMetaBlock);
-    ReleaseBuffer(meta_buf);
-
-    size_t n_nodes = f.splits.size() + f.leaves.size();
-    auto *stack = static_cast<core::NodeRef *>(palloc_extended((n_nodes + 2) * sizeof(core::NodeRef), MCXT_ALLOC_HUGE));
-    auto *node_refs = static_cast<TupleRef *>(palloc_extended((n_nodes + 1) * sizeof(TupleRef), MCXT_ALLOC_HUGE));
-    PageWriter w = PageWriter::start(index, MAIN_FORKNUM);
-    // Item pages whose leftover space could hold a leaf are remembered, and
-    // tree nodes fill them first.
-    w.record_gaps(MAXALIGN(leaf_tuple_size(opts.leaf_size)));
-    TupleRef *item_refs = write_items(w, st, f, stack);
-    w.finish();
-    w.min_gap = MAXALIGN(std::min(leaf_tuple_size(opts.leaf_size), split_tuple_size(st.space)));
-
-    MetaPageData *meta = alloc_meta();
-    meta->magic = kMagic;
-    meta->version = kLayoutVersion;
-    meta->metric = uint8(st.space.metric);
-    meta->n_trees = uint16(opts.n_trees);
+    // 2. Trees, 3. pages.
+    MetaPageData *meta = new_meta(opts, st.space.metric);
     meta->dim = st.dim_known ? st.space.dim : 0;
-    meta->leaf_size = uint32(opts.leaf_size);
-    meta->seed = uint32(opts.seed);
-    meta->dot_max_norm = f.dot_max_norm;
     meta->n_items = st.n;
-    for (int t = 0; t < opts.n_trees; t++)
-        meta->roots[t] = write_tree(w, st, f, uint16(t), item_refs, opts.leaf_size, stack, node_refs);
-    w.finish();
+    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseTrees);
+    if (st.spilled) {
+        pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, opts.n_trees);
+        build_spilled_trees(st, opts.n_trees, meta);
+    } else {
+        build_in_memory(st, opts, params, meta, build_cxt);
+    }
     write_meta_block(index, MAIN_FORKNUM, *meta, false);
 
     if (RelationNeedsWAL(index))
@@ -317,13 +189,7 @@ IndexBuildResult *build(Relation heap, Relation index, IndexInfo *info)
 void build_empty(Relation index)
 {
     IndexOptions opts = index_options(index);
-    MetaPageData *meta = alloc_meta();
-    meta->magic = kMagic;
-    meta->version = kLayoutVersion;
-    meta->metric = uint8(opclass_metric(index));
-    meta->n_trees = uint16(opts.n_trees);
-    meta->leaf_size = uint32(opts.leaf_size);
-    meta->seed = uint32(opts.seed);
+    MetaPageData *meta = new_meta(opts, opclass_metric(index));
 
     // Block 0 for the meta page, then one empty leaf per tree.
     Buffer buf = ReadBufferExtended(index, INIT_FORKNUM, P_NEW, RBM_NORMAL, nullptr);

@@ -1,0 +1,162 @@
+// Writing built forests to pages.
+#include "build_write.hpp"
+
+#include "guard.hpp"
+#include "node_access.hpp"
+
+extern "C" {
+#include "commands/progress.h"
+#include "pgstat.h"
+#include "utils/backend_progress.h"
+}
+
+namespace annoy::pg {
+
+static void free_forest(void *arg)
+{
+    auto *h = static_cast<ForestHolder *>(arg);
+    delete h->forest;
+    h->forest = nullptr;
+}
+
+ForestHolder *forest_holder(MemoryContext cxt)
+{
+    auto *h = static_cast<ForestHolder *>(MemoryContextAllocZero(cxt, sizeof(ForestHolder)));
+    h->cb.func = free_forest;
+    h->cb.arg = h;
+    MemoryContextRegisterResetCallback(cxt, &h->cb);
+    return h;
+}
+
+const core::FlatForest &build_into(ForestHolder *holder, const core::Space &space, const void *vectors, size_t n,
+                                   const core::BuildParams &params)
+{
+    guarded([&] {
+        delete holder->forest;
+        holder->forest = nullptr;
+        holder->forest = new core::FlatForest(core::build_forest(space, vectors, n, params));
+    });
+    return *holder->forest;
+}
+
+static core::NodeRef *node_stack(const core::FlatForest &f)
+{
+    size_t n_nodes = f.splits.size() + f.leaves.size();
+    return static_cast<core::NodeRef *>(palloc_extended((n_nodes + 2) * sizeof(core::NodeRef), MCXT_ALLOC_HUGE));
+}
+
+TupleRef *write_items(PageWriter &w, const core::Space &space, const core::FlatForest &f, core::NodeRef root,
+                      const char *vectors, const ItemPointerData *heap_tids, size_t n)
+{
+    auto *refs = static_cast<TupleRef *>(palloc_extended(std::max<size_t>(n, 1) * sizeof(TupleRef), MCXT_ALLOC_HUGE));
+    size_t bytes = space.vector_bytes();
+    Size size = item_tuple_size(space);
+    auto *tuple = static_cast<ItemTupleHeader *>(palloc0(size));
+    tuple->kind = kItemTuple;
+    core::NodeRef *stack = node_stack(f);
+    size_t top = 0, written = 0;
+    stack[top++] = root;
+    while (top > 0) {
+        core::NodeRef r = stack[--top];
+        if (!core::is_leaf(r)) {
+            const core::FlatForest::Split &s = f.splits[core::node_index(r)];
+            stack[top++] = s.child[1];
+            stack[top++] = s.child[0];
+            continue;
+        }
+        const core::FlatForest::Leaf &leaf = f.leaves[core::node_index(r)];
+        for (uint32_t i = 0; i < leaf.count; i++) {
+            uint32_t item = f.leaf_items[leaf.begin + i];
+            tuple->heap_tid = heap_tids[item];
+            memcpy(item_vector(tuple), vectors + size_t(item) * bytes, bytes);
+            refs[item] = w.add(tuple, size);
+            if (++written % 1024 == 0) {
+                CHECK_FOR_INTERRUPTS();
+                pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, int64(written));
+            }
+        }
+    }
+    pfree(stack);
+    pfree(tuple);
+    return refs;
+}
+
+static int compare_refs(const void *a, const void *b)
+{
+    return ItemPointerCompare(static_cast<ItemPointer>(const_cast<void *>(a)),
+                              static_cast<ItemPointer>(const_cast<void *>(b)));
+}
+
+TupleRef write_tree(PageWriter &w, const core::Space &space, const core::FlatForest &f, core::NodeRef root,
+                    uint16 tree, const TupleRef *item_refs, int leaf_capacity, const TupleRef *leaf_override)
+{
+    Size lsize = leaf_tuple_size(leaf_capacity);
+    auto *leaf = static_cast<LeafTupleHeader *>(palloc0(lsize));
+    Size ssize = split_tuple_size(space);
+    auto *split = static_cast<SplitTupleHeader *>(palloc0(ssize));
+
+    // Post-order with an explicit stack: a split is pushed once unexpanded
+    // and again (expanded) below its children, so it is written after them.
+    size_t n_nodes = f.splits.size() + f.leaves.size();
+    core::NodeRef *stack = node_stack(f);
+    auto *expanded = static_cast<bool *>(palloc0(n_nodes + 2));
+    auto *written = static_cast<TupleRef *>(palloc_extended((n_nodes + 1) * sizeof(TupleRef), MCXT_ALLOC_HUGE));
+    auto ref_of = [&](core::NodeRef r) -> TupleRef & {
+        return core::is_leaf(r) ? written[core::node_index(r)] : written[f.leaves.size() + core::node_index(r)];
+    };
+    size_t top = 0;
+    stack[top] = root;
+    expanded[top++] = false;
+    while (top > 0) {
+        core::NodeRef r = stack[--top];
+        bool children_done = expanded[top];
+        if (core::is_leaf(r)) {
+            uint32_t idx = core::node_index(r);
+            if (leaf_override != nullptr) {
+                ref_of(r) = leaf_override[idx];
+                continue;
+            }
+            const core::FlatForest::Leaf &l = f.leaves[idx];
+            leaf->kind = kLeafTuple;
+            leaf->tree = tree;
+            leaf->count = uint16(l.count);
+            leaf->capacity = uint16(leaf_capacity);
+            TupleRef *refs = leaf_refs(leaf);
+            for (uint32_t i = 0; i < l.count; i++)
+                refs[i] = item_refs[f.leaf_items[l.begin + i]];
+            // Page order lets a scan reuse one pin for neighbours.
+            qsort(refs, l.count, sizeof(TupleRef), compare_refs);
+            ref_of(r) = w.add_in_gap(leaf, lsize);
+        } else if (!children_done) {
+            const core::FlatForest::Split &s = f.splits[core::node_index(r)];
+            stack[top] = r;
+            expanded[top++] = true;
+            stack[top] = s.child[1];
+            expanded[top++] = false;
+            stack[top] = s.child[0];
+            expanded[top++] = false;
+        } else {
+            uint32_t idx = core::node_index(r);
+            const core::FlatForest::Split &s = f.splits[idx];
+            split->kind = kSplitTuple;
+            split->tree = tree;
+            split->bit = s.bit;
+            split->offset = s.offset;
+            split->child[0] = ref_of(s.child[0]);
+            split->child[1] = ref_of(s.child[1]);
+            if (f.plane_dim > 0)
+                store_plane(space, split, f.planes.data() + size_t(idx) * f.plane_dim);
+            ref_of(r) = w.add_in_gap(split, ssize);
+            CHECK_FOR_INTERRUPTS();
+        }
+    }
+    TupleRef root_ref = ref_of(root);
+    pfree(written);
+    pfree(expanded);
+    pfree(stack);
+    pfree(split);
+    pfree(leaf);
+    return root_ref;
+}
+
+}  // namespace annoy::pg
