@@ -6,21 +6,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS annoy;
 RESET client_min_messages;
 
--- Runs a statement and reports its error as "SQLSTATE: message" (plus the
--- detail, if any), or 'ok' when it succeeds.
-CREATE FUNCTION pg_temp.sqlstate_of(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    st text;
-    msg text;
-    det text;
-BEGIN
-    EXECUTE q;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-    RETURN st || ': ' || msg || coalesce(' (' || nullif(det, '') || ')', '');
-END;
-$$;
+\i sql/regress_helpers.psql
 
 -- The catalogue: every function is IMMUTABLE, STRICT and PARALLEL SAFE and
 -- returns double precision; every operator is its own commutator.

@@ -6,6 +6,7 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS annoy;
 RESET client_min_messages;
+\i sql/regress_helpers.psql
 
 -- The access method and its operator classes.
 SELECT amname, amtype, amhandler FROM pg_am WHERE amname = 'annoy';
@@ -60,54 +61,6 @@ DROP OPERATOR CLASS bad_twoops USING annoy;
 DROP OPERATOR CLASS bad_signature USING annoy;
 DROP FUNCTION pg_temp.not_internal(real[]);
 
--- What an ordered scan over the whole table returns.  check_scan() reads
--- the table through the index (ORDER BY col <op> query, with a LIMIT beyond
--- the table size) and reports: whether the plan is an Index Scan on the
--- named index, the number of rows returned, whether they are exactly the
--- table's rows with a non-NULL vector (each once), and whether their
--- distances are those of an exact sort (so: ascending, nearest first).
-CREATE FUNCTION pg_temp.check_scan(idx regclass, query text,
-    OUT index_scan boolean, OUT n_rows int, OUT all_rows_once boolean, OUT exact_order boolean)
-LANGUAGE plpgsql AS $$
-DECLARE
-    tbl regclass;
-    col text;
-    op text;
-    knn text;
-    line text;
-    got_ids int[];
-    got_d float8[];
-    want_ids int[];
-    want_d float8[];
-BEGIN
-    SELECT i.indrelid::regclass, a.attname, p.oprname
-      INTO tbl, col, op
-      FROM pg_index i
-      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-      JOIN pg_amop o ON o.amopfamily = (SELECT opcfamily FROM pg_opclass WHERE oid = i.indclass[0])
-      JOIN pg_operator p ON p.oid = o.amopopr
-     WHERE i.indexrelid = idx;
-    knn := format('SELECT id, %I %s %L AS d FROM %s ORDER BY %I %s %L LIMIT 100000',
-                  col, op, query, tbl, col, op, query);
-    index_scan := false;
-    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || knn LOOP
-        IF line LIKE '%Index Scan using ' || idx::text || ' on %' THEN
-            index_scan := true;
-        END IF;
-    END LOOP;
-    EXECUTE format('SELECT array_agg(id ORDER BY n), array_agg(d ORDER BY n)
-                      FROM (SELECT id, d, row_number() OVER () AS n FROM (%s) s) s', knn)
-       INTO got_ids, got_d;
-    EXECUTE format('SELECT array_agg(id ORDER BY id), array_agg(%I %s %L ORDER BY %I %s %L)
-                      FROM %s WHERE %I IS NOT NULL',
-                   col, op, query, col, op, query, tbl, col)
-       INTO want_ids, want_d;
-    n_rows := coalesce(cardinality(got_ids), 0);
-    all_rows_once := coalesce((SELECT array_agg(x ORDER BY x) FROM unnest(got_ids) x), '{}')
-                     = coalesce(want_ids, '{}');
-    exact_order := coalesce(got_d, '{}') = coalesce(want_d, '{}');
-END;
-$$;
 
 SET enable_seqscan = off;
 
