@@ -16,8 +16,11 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
-bold=$(tput bold 2>/dev/null || true)
-plain=$(tput sgr0 2>/dev/null || true)
+bold= plain=
+if [[ -t 1 ]]; then
+    bold=$(tput bold 2>/dev/null || true)
+    plain=$(tput sgr0 2>/dev/null || true)
+fi
 section() { printf '\n%s==== %s ====%s\n' "$bold" "$*" "$plain"; }
 say() { printf '%s\n' "$*"; }
 demo_start=$EPOCHREALTIME
@@ -74,7 +77,7 @@ INSERT INTO queries SELECT id, label, embedding[1:784] FROM fm_test WHERE id < 1
 ANALYZE labels, queries;
 \echo
 SELECT (SELECT count(*) FROM fm_train) AS training_images, (SELECT count(*) FROM fm_test) AS test_images,
-       pg_size_pretty(pg_total_relation_size('fm_train')) AS training_table_size;
+       pg_size_pretty(pg_table_size('fm_train')) AS training_table_size;
 SQL
 
 # The k nearest training images of three test images, with their classes.
@@ -84,7 +87,7 @@ knn_queries() {
         psql_ -v qid="$qid" <<'SQL'
 \pset format unaligned
 \pset tuples_only on
-SELECT format(E'\nQuery: test image %s, a %s. Its 5 nearest training images:', q.id, l.name)
+SELECT format(E'\nQuery: test image %s (%s). Its 5 nearest training images:', q.id, l.name)
 FROM queries q JOIN labels l USING (label) WHERE q.id = :qid;
 \pset format aligned
 \pset tuples_only off
@@ -113,7 +116,7 @@ psql_ -c "CREATE INDEX fm_train_embedding_annoy ON fm_train USING annoy (embeddi
 say "Built in $(since "$t0")."
 psql_ <<'SQL'
 SELECT pg_size_pretty(pg_relation_size('fm_train_embedding_annoy')) AS index_size,
-       pg_size_pretty(pg_total_relation_size('fm_train')) AS table_size;
+       pg_size_pretty(pg_table_size('fm_train')) AS table_size_without_indexes;
 SQL
 say ""
 say "The plan of a kNN query now reads the index, which returns rows nearest first:"

@@ -173,6 +173,7 @@ IndexBuildResult *build(Relation heap, Relation index, IndexInfo *info)
     } else {
         build_in_memory(st, opts, params, meta, build_cxt);
     }
+    meta->counted_pages = RelationGetNumberOfBlocks(index);
     write_meta_block(index, MAIN_FORKNUM, *meta, false);
 
     if (RelationNeedsWAL(index))

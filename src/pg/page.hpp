@@ -131,8 +131,11 @@ struct MetaPageData {
     uint32 leaf_size;
     uint32 seed;
     float dot_max_norm;
-    uint32 unused2;
-    uint64 n_items;   // live item tuples
+    // Pages the index had when n_items was counted (build, VACUUM); 0 if
+    // unknown.  Inserts do not touch the meta page, so a scan estimates the
+    // current item count as n_items * pages now / counted_pages.
+    uint32 counted_pages;
+    uint64 n_items;   // live item tuples when last counted
     uint64 n_splits;  // leaf splits done by inserts (statistics)
     TupleRef roots[FLEXIBLE_ARRAY_MEMBER];
 };

@@ -75,6 +75,18 @@ Buffer pin_block(Relation index, ScanState *so, BlockNumber blkno)
     return so->pinned;
 }
 
+// Items in the index now: the count of the last build or VACUUM, scaled by
+// how much the index has grown since (inserts do not update the meta page).
+uint64 estimated_items(Relation index, const MetaPageData &meta)
+{
+    double n = double(meta.n_items);
+    if (meta.counted_pages > 1) {
+        BlockNumber now = RelationGetNumberOfBlocks(index);
+        n *= std::max(1.0, double(now - 1) / double(meta.counted_pages - 1));
+    }
+    return uint64(std::max(n, double(std::max<float>(index->rd_rel->reltuples, 0.0f))));
+}
+
 size_t automatic_budget(const ScanState *so)
 {
     // See README ("Tuning"): grows with the square root of the index size,
@@ -216,7 +228,7 @@ IndexScanDesc begin_scan(Relation index, int nkeys, int norderbys)
     so->space.dim = meta->dim;
     so->n_trees = meta->n_trees;
     so->dot_max_norm = meta->dot_max_norm;
-    so->n_items = std::max<uint64>(meta->n_items, uint64(std::max<float>(index->rd_rel->reltuples, 0.0f)));
+    so->n_items = estimated_items(index, *meta);
     memcpy(so->roots, meta->roots, sizeof(TupleRef) * size_t(meta->n_trees));
 
     core::RawAllocator alloc;

@@ -298,7 +298,9 @@ void store_item_count(Relation index, double live)
     Buffer buf = ReadBuffer(index, kMetaBlock);
     LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
     GenericXLogState *state = GenericXLogStart(index);
-    meta_data(GenericXLogRegisterBuffer(state, buf, 0))->n_items = uint64(live);
+    MetaPageData *meta = meta_data(GenericXLogRegisterBuffer(state, buf, 0));
+    meta->n_items = uint64(live);
+    meta->counted_pages = RelationGetNumberOfBlocks(index);
     GenericXLogFinish(state);
     UnlockReleaseBuffer(buf);
 }

@@ -13,14 +13,14 @@
 # and to return 10 distinct rows.  A full scan through an index must return
 # every row exactly once.
 #
-# Recall@10 = |returned ∩ true top 10| / 10, averaged over the queries.  The
-# pixel data has exact distance ties (hamming and manhattan above all), so a
-# returned row whose distance is at most the 10th true distance counts as a
-# hit, as the project's notes on ground truth prescribe.
+# Recall@10 = (returned rows among the true top 10) / 10, averaged over the
+# queries.  The pixel data has exact distance ties (hamming and manhattan
+# above all), so a returned row whose distance is at most the 10th true
+# distance counts as a hit, as the project's notes on ground truth prescribe.
 #
-# Runtime: about 3-4 minutes on 2 cores.  The exact scans (6 million distance
-# evaluations per metric) run in two background sessions while the indexes
-# are built.
+# Runtime: about 3.5 minutes on 2 cores (211 s measured on a machine shared
+# with other work).  The exact scans (6 million distance evaluations per
+# metric) run in two background sessions while the indexes are built.
 use strict;
 use warnings FATAL => 'all';
 
@@ -168,13 +168,23 @@ CREATE TABLE exact_$m->{name} AS
 };
 }
 
+# psql running a script in the background.  Script, output and errors go
+# through files: IPC::Run only feeds a scalar to a child's stdin while the
+# parent pumps, which would serialise the work.
+my $scratch = PostgreSQL::Test::Utils::tempdir;
+my $n_sessions = 0;
+
 sub start_psql
 {
 	my ($sql) = @_;
-	my %s = (in => $sql, out => '', err => '');
+	my $base = "$scratch/session" . ++$n_sessions;
+	open(my $fh, '>', "$base.sql") or die "cannot write $base.sql: $!";
+	print $fh $sql;
+	close($fh);
+	my %s = (base => $base);
 	$s{run} = IPC::Run::start(
-		[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres') ],
-		'<', \$s{in}, '>', \$s{out}, '2>', \$s{err},
+		[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-f', "$base.sql" ],
+		'<', '/dev/null', '>', "$base.out", '2>', "$base.err",
 		IPC::Run::timeout(1800));
 	return \%s;
 }
@@ -193,7 +203,8 @@ sub wait_for_exact
 	for my $s (@exact_sessions)
 	{
 		my $ok = eval { $s->{run}->finish };
-		ok($ok, 'exact top-10 computed') or diag("psql: $s->{err} $@");
+		ok($ok, 'exact top-10 computed')
+		  or diag('psql: ' . PostgreSQL::Test::Utils::slurp_file("$s->{base}.err") . ($@ // ''));
 		BAIL_OUT('exact scans failed') unless $ok;
 	}
 	$exact_done = 1;
@@ -238,16 +249,14 @@ for my $m (@metrics)
 		$m->{name}, elapsed($t), $index_size{ $m->{name} } / 1048576));
 }
 
-# Structural check of every index, where the extension provides one.
-if (sql(q{SELECT count(*) FROM pg_proc WHERE proname = 'annoy_check'}) ne '0')
+# Structural check of every index (trees reachable and acyclic, every item
+# once per tree).
+for my $m (@metrics)
 {
-	for my $m (@metrics)
+	for my $idx ("grow_$m->{name}", "full_$m->{name}")
 	{
-		for my $idx ("grow_$m->{name}", "full_$m->{name}")
-		{
-			my ($ret, $out, $err) = $node->psql('postgres', "SELECT annoy_check('$idx')");
-			is($ret, 0, "annoy_check($idx) passes") or diag($err);
-		}
+		my ($ret, $out, $err) = $node->psql('postgres', "SELECT annoy_check('$idx')");
+		is($ret, 0, "annoy_check($idx) passes") or diag($err);
 	}
 }
 
