@@ -32,24 +32,24 @@ cleanup() {
 }
 trap cleanup EXIT
 
+failures=()
+
 section "pg_regress"
 cluster_start "$work/cluster" >/dev/null
-status=0
-make -s installcheck PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER="$PGUSER" || status=$?
-if [ $status -ne 0 ]; then
-    cat test/regress_out/regression.diffs 2>/dev/null | head -200
-    exit $status
+if ! make -s installcheck PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER="$PGUSER"; then
+    head -300 test/regress_out/regression.diffs 2>/dev/null || true
+    failures+=(pg_regress)
 fi
 
 if ls test/isolation/specs/*.spec >/dev/null 2>&1; then
     section "isolation"
     specs=$(cd test/isolation/specs && ls *.spec | sed 's/\.spec$//')
     mkdir -p test/isolation_out
-    "$pgxs_dir/src/test/isolation/pg_isolation_regress" --host="$PGHOST" --port="$PGPORT" \
-        --user="$PGUSER" --inputdir=test/isolation --outputdir=test/isolation_out $specs || {
-        cat test/isolation_out/regression.diffs 2>/dev/null | head -200
-        exit 1
-    }
+    if ! "$pgxs_dir/src/test/isolation/pg_isolation_regress" --host="$PGHOST" --port="$PGPORT" \
+        --user="$PGUSER" --inputdir=test/isolation --outputdir=test/isolation_out $specs; then
+        head -300 test/isolation_out/regression.diffs 2>/dev/null || true
+        failures+=(isolation)
+    fi
 fi
 cluster_stop "$work/cluster" >/dev/null
 
@@ -59,14 +59,18 @@ section "TAP"
 mkdir -p "$work/tap"
 cp -r test/t test/tools "$work/tap/"
 chown -R postgres "$work/tap"
-runuser -u postgres -- env PATH="$bindir:$PATH" PG_REGRESS="$pgxs_dir/src/test/regress/pg_regress" \
+if ! runuser -u postgres -- env PATH="$bindir:$PATH" PG_REGRESS="$pgxs_dir/src/test/regress/pg_regress" \
     TESTDIR="$work/tap" ANNOY_DATA_CACHE="${ANNOY_DATA_CACHE:-/var/tmp/annoy-data}" \
-    bash -c "cd '$work/tap' && prove -I '$pgxs_dir/src/test/perl' ${PROVE_FLAGS:-} t/" || {
-    for f in "$work"/tap/tmp_check/log/*; do
+    bash -c "cd '$work/tap' && prove -I '$pgxs_dir/src/test/perl' --ext .pl --timer ${PROVE_FLAGS:-} t/"; then
+    for f in "$work"/tap/tmp_check/log/regress_log_*; do
         echo "--- $f"
-        tail -50 "$f"
+        tail -60 "$f"
     done
-    exit 1
-}
+    failures+=(TAP)
+fi
 
+if [ ${#failures[@]} -gt 0 ]; then
+    section "FAILED: ${failures[*]}"
+    exit 1
+fi
 section "all tests passed"

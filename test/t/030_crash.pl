@@ -153,8 +153,9 @@ for my $round (1 .. 2)
 }
 
 # The recovered index takes new rows.
-$node->safe_psql('postgres', "INSERT INTO t SELECT 900000000 + k, $vec FROM generate_series(1, 2000) k");
-$node->safe_psql('postgres', 'VACUUM t');
+sql_ok($node, 'postgres', "INSERT INTO t SELECT 900000000 + k, $vec FROM generate_series(1, 2000) k",
+	'the recovered index takes new rows');
+sql_ok($node, 'postgres', 'VACUUM t', 'VACUUM after recovery');
 annoy_check_ok($node, 'postgres', 't_v', 'after inserts and VACUUM following recovery');
 whole_index_ok($node, 'postgres', 'after inserts and VACUUM following recovery', table => 't', index => 't_v',
 	query => "'{" . join(',', map { 0.25 } 1 .. $dim) . "}'::real[]");

@@ -18,7 +18,7 @@ use Time::HiRes qw(time);
 our @EXPORT = qw(
   annoy_node random_vectors_sql random_vector_sql
   whole_index_check whole_index_ok annoy_check_error annoy_check_ok
-  knn_ids uses_index
+  knn_ids uses_index sql_ok
 );
 
 # A started node with the extension created in database `postgres`.
@@ -86,8 +86,10 @@ sub whole_index_check
 	  . "SET annoy.search_k = 1000000; SET max_parallel_workers_per_gather = 0;";
 	my $knn = "SELECT $key FROM $table ORDER BY $col $op $query LIMIT 1000000000";
 	my %r;
-	$r{plan} = uses_index($node, $db, $knn, $a{index}, $settings) ? 1 : 0;
-	my $out = $node->safe_psql($db, qq{
+	my ($ret, $plan, $err) = $node->psql($db, "$settings\nEXPLAIN (COSTS OFF) $knn");
+	$r{plan} = ($ret == 0 && $plan =~ /Index Scan using \Q$a{index}\E /) ? 1 : 0;
+	my $out;
+	($ret, $out, $err) = $node->psql($db, qq{
 		$settings
 		WITH idx AS MATERIALIZED ($knn),
 		     tbl AS MATERIALIZED (SELECT $key FROM $table WHERE $col IS NOT NULL)
@@ -97,6 +99,12 @@ sub whole_index_check
 		       (SELECT count(*) FROM (SELECT $key FROM tbl EXCEPT SELECT $key FROM idx) m),
 		       (SELECT count(*) FROM (SELECT $key FROM idx EXCEPT SELECT $key FROM tbl) x);
 	});
+	if ($ret != 0)
+	{
+		$r{error} = $err;
+		@r{qw(index_rows table_rows duplicates missing extra)} = (-1, -1, -1, -1, -1);
+		return \%r;
+	}
 	@r{qw(index_rows table_rows duplicates missing extra)} = split /\|/, $out;
 	return \%r;
 }
@@ -107,9 +115,11 @@ sub whole_index_ok
 	my ($node, $db, $what, %a) = @_;
 	my $r = whole_index_check($node, $db, %a);
 	ok($r->{plan}, "$what: the full read is an index scan on $a{index}");
-	ok($r->{index_rows} == $r->{table_rows} && $r->{duplicates} == 0 && $r->{missing} == 0 && $r->{extra} == 0,
+	ok(!defined $r->{error} && $r->{index_rows} == $r->{table_rows} && $r->{duplicates} == 0
+		  && $r->{missing} == 0 && $r->{extra} == 0,
 		"$what: index scan returns exactly the table's rows")
-	  or diag("index rows $r->{index_rows}, table rows $r->{table_rows}, duplicates $r->{duplicates}, "
+	  or diag(defined $r->{error} ? "the scan failed: $r->{error}"
+		: "index rows $r->{index_rows}, table rows $r->{table_rows}, duplicates $r->{duplicates}, "
 		  . "missing $r->{missing}, extra $r->{extra}");
 	return $r;
 }
@@ -129,11 +139,22 @@ sub annoy_check_ok
 	is($err, '', ($what // '') . ($what ? ': ' : '') . "annoy_check('$index') passes");
 }
 
-# The ids of a kNN query, as one comma-separated string.
+# The ids of a kNN query, as one comma-separated string (or the error).
 sub knn_ids
 {
 	my ($node, $db, $sql, $settings) = @_;
-	return $node->safe_psql($db, ($settings // '') . "\nSELECT string_agg(id::text, ',') FROM ($sql) s");
+	my ($ret, $out, $err) = $node->psql($db, ($settings // '') . "\nSELECT string_agg(id::text, ',') FROM ($sql) s");
+	return $ret == 0 ? $out : "ERROR: $err";
+}
+
+# Runs SQL that must succeed, as a test (not dying when it fails): returns
+# its output, or undef after a failed test showing the error.
+sub sql_ok
+{
+	my ($node, $db, $sql, $what) = @_;
+	my ($ret, $out, $err) = $node->psql($db, $sql);
+	ok($ret == 0, $what) or diag($err);
+	return $ret == 0 ? $out : undef;
 }
 
 1;
