@@ -3,13 +3,24 @@
 //
 // Locks: ShareLock on the index, which lets scans run but waits for (and
 // holds off) inserts and VACUUM, so the structure cannot change under the
-// check: an insert adds its item to the trees one after another, and a
-// check running beside it would see the item in some trees only.
+// check.  On a hot standby, where ShareLock cannot be taken, AccessShareLock:
+// replay may then add items while the check runs, which the visibility rule
+// below tolerates.
+//
+// An insert adds its item to the trees one after another, so an insert that
+// was cancelled or crashed leaves its item in some trees only; such an item
+// belongs to a row no snapshot will ever see, and VACUUM removes it.  So a
+// live item missing from a tree is an error only when its heap row is
+// visible to the check's snapshot.
 #include "am.hpp"
 #include "forest_walk.hpp"
 
 extern "C" {
 #include "access/relation.h"
+#include "access/table.h"
+#include "access/xlog.h"
+#include "executor/tuptable.h"
+#include "utils/snapmgr.h"
 #include "catalog/pg_am.h"
 #include "utils/lsyscache.h"
 }
@@ -29,22 +40,22 @@ namespace {
 struct CheckVisitor final : WalkVisitor {
     Relation index;
     int tree;
-    const core::ItemSet *live;  // every item tuple
-    core::ItemSet *in_tree;     // items reached in this tree
+    const core::ItemSet *items;  // every item tuple, live or flagged dead
+    core::ItemSet *in_tree;      // items reached in this tree
     int max_capacity;
 
-    void leaf(const TupleRef &, const TupleRef *items, int count, int capacity, int) override
+    void leaf(const TupleRef &, const TupleRef *refs, int count, int capacity, int) override
     {
         if (capacity < 1 || capacity > max_capacity)
             corrupted(index, "leaf capacity %u out of range (max %u)", uint32(capacity), uint32(max_capacity), tree);
         for (int i = 0; i < count; i++) {
-            uint64 key = ref_key(items[i]);
-            if (!live->contains(key))
-                corrupted(index, "leaf refers to (%u,%u), which is not an item", ItemPointerGetBlockNumberNoCheck(&items[i]),
-                          ItemPointerGetOffsetNumberNoCheck(&items[i]), tree);
+            uint64 key = ref_key(refs[i]);
+            if (!items->contains(key))
+                corrupted(index, "leaf refers to (%u,%u), which is not an item", ItemPointerGetBlockNumberNoCheck(&refs[i]),
+                          ItemPointerGetOffsetNumberNoCheck(&refs[i]), tree);
             if (!in_tree->insert(key))
-                corrupted(index, "item (%u,%u) appears twice", ItemPointerGetBlockNumberNoCheck(&items[i]),
-                          ItemPointerGetOffsetNumberNoCheck(&items[i]), tree);
+                corrupted(index, "item (%u,%u) appears twice", ItemPointerGetBlockNumberNoCheck(&refs[i]),
+                          ItemPointerGetOffsetNumberNoCheck(&refs[i]), tree);
         }
     }
     void split(const TupleRef &, const SplitTupleHeader &s, int) override
@@ -54,6 +65,21 @@ struct CheckVisitor final : WalkVisitor {
     }
     void forward(const TupleRef &) override {}
 };
+
+// A live item and the heap row it indexes.
+struct LiveItem {
+    TupleRef ref;
+    ItemPointerData heap_tid;
+};
+
+// Whether the heap row at tid is visible to the check's snapshot.
+bool row_visible(IndexFetchTableData *fetch, TupleTableSlot *slot, ItemPointer tid)
+{
+    bool call_again = false, all_dead = false;
+    ItemPointerData t = *tid;
+    Snapshot snap = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+    return table_index_fetch_tuple(fetch, &t, snap, slot, &call_again, &all_dead);
+}
 
 }  // namespace
 
@@ -67,10 +93,12 @@ Datum annoy_check(PG_FUNCTION_ARGS)
 {
     using namespace annoy::pg;
     Oid indexoid = PG_GETARG_OID(0);
-    Relation index = relation_open(indexoid, ShareLock);
+    LOCKMODE lockmode = RecoveryInProgress() ? AccessShareLock : ShareLock;
+    Relation index = relation_open(indexoid, lockmode);
     if (index->rd_rel->relkind != RELKIND_INDEX || index->rd_indam == nullptr || index->rd_indam->ambuild != build)
         ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
                         errmsg("\"%s\" is not an annoy index", RelationGetRelationName(index))));
+    Relation heap = table_open(index->rd_index->indrelid, AccessShareLock);
 
     MetaPageData *meta = alloc_meta();
     read_meta(index, meta);  // magic, layout version, tree count
@@ -84,8 +112,10 @@ Datum annoy_check(PG_FUNCTION_ARGS)
 
     MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "annoy check", ALLOCSET_DEFAULT_SIZES);
     auto alloc = context_allocator(cxt);
-    auto *live = new (MemoryContextAlloc(cxt, sizeof(annoy::core::ItemSet))) annoy::core::ItemSet(alloc);
+    auto *items = new (MemoryContextAlloc(cxt, sizeof(annoy::core::ItemSet))) annoy::core::ItemSet(alloc);
     auto *in_tree = new (MemoryContextAlloc(cxt, sizeof(annoy::core::ItemSet))) annoy::core::ItemSet(alloc);
+    size_t nlive = 0, live_cap = 1024;
+    auto *live = static_cast<LiveItem *>(MemoryContextAllocHuge(cxt, live_cap * sizeof(LiveItem)));
 
     // Every page: known tuple kinds of plausible sizes; collect the items.
     walk_pages(index, [&](Page page, BlockNumber blkno) {
@@ -102,7 +132,15 @@ Datum annoy_check(PG_FUNCTION_ARGS)
                     ok = size == item_tuple_size(space);
                     TupleRef ref;
                     ItemPointerSet(&ref, blkno, off);
-                    live->insert(ref_key(ref));
+                    items->insert(ref_key(ref));
+                    auto *item = reinterpret_cast<const ItemTupleHeader *>(tuple);
+                    if (!(item->flags & kItemDead)) {
+                        if (nlive == live_cap) {
+                            live_cap *= 2;
+                            live = static_cast<LiveItem *>(repalloc_huge(live, live_cap * sizeof(LiveItem)));
+                        }
+                        live[nlive++] = LiveItem{ref, item->heap_tid};
+                    }
                     break;
                 }
                 case kSplitTuple:
@@ -127,23 +165,35 @@ Datum annoy_check(PG_FUNCTION_ARGS)
         }
     });
 
-    // Every tree: reachable and acyclic, every item exactly once.
+    // Every tree: reachable and acyclic, every item at most once, every
+    // live item of a visible row exactly once.
+    IndexFetchTableData *fetch = table_index_fetch_begin(heap);
+    TupleTableSlot *slot = table_slot_create(heap, nullptr);
     for (int t = 0; t < meta->n_trees; t++) {
         in_tree->clear();
         CheckVisitor v;
         v.index = index;
         v.tree = t;
-        v.live = live;
+        v.items = items;
         v.in_tree = in_tree;
         v.max_capacity = kMaxLeafSize;
         walk_tree(index, *meta, t, v);
-        if (in_tree->size() != live->size())
+        for (size_t i = 0; i < nlive; i++) {
+            if (in_tree->contains(ref_key(live[i].ref)) || !row_visible(fetch, slot, &live[i].heap_tid))
+                continue;
             ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                            errmsg("index \"%s\" tree %d holds %zu of the %zu items", RelationGetRelationName(index),
-                                   t, in_tree->size(), live->size())));
+                            errmsg("index \"%s\" tree %d: item (%u,%u) of visible row (%u,%u) is missing",
+                                   RelationGetRelationName(index), t, ItemPointerGetBlockNumber(&live[i].ref),
+                                   ItemPointerGetOffsetNumber(&live[i].ref),
+                                   ItemPointerGetBlockNumber(&live[i].heap_tid),
+                                   ItemPointerGetOffsetNumber(&live[i].heap_tid))));
+        }
     }
+    ExecDropSingleTupleTableSlot(slot);
+    table_index_fetch_end(fetch);
     MemoryContextDelete(cxt);
-    relation_close(index, ShareLock);
+    table_close(heap, AccessShareLock);
+    relation_close(index, lockmode);
     PG_RETURN_VOID();
 }
 

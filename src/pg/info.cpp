@@ -77,8 +77,9 @@ Datum annoy_index_info(PG_FUNCTION_ARGS)
             ItemId id = PageGetItemId(page, off);
             if (!ItemIdIsUsed(id))
                 continue;
-            if (*static_cast<const uint8 *>(static_cast<void *>(PageGetItem(page, id))) == kItemTuple) {
-                items++;
+            auto *item = static_cast<const ItemTupleHeader *>(static_cast<void *>(PageGetItem(page, id)));
+            if (item->kind == kItemTuple) {
+                items += !(item->flags & kItemDead);  // live items only
                 has_items = true;
             } else {
                 has_nodes = true;

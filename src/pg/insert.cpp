@@ -73,11 +73,10 @@ struct Parent {
 };
 
 // After a split turned leaf_ref into a forward tuple to `replacement`:
-// points the parent's slot straight at the replacement and frees the
-// forward tuple, if the slot still holds the leaf's reference (a concurrent
-// change may have moved it; the forward tuple then stays and keeps the tree
-// whole).  A reader still holding the old reference finds a free or reused
-// slot, which every reader checks for (kind and tree).
+// points the parent's slot straight at the replacement and retires the
+// forward tuple (VACUUM frees it once no earlier snapshot remains), if the
+// slot still holds the leaf's reference (a concurrent change may have moved
+// it; the forward tuple then stays live and keeps the tree whole).
 void update_parent(Relation index, int tree, const Parent &parent, const TupleRef &leaf_ref,
                    const TupleRef &replacement)
 {
@@ -94,32 +93,47 @@ void update_parent(Relation index, int tree, const Parent &parent, const TupleRe
     if (ItemPointerEquals(const_cast<TupleRef *>(&parent.slot_ref), const_cast<TupleRef *>(&leaf_ref)) &&
         fwd != nullptr && fwd->kind == kForwardTuple && fwd->tree == tree &&
         ItemPointerEquals(&fwd->target, const_cast<TupleRef *>(&replacement)))
-        free_tuple(pages, leaf_ref);
+        fwd->set_retired(retirement_stamp());
     pages.commit();
 }
 
-// A computed split of a full leaf plus the new item, in palloc'd memory.
+// How a full leaf plus the new item is rearranged, in palloc'd memory:
+// the references still worth keeping (items VACUUM flagged dead, or freed,
+// are dropped), and, if they do not fit in one leaf, their split.
 struct LeafSplit {
-    float *plane;  // plane_dim floats (may be nullptr)
+    TupleRef *keep;  // kept references, the new item last
+    int n;           // how many
+    bool split;      // false: they fit in the leaf as it is
+    float *plane;    // plane_dim floats (may be nullptr)
     float offset;
     uint32 bit;
-    uint8 *side;  // per reference (the new item last)
+    uint8 *side;  // per kept reference
 };
 
-// Runs the core's split rule over the vectors of refs[0..n).  Returns false
-// if a referenced item vanished (concurrent VACUUM): the caller retries.
-bool compute_split(Relation index, const core::Space &space, const MetaPageData &meta, const TupleRef *refs, int n,
-                   const void *new_vec, LeafSplit *out)
+// Reads the vectors of refs[0..count), keeps the live ones plus the new
+// item, and runs the core's split rule over them when they overflow
+// `capacity`.
+void compute_split(Relation index, const core::Space &space, const MetaPageData &meta, const TupleRef *refs,
+                   int count, int capacity, const TupleRef &new_ref, const void *new_vec, LeafSplit *out)
 {
     size_t bytes = space.vector_bytes();
+    int n = count + 1;
     char *vecs = static_cast<char *>(palloc(size_t(n) * bytes));
     auto **ptrs = static_cast<const void **>(palloc(size_t(n) * sizeof(void *)));
     auto *extras = static_cast<float *>(palloc(size_t(n) * sizeof(float)));
-    for (int i = 0; i < n - 1; i++) {
-        if (!read_item_vector(index, refs[i], vecs + size_t(i) * bytes, bytes, nullptr))
-            return false;
+    out->keep = static_cast<TupleRef *>(palloc(size_t(n) * sizeof(TupleRef)));
+    out->n = 0;
+    for (int i = 0; i < count; i++) {
+        if (read_item_vector(index, refs[i], vecs + size_t(out->n) * bytes, bytes, nullptr))
+            out->keep[out->n++] = refs[i];
     }
-    memcpy(vecs + size_t(n - 1) * bytes, new_vec, bytes);
+    memcpy(vecs + size_t(out->n) * bytes, new_vec, bytes);
+    out->keep[out->n++] = new_ref;
+    n = out->n;
+    out->split = n > capacity;
+    out->plane = nullptr;
+    if (!out->split)
+        return;
     for (int i = 0; i < n; i++) {
         ptrs[i] = vecs + size_t(i) * bytes;
         extras[i] = core::item_extra(space, meta.dot_max_norm, ptrs[i]);
@@ -129,7 +143,7 @@ bool compute_split(Relation index, const core::Space &space, const MetaPageData 
     out->side = static_cast<uint8 *>(palloc(size_t(n)));
     // Seeded from the index seed and the new item: reproducible for a given
     // insert order, independent across leaves.
-    uint64 seed = core::mix_seed(meta.seed, ref_key(refs[n - 1]));
+    uint64 seed = core::mix_seed(meta.seed, ref_key(new_ref));
     guarded([&] {
         core::Rng rng(seed);
         core::SplitPlane plane;
@@ -139,7 +153,6 @@ bool compute_split(Relation index, const core::Space &space, const MetaPageData 
         out->offset = plane.offset;
         out->bit = plane.bit;
     });
-    return true;
 }
 
 // Places a tuple on one of the pages already registered in `state`, or on a
@@ -176,16 +189,17 @@ TupleRef place(Relation index, PageSet &ps, const void *tuple, Size size)
     return ref;
 }
 
-// Splits the full leaf at `leaf_ref` (whose references were copied into
-// refs[0..count), the new item's appended as refs[count]).  Returns false if
-// the leaf changed meanwhile; the caller then starts over at leaf_ref.
+// Adds the new item to the full leaf at `leaf_ref` (whose references were
+// copied into refs[0..count)): drops references to dead items and, if the
+// rest still overflows, splits the leaf.  Returns false if the leaf changed
+// meanwhile; the caller then starts over at leaf_ref.
 bool split_leaf(Relation index, const core::Space &space, const MetaPageData &meta, int tree, const TupleRef &leaf_ref,
-                TupleRef *refs, int count, int capacity, const void *new_vec, const Parent &parent)
+                const TupleRef *refs, int count, int capacity, const TupleRef &new_ref, const void *new_vec,
+                const Parent &parent)
 {
-    int n = count + 1;
     LeafSplit split;
-    if (!compute_split(index, space, meta, refs, n, new_vec, &split))
-        return false;
+    compute_split(index, space, meta, refs, count, capacity, new_ref, new_vec, &split);
+    int n = split.n;
 
     Buffer leaf_buf = lock_ref_buffer(index, leaf_ref, BUFFER_LOCK_EXCLUSIVE);
     Size size;
@@ -194,6 +208,19 @@ bool split_leaf(Relation index, const core::Space &space, const MetaPageData &me
         memcmp(leaf_refs(leaf), refs, size_t(count) * sizeof(TupleRef)) != 0) {
         UnlockReleaseBuffer(leaf_buf);
         return false;
+    }
+
+    if (!split.split) {
+        // Dead references made room: the leaf keeps the live ones and the new item.
+        GenericXLogState *state = GenericXLogStart(index);
+        Page copy = GenericXLogRegisterBuffer(state, leaf_buf, 0);
+        auto *l = reinterpret_cast<LeafTupleHeader *>(tuple_at(index, copy, leaf_ref, &size));
+        memset(leaf_refs(l), 0, size_t(l->capacity) * sizeof(TupleRef));
+        memcpy(leaf_refs(l), split.keep, size_t(n) * sizeof(TupleRef));
+        l->count = uint16(n);
+        GenericXLogFinish(state);
+        UnlockReleaseBuffer(leaf_buf);
+        return true;
     }
 
     // The two new leaves.
@@ -207,7 +234,7 @@ bool split_leaf(Relation index, const core::Space &space, const MetaPageData &me
     }
     for (int i = 0; i < n; i++) {
         LeafTupleHeader *h = halves[split.side[i]];
-        leaf_refs(h)[h->count++] = refs[i];
+        leaf_refs(h)[h->count++] = split.keep[i];
     }
     Size ssize = split_tuple_size(space);
     auto *node = static_cast<SplitTupleHeader *>(palloc0(ssize));
@@ -306,11 +333,10 @@ restart:
             return;
         }
         int count = leaf->count, capacity = leaf->capacity;
-        auto *refs = static_cast<TupleRef *>(palloc((size_t(count) + 1) * sizeof(TupleRef)));
+        auto *refs = static_cast<TupleRef *>(palloc(size_t(count) * sizeof(TupleRef)));
         memcpy(refs, leaf_refs(leaf), size_t(count) * sizeof(TupleRef));
-        refs[count] = item;
         UnlockReleaseBuffer(buf);
-        bool done = split_leaf(index, space, meta, tree, ref, refs, count, capacity, vec, parent);
+        bool done = split_leaf(index, space, meta, tree, ref, refs, count, capacity, item, vec, parent);
         pfree(refs);
         if (done)
             return;

@@ -62,7 +62,8 @@ bool read_item_vector(Relation index, const TupleRef &ref, void *dst, size_t byt
     Buffer buf = lock_ref_buffer(index, ref, BUFFER_LOCK_SHARE);
     Size size;
     auto *item = reinterpret_cast<ItemTupleHeader *>(tuple_at(index, BufferGetPage(buf), ref, &size));
-    bool ok = item != nullptr && item->kind == kItemTuple && size >= sizeof(ItemTupleHeader) + bytes;
+    bool ok = item != nullptr && item->kind == kItemTuple && !(item->flags & kItemDead) &&
+              size >= sizeof(ItemTupleHeader) + bytes;
     if (ok) {
         memcpy(dst, item_vector(item), bytes);
         if (heap_tid != nullptr)

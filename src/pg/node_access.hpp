@@ -36,8 +36,8 @@ void store_plane(const core::Space &space, SplitTupleHeader *split, const float 
 TupleRef read_root(Relation index, int tree);
 
 // Copies the vector of the item at `ref` into dst (bytes long) and its heap
-// TID into *heap_tid (if not null).  False if the slot no longer holds an
-// item (freed by VACUUM after the reference was read).
+// TID into *heap_tid (if not null).  False if the slot no longer holds a live
+// item (flagged dead or freed by VACUUM after the reference was read).
 bool read_item_vector(Relation index, const TupleRef &ref, void *dst, size_t bytes, ItemPointer heap_tid);
 
 }  // namespace annoy::pg

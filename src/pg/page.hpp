@@ -56,6 +56,12 @@ inline TupleRef ref_from_key(uint64 key)
     return r;
 }
 
+// Item flags.  VACUUM frees an item in two steps: it first flags the item
+// dead (scans skip it, leaf splits drop it) and removes every reference to
+// it, and frees it only in the next VACUUM, after a whole further pass has
+// removed references that a concurrent leaf split may have copied meanwhile.
+constexpr uint8 kItemDead = 1 << 0;
+
 struct ItemTupleHeader {
     uint8 kind;  // kItemTuple
     uint8 flags;
@@ -92,11 +98,26 @@ struct LeafTupleHeader {
 };
 static_assert(sizeof(LeafTupleHeader) == 8, "leaf header layout");
 
+// A forward tuple is "retired" once nothing in the tree refers to it any
+// more (its parent now points past it): `retired` holds the next full
+// transaction id of that moment.  Scans and inserts that started earlier
+// may still hold a reference to it, so VACUUM frees it only when that id is
+// older than every snapshot (like btree's deleted pages).  0 = still
+// referenced by its parent.
 struct ForwardTupleHeader {
     uint8 kind;  // kForwardTuple
     uint8 unused;
     uint16 tree;
     TupleRef target;
+    uint16 unused2;
+    uint32 retired_lo, retired_hi;
+
+    uint64 retired() const { return (uint64(retired_hi) << 32) | retired_lo; }
+    void set_retired(uint64 fxid)
+    {
+        retired_lo = uint32(fxid);
+        retired_hi = uint32(fxid >> 32);
+    }
 };
 
 inline uint16 *split_plane(SplitTupleHeader *s) { return reinterpret_cast<uint16 *>(s + 1); }

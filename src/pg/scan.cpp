@@ -152,8 +152,8 @@ void score_leaf(Relation index, ScanState *so, int count)
         for (int i = grp.begin; i < grp.end; i++) {
             Size size;
             auto *item = reinterpret_cast<ItemTupleHeader *>(tuple_at(index, page, todo[i], &size));
-            if (item == nullptr || item->kind != kItemTuple || size < min_size)
-                continue;  // freed by VACUUM since the leaf was read
+            if (item == nullptr || item->kind != kItemTuple || (item->flags & kItemDead) || size < min_size)
+                continue;  // dead, or freed by VACUUM since the leaf was read
             float d = so->query != nullptr ? so->space.distance(so->query, item_vector(item)) : 0.0f;
             so->candidates->push(d, heap_key(item->heap_tid));
             so->examined++;

@@ -1,6 +1,10 @@
 // Multi-page tree edits.
 #include "tree_edit.hpp"
 
+extern "C" {
+#include "access/transam.h"
+}
+
 namespace annoy::pg {
 
 LockedPages LockedPages::lock(Relation index, const BlockNumber *blocks, int count)
@@ -80,11 +84,19 @@ NodeView node_in(const LockedPages &pages, const TupleRef &ref, int tree)
     return view_node(tuple, size, tree);
 }
 
-void free_tuple(const LockedPages &pages, const TupleRef &ref)
+uint64 retirement_stamp() { return U64FromFullTransactionId(ReadNextFullTransactionId()); }
+
+void retire_to_forward(const LockedPages &pages, const TupleRef &ref, int tree, const TupleRef &target)
 {
+    ForwardTupleHeader fwd{};
+    fwd.kind = kForwardTuple;
+    fwd.tree = uint16(tree);
+    fwd.target = target;
+    fwd.set_retired(retirement_stamp());
     Page page = pages.page(ItemPointerGetBlockNumber(&ref));
-    PageIndexTupleDeleteNoCompact(page, ItemPointerGetOffsetNumber(&ref));
-    PageSetHasFreeLinePointers(page);
+    if (!PageIndexTupleOverwrite(page, ItemPointerGetOffsetNumber(&ref), reinterpret_cast<Item>(&fwd), sizeof(fwd)))
+        elog(ERROR, "annoy: failed to retire node (%u,%u)", ItemPointerGetBlockNumber(&ref),
+             ItemPointerGetOffsetNumber(&ref));
 }
 
 }  // namespace annoy::pg

@@ -58,7 +58,12 @@ char *tuple_in(const LockedPages &pages, const TupleRef &ref, Size *size);
 // `tree`).
 NodeView node_in(const LockedPages &pages, const TupleRef &ref, int tree);
 
-// Frees a tuple (its line pointer stays, unused) inside a registered copy.
-void free_tuple(const LockedPages &pages, const TupleRef &ref);
+// Replaces the node at ref (inside registered copies) with a retired
+// forward tuple to `target`: readers that still hold ref find target; VACUUM
+// frees it once no snapshot from before this moment remains.
+void retire_to_forward(const LockedPages &pages, const TupleRef &ref, int tree, const TupleRef &target);
+
+// The full transaction id that stamps a node retired now.
+uint64 retirement_stamp();
 
 }  // namespace annoy::pg

@@ -1,20 +1,22 @@
 // ambulkdelete / amvacuumcleanup.
 //
-// Bulk delete makes three sequential passes over the index, so its time is
+// One VACUUM makes a few sequential passes over the index, so its time is
 // proportional to the index size whatever the number of dead rows:
-//   1. find item tuples whose heap row is dead (the callback) and remember
-//      their references in a hash set;
-//   2. remove those references from every leaf (all trees at once, page by
-//      page);
-//   3. free the dead item tuples, so later inserts reuse the space;
+//   1. flag the items whose heap rows are dead (scans skip them, leaf splits
+//      drop them), collect the items flagged by an earlier VACUUM, and free
+//      retired forward tuples no snapshot can still reach;
+//   2. remove references to all those items from every leaf (all trees at
+//      once, page by page);
+//   3. free the items flagged by an earlier VACUUM, so inserts reuse their
+//      space: a leaf split running during this VACUUM's pass 2 may have
+//      copied a reference to an item flagged in pass 1 onto a page pass 2
+//      had already cleaned, and only the next VACUUM's pass 2 is sure to
+//      remove it;
 //   4. tidy every tree: two sibling leaves whose items fit in one are merged
-//      and their split node freed, bottom up, so deletes do not leave trees
-//      full of empty or tiny leaves (and the index shrinks back after
-//      rounds of updates).
-// Leaves are cleaned before items are freed, so no leaf ever refers to a
-// freed slot it still needs.  Line pointers of freed tuples stay in place
-// (marked unused): other tuples' references never change.  Each page change
-// is one GenericXLog record.
+//      (the sibling and the split node become retired forward tuples), bottom
+//      up, so deletes do not leave trees full of empty or tiny leaves.
+// Line pointers of freed tuples stay in place (unused), so references to
+// other tuples never change.  Each page change is one GenericXLog record.
 #include "am.hpp"
 #include "forest_walk.hpp"
 #include "node_access.hpp"
@@ -23,7 +25,9 @@
 #include "search_state.hpp"
 
 extern "C" {
+#include "access/transam.h"
 #include "commands/vacuum.h"
+#include "utils/snapmgr.h"
 }
 
 namespace annoy::pg {
@@ -46,31 +50,69 @@ void for_each_data_page(Relation index, BufferAccessStrategy strategy, int mode,
     }
 }
 
-// Pass 1: references of dead items; counts live ones.
-void collect_dead(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, void *state, core::ItemSet &dead,
-                  double *live)
+// What pass 1 found.
+struct DeadItems {
+    core::ItemSet *unreference;  // items whose references pass 2 removes
+    core::ItemSet *free_now;     // items flagged by an earlier VACUUM: pass 3 frees them
+    double newly_dead;
+    double live;
+};
+
+// Pass 1: flags the items whose rows the callback reports dead, collects
+// the items flagged before, and frees retired forward tuples that no
+// snapshot can still reach.  (callback may be null: nothing newly dead.)
+void flag_dead(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, void *state, DeadItems &dead)
 {
-    for_each_data_page(info->index, info->strategy, BUFFER_LOCK_SHARE, [&](Buffer, Page page, BlockNumber blkno) {
+    Relation index = info->index;
+    for_each_data_page(index, info->strategy, BUFFER_LOCK_EXCLUSIVE, [&](Buffer buf, Page page, BlockNumber blkno) {
+        GenericXLogState *xlog = nullptr;
+        Page copy = nullptr;
+        auto writable = [&]() {
+            if (xlog == nullptr) {
+                xlog = GenericXLogStart(index);
+                copy = GenericXLogRegisterBuffer(xlog, buf, 0);
+            }
+            return copy;
+        };
         OffsetNumber max = PageGetMaxOffsetNumber(page);
         for (OffsetNumber off = FirstOffsetNumber; off <= max; off++) {
             ItemId id = PageGetItemId(page, off);
             if (!ItemIdIsUsed(id))
                 continue;
-            auto *item = reinterpret_cast<ItemTupleHeader *>(PageGetItem(page, id));
-            if (item->kind != kItemTuple)
+            TupleRef ref;
+            ItemPointerSet(&ref, blkno, off);
+            const char *tuple = static_cast<const char *>(PageGetItem(page, id));
+            if (uint8(tuple[0]) == kForwardTuple) {
+                auto *fwd = reinterpret_cast<const ForwardTupleHeader *>(tuple);
+                uint64 retired = fwd->retired();
+                if (retired != 0 && GlobalVisCheckRemovableFullXid(nullptr, FullTransactionIdFromU64(retired))) {
+                    Page p = writable();
+                    PageIndexTupleDeleteNoCompact(p, off);
+                    PageSetHasFreeLinePointers(p);
+                }
                 continue;
-            if (callback(&item->heap_tid, state)) {
-                TupleRef ref;
-                ItemPointerSet(&ref, blkno, off);
-                dead.insert(ref_key(ref));
+            }
+            if (uint8(tuple[0]) != kItemTuple)
+                continue;
+            auto *item = reinterpret_cast<const ItemTupleHeader *>(tuple);
+            if (item->flags & kItemDead) {
+                dead.unreference->insert(ref_key(ref));
+                dead.free_now->insert(ref_key(ref));
+            } else if (callback != nullptr && callback(const_cast<ItemPointer>(&item->heap_tid), state)) {
+                auto *w = reinterpret_cast<ItemTupleHeader *>(PageGetItem(writable(), PageGetItemId(copy, off)));
+                w->flags |= kItemDead;
+                dead.unreference->insert(ref_key(ref));
+                dead.newly_dead += 1;
             } else {
-                *live += 1;
+                dead.live += 1;
             }
         }
+        if (xlog != nullptr)
+            GenericXLogFinish(xlog);
     });
 }
 
-// Pass 2: drop dead references from every leaf.
+// Pass 2: drop references to the given items from every leaf.
 void clean_leaves(IndexVacuumInfo *info, const core::ItemSet &dead)
 {
     Relation index = info->index;
@@ -109,32 +151,30 @@ void clean_leaves(IndexVacuumInfo *info, const core::ItemSet &dead)
     });
 }
 
-// Pass 3: free the dead items; returns how many were freed.
-double free_items(IndexVacuumInfo *info, const core::ItemSet &dead)
+// Pass 3: free the items flagged by an earlier VACUUM.  Their line pointers
+// stay (unused) unless last on the page, so a stale reference finds a free
+// slot or, once reused, a tuple whose kind or tree tells it apart.
+void free_items(IndexVacuumInfo *info, const core::ItemSet &dead)
 {
     Relation index = info->index;
-    double freed = 0;
     for_each_data_page(index, info->strategy, BUFFER_LOCK_EXCLUSIVE, [&](Buffer buf, Page page, BlockNumber blkno) {
         GenericXLogState *state = nullptr;
         Page copy = nullptr;
         OffsetNumber max = PageGetMaxOffsetNumber(page);
-        // From the end: deleting the last line pointer shortens the array.
         for (OffsetNumber off = max; off >= FirstOffsetNumber; off--) {
             ItemId id = PageGetItemId(page, off);
             if (!ItemIdIsUsed(id))
                 continue;
             TupleRef ref;
             ItemPointerSet(&ref, blkno, off);
-            if (!dead.contains(ref_key(ref)))
-                continue;
-            if (reinterpret_cast<ItemTupleHeader *>(PageGetItem(page, id))->kind != kItemTuple)
+            auto *item = reinterpret_cast<ItemTupleHeader *>(PageGetItem(page, id));
+            if (item->kind != kItemTuple || !(item->flags & kItemDead) || !dead.contains(ref_key(ref)))
                 continue;
             if (state == nullptr) {
                 state = GenericXLogStart(index);
                 copy = GenericXLogRegisterBuffer(state, buf, 0);
             }
             PageIndexTupleDeleteNoCompact(copy, off);
-            freed += 1;
         }
         if (state != nullptr) {
             // Let PageAddItem look for the unused line pointers.
@@ -143,7 +183,6 @@ double free_items(IndexVacuumInfo *info, const core::ItemSet &dead)
             record_free_space(index, buf);
         }
     });
-    return freed;
 }
 
 // A tree as pass 4 sees it: nodes in depth-first pre-order.
@@ -245,8 +284,9 @@ bool merge_leaves(Relation index, int tree, TidyNode *nodes, int s)
     av.leaf->count = uint16(av.leaf->count + bv.leaf->count);
     int merged = av.leaf->count, capacity = av.leaf->capacity;
     *slot = a.ref;
-    free_tuple(pages, b.ref);
-    free_tuple(pages, split.ref);
+    // Readers may still hold b or the split: they now lead to the merged leaf.
+    retire_to_forward(pages, b.ref, tree, a.ref);
+    retire_to_forward(pages, split.ref, tree, a.ref);
     pages.commit();
 
     // The split is now a leaf for its own parent's turn.
@@ -305,6 +345,32 @@ void store_item_count(Relation index, double live)
     UnlockReleaseBuffer(buf);
 }
 
+
+// One VACUUM cycle over the index (bulk delete, or cleanup alone with no
+// callback): passes 1-3 and tidying.  Returns the live item count.
+double vacuum_index(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, void *callback_state,
+                    IndexBulkDeleteResult *stats)
+{
+    MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "annoy vacuum", ALLOCSET_DEFAULT_SIZES);
+    core::RawAllocator alloc = context_allocator(cxt);
+    DeadItems dead{};
+    dead.unreference = new (MemoryContextAlloc(cxt, sizeof(core::ItemSet))) core::ItemSet(alloc);
+    dead.free_now = new (MemoryContextAlloc(cxt, sizeof(core::ItemSet))) core::ItemSet(alloc);
+    flag_dead(info, callback, callback_state, dead);
+    if (dead.unreference->size() > 0)
+        clean_leaves(info, *dead.unreference);
+    if (dead.free_now->size() > 0)
+        free_items(info, *dead.free_now);
+    if (dead.unreference->size() > 0)
+        tidy_trees(info->index);
+    stats->tuples_removed += dead.newly_dead;
+    stats->num_index_tuples = dead.live;
+    stats->num_pages = RelationGetNumberOfBlocks(info->index);
+    store_item_count(info->index, dead.live);
+    MemoryContextDelete(cxt);  // the sets' memory; they own nothing else
+    return dead.live;
+}
+
 }  // namespace
 
 IndexBulkDeleteResult *bulk_delete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
@@ -312,20 +378,7 @@ IndexBulkDeleteResult *bulk_delete(IndexVacuumInfo *info, IndexBulkDeleteResult 
 {
     if (stats == nullptr)
         stats = static_cast<IndexBulkDeleteResult *>(palloc0(sizeof(IndexBulkDeleteResult)));
-
-    MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "annoy vacuum", ALLOCSET_DEFAULT_SIZES);
-    auto *dead = new (MemoryContextAlloc(cxt, sizeof(core::ItemSet))) core::ItemSet(context_allocator(cxt));
-    double live = 0;
-    collect_dead(info, callback, callback_state, *dead, &live);
-    if (dead->size() > 0) {
-        clean_leaves(info, *dead);
-        stats->tuples_removed += free_items(info, *dead);
-        tidy_trees(info->index);
-    }
-    stats->num_index_tuples = live;
-    stats->num_pages = RelationGetNumberOfBlocks(info->index);
-    store_item_count(info->index, live);
-    MemoryContextDelete(cxt);  // the set's memory; it has nothing else to release
+    vacuum_index(info, callback, callback_state, stats);
     return stats;
 }
 
@@ -334,20 +387,10 @@ IndexBulkDeleteResult *vacuum_cleanup(IndexVacuumInfo *info, IndexBulkDeleteResu
     if (info->analyze_only)
         return stats;
     if (stats == nullptr) {
-        // No bulk delete ran (nothing to remove): count the items, so the
-        // index's reltuples stays accurate.
+        // No bulk delete ran in this VACUUM: still free what earlier ones
+        // flagged and retired, and count the items for reltuples.
         stats = static_cast<IndexBulkDeleteResult *>(palloc0(sizeof(IndexBulkDeleteResult)));
-        double live = 0;
-        for_each_data_page(info->index, info->strategy, BUFFER_LOCK_SHARE, [&](Buffer, Page page, BlockNumber) {
-            OffsetNumber max = PageGetMaxOffsetNumber(page);
-            for (OffsetNumber off = FirstOffsetNumber; off <= max; off++) {
-                ItemId id = PageGetItemId(page, off);
-                if (ItemIdIsUsed(id) && reinterpret_cast<ItemTupleHeader *>(PageGetItem(page, id))->kind == kItemTuple)
-                    live += 1;
-            }
-        });
-        stats->num_index_tuples = live;
-        stats->estimated_count = false;
+        vacuum_index(info, nullptr, nullptr, stats);
     }
     stats->num_pages = RelationGetNumberOfBlocks(info->index);
     IndexFreeSpaceMapVacuum(info->index);
