@@ -49,7 +49,7 @@ TupleRef add_item(Relation index, const core::Space &space, ItemPointer heap_tid
     memcpy(item_vector(tuple), vec, space.vector_bytes());
 
     bool is_new;
-    Buffer buf = page_with_room(index, size, InvalidBuffer, &is_new);
+    Buffer buf = page_with_room(index, size, nullptr, 0, &is_new);
     GenericXLogState *state = GenericXLogStart(index);
     Page page = GenericXLogRegisterBuffer(state, buf, is_new ? GENERIC_XLOG_FULL_IMAGE : 0);
     if (is_new)
@@ -57,8 +57,10 @@ TupleRef add_item(Relation index, const core::Space &space, ItemPointer heap_tid
     TupleRef ref;
     ItemPointerSet(&ref, BufferGetBlockNumber(buf), add_tuple(index, page, tuple, size));
     GenericXLogFinish(state);
-    if (is_new)
-        record_free_space(index, buf);
+    // Keep the free space map truthful: a page it still believed roomy
+    // after filling up would send later inserts on a chase through full
+    // pages, and they would end up extending the index instead.
+    record_free_space(index, buf);
     UnlockReleaseBuffer(buf);
     pfree(tuple);
     return ref;
@@ -177,7 +179,7 @@ TupleRef place(Relation index, PageSet &ps, const void *tuple, Size size)
     if (ps.n == MAX_GENERIC_XLOG_PAGES)
         elog(ERROR, "annoy: too many pages in one leaf split");
     bool is_new;
-    Buffer buf = page_with_room(index, size, InvalidBuffer, &is_new);
+    Buffer buf = page_with_room(index, size, ps.bufs, ps.n, &is_new);
     int i = ps.n++;
     ps.bufs[i] = buf;
     ps.owned[i] = true;
@@ -197,6 +199,8 @@ bool split_leaf(Relation index, const core::Space &space, const MetaPageData &me
                 const TupleRef *refs, int count, int capacity, const TupleRef &new_ref, const void *new_vec,
                 const Parent &parent)
 {
+    // Held until the new leaves are written (see kSplitBarrier).
+    LockPage(index, kSplitBarrier, ShareLock);
     LeafSplit split;
     compute_split(index, space, meta, refs, count, capacity, new_ref, new_vec, &split);
     int n = split.n;
@@ -207,6 +211,7 @@ bool split_leaf(Relation index, const core::Space &space, const MetaPageData &me
     if (leaf == nullptr || leaf->kind != kLeafTuple || leaf->tree != tree || leaf->count != count ||
         memcmp(leaf_refs(leaf), refs, size_t(count) * sizeof(TupleRef)) != 0) {
         UnlockReleaseBuffer(leaf_buf);
+        UnlockPage(index, kSplitBarrier, ShareLock);
         return false;
     }
 
@@ -220,6 +225,7 @@ bool split_leaf(Relation index, const core::Space &space, const MetaPageData &me
         l->count = uint16(n);
         GenericXLogFinish(state);
         UnlockReleaseBuffer(leaf_buf);
+        UnlockPage(index, kSplitBarrier, ShareLock);
         return true;
     }
 
@@ -268,6 +274,7 @@ bool split_leaf(Relation index, const core::Space &space, const MetaPageData &me
         UnlockReleaseBuffer(ps.bufs[i]);
     }
 
+    UnlockPage(index, kSplitBarrier, ShareLock);
     update_parent(index, tree, parent, leaf_ref, split_ref);
     return true;
 }

@@ -119,43 +119,54 @@ Buffer new_page(Relation index)
     return buf;
 }
 
-Buffer page_with_room(Relation index, Size size, Buffer preferred, bool *is_new)
+Buffer page_with_room(Relation index, Size size, const Buffer *held, int nheld, bool *is_new)
 {
     Size need = MAXALIGN(size);
     *is_new = false;
-    if (BufferIsValid(preferred) && PageGetFreeSpace(BufferGetPage(preferred)) >= need)
-        return preferred;
+    auto held_by_caller = [&](BlockNumber blkno) {
+        for (int i = 0; i < nheld; i++) {
+            if (BufferIsValid(held[i]) && BufferGetBlockNumber(held[i]) == blkno)
+                return true;
+        }
+        return false;
+    };
 
     // First the page this backend last added to (the relation's target
     // block: the free space map's upper levels only learn about new free
-    // space at VACUUM), then a few pages from the free space map.  Only
-    // conditional locks: the caller may hold another page's lock, and
-    // waiting here could deadlock with a backend that holds this page and
-    // waits for that one.
+    // space at VACUUM), then pages from the free space map.  A page the FSM
+    // offers that cannot be used now is recorded with its real free space
+    // (0 if it is busy; VACUUM records every page's free space again).
     BlockNumber blkno = RelationGetTargetBlock(index);
-    if (blkno == InvalidBlockNumber)
+    bool from_fsm = false;
+    if (blkno == InvalidBlockNumber) {
         blkno = GetPageWithFreeSpace(index, need);
-    for (int attempt = 0; attempt < 3 && blkno != InvalidBlockNumber; attempt++) {
-        if (blkno == kMetaBlock || (BufferIsValid(preferred) && blkno == BufferGetBlockNumber(preferred)))
-            break;
-        Buffer buf = ReadBuffer(index, blkno);
-        if (ConditionalLockBuffer(buf)) {
-            Page page = BufferGetPage(buf);
-            if (PageIsNew(page)) {
-                *is_new = true;
-                return buf;
+        from_fsm = true;
+    }
+    for (int attempt = 0; attempt < 8 && blkno != InvalidBlockNumber; attempt++) {
+        Size actual = 0;
+        if (blkno != kMetaBlock && !held_by_caller(blkno)) {
+            Buffer buf = ReadBuffer(index, blkno);
+            if (ConditionalLockBuffer(buf)) {
+                Page page = BufferGetPage(buf);
+                if (PageIsNew(page)) {
+                    *is_new = true;
+                    RelationSetTargetBlock(index, blkno);
+                    return buf;
+                }
+                if ((page_opaque(page)->flags & kPageData) != 0) {
+                    actual = PageGetFreeSpace(page);
+                    if (actual >= need) {
+                        RelationSetTargetBlock(index, blkno);
+                        return buf;
+                    }
+                }
+                UnlockReleaseBuffer(buf);
+            } else {
+                ReleaseBuffer(buf);
             }
-            if ((page_opaque(page)->flags & kPageData) != 0 && PageGetFreeSpace(page) >= need) {
-                RelationSetTargetBlock(index, blkno);
-                return buf;
-            }
-            Size actual = (page_opaque(page)->flags & kPageData) != 0 ? PageGetFreeSpace(page) : 0;
-            UnlockReleaseBuffer(buf);
-            blkno = RecordAndGetPageWithFreeSpace(index, blkno, actual, need);
-        } else {
-            ReleaseBuffer(buf);
-            break;
         }
+        blkno = from_fsm ? RecordAndGetPageWithFreeSpace(index, blkno, actual, need) : GetPageWithFreeSpace(index, need);
+        from_fsm = true;
     }
     *is_new = true;
     Buffer buf = new_page(index);

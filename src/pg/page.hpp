@@ -56,11 +56,17 @@ inline TupleRef ref_from_key(uint64 key)
     return r;
 }
 
-// Item flags.  VACUUM frees an item in two steps: it first flags the item
-// dead (scans skip it, leaf splits drop it) and removes every reference to
-// it, and frees it only in the next VACUUM, after a whole further pass has
-// removed references that a concurrent leaf split may have copied meanwhile.
+// Item flags.  VACUUM first flags dead items (scans skip them, leaf splits
+// drop them), then removes every reference to them, then frees them.
 constexpr uint8 kItemDead = 1 << 0;
+
+// Leaf splits copy a leaf's references; one that read them before VACUUM
+// flagged an item could write a copy of its reference onto a page VACUUM had
+// already cleaned.  So a split holds this heavyweight lock (share mode, on a
+// page-lock tag that is never a real page lock) while it reads and writes,
+// and VACUUM takes it exclusively once after flagging: after that, every
+// split sees the flags.
+constexpr BlockNumber kSplitBarrier = 0xFFFFFFF0u;
 
 struct ItemTupleHeader {
     uint8 kind;  // kItemTuple
@@ -198,12 +204,12 @@ Buffer lock_ref_buffer(Relation index, const TupleRef &ref, int mode);
 Buffer new_page(Relation index);
 
 // An exclusively locked page with at least `size` bytes free for a new tuple
-// (line pointer included).  Prefers `preferred` if already locked by the
-// caller (returned as is when it has room), then pages the free space map
-// offers (taken only if their lock is free: the caller may hold other page
-// locks), then a new page.  *is_new tells whether the page must be
-// initialised.
-Buffer page_with_room(Relation index, Size size, Buffer preferred, bool *is_new);
+// (line pointer included): the page this backend last added to, else pages
+// the free space map offers, else a new page.  Pages are taken only if their
+// lock is free at once (the caller may hold other page locks, among them
+// held[0..nheld), which are skipped).  *is_new tells whether the page must
+// be initialised.
+Buffer page_with_room(Relation index, Size size, const Buffer *held, int nheld, bool *is_new);
 
 // Records a page's free space in the free space map after a change.
 void record_free_space(Relation index, Buffer buf);

@@ -7,11 +7,10 @@
 //      retired forward tuples no snapshot can still reach;
 //   2. remove references to all those items from every leaf (all trees at
 //      once, page by page);
-//   3. free the items flagged by an earlier VACUUM, so inserts reuse their
-//      space: a leaf split running during this VACUUM's pass 2 may have
-//      copied a reference to an item flagged in pass 1 onto a page pass 2
-//      had already cleaned, and only the next VACUUM's pass 2 is sure to
-//      remove it;
+//   3. free the flagged items, so inserts reuse their space (a barrier after
+//      pass 1 waits for leaf splits that read references before the flags
+//      were set, so none can copy a reference back after pass 2: see
+//      kSplitBarrier);
 //   4. tidy every tree: two sibling leaves whose items fit in one are merged
 //      (the sibling and the split node become retired forward tuples), bottom
 //      up, so deletes do not leave trees full of empty or tiny leaves.
@@ -53,7 +52,7 @@ void for_each_data_page(Relation index, BufferAccessStrategy strategy, int mode,
 // What pass 1 found.
 struct DeadItems {
     core::ItemSet *unreference;  // items whose references pass 2 removes
-    core::ItemSet *free_now;     // items flagged by an earlier VACUUM: pass 3 frees them
+    core::ItemSet *free_now;     // items pass 3 frees (all flagged ones)
     double newly_dead;
     double live;
 };
@@ -96,12 +95,14 @@ void flag_dead(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, void *st
                 continue;
             auto *item = reinterpret_cast<const ItemTupleHeader *>(tuple);
             if (item->flags & kItemDead) {
+                // Flagged by a VACUUM that did not finish.
                 dead.unreference->insert(ref_key(ref));
                 dead.free_now->insert(ref_key(ref));
             } else if (callback != nullptr && callback(const_cast<ItemPointer>(&item->heap_tid), state)) {
                 auto *w = reinterpret_cast<ItemTupleHeader *>(PageGetItem(writable(), PageGetItemId(copy, off)));
                 w->flags |= kItemDead;
                 dead.unreference->insert(ref_key(ref));
+                dead.free_now->insert(ref_key(ref));
                 dead.newly_dead += 1;
             } else {
                 dead.live += 1;
@@ -109,6 +110,9 @@ void flag_dead(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, void *st
         }
         if (xlog != nullptr)
             GenericXLogFinish(xlog);
+        // Every page's free space, afresh: inserts may have recorded a busy
+        // page as full.
+        record_free_space(index, buf);
     });
 }
 
@@ -151,7 +155,7 @@ void clean_leaves(IndexVacuumInfo *info, const core::ItemSet &dead)
     });
 }
 
-// Pass 3: free the items flagged by an earlier VACUUM.  Their line pointers
+// Pass 3: free the flagged items.  Their line pointers
 // stay (unused) unless last on the page, so a stale reference finds a free
 // slot or, once reused, a tuple whose kind or tree tells it apart.
 void free_items(IndexVacuumInfo *info, const core::ItemSet &dead)
@@ -357,6 +361,10 @@ double vacuum_index(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, voi
     dead.unreference = new (MemoryContextAlloc(cxt, sizeof(core::ItemSet))) core::ItemSet(alloc);
     dead.free_now = new (MemoryContextAlloc(cxt, sizeof(core::ItemSet))) core::ItemSet(alloc);
     flag_dead(info, callback, callback_state, dead);
+    // The barrier: wait for leaf splits that may have read references
+    // before the flags were set (they hold it in share mode).
+    LockPage(info->index, kSplitBarrier, ExclusiveLock);
+    UnlockPage(info->index, kSplitBarrier, ExclusiveLock);
     if (dead.unreference->size() > 0)
         clean_leaves(info, *dead.unreference);
     if (dead.free_now->size() > 0)
