@@ -7,21 +7,6 @@
 
 namespace annoy::pg {
 
-static void *context_alloc(void *ctx, size_t bytes)
-{
-    return MemoryContextAllocExtended(static_cast<MemoryContext>(ctx), bytes, MCXT_ALLOC_HUGE);
-}
-static void context_release(void *, void *p) { pfree(p); }
-
-core::RawAllocator context_allocator(MemoryContext cxt)
-{
-    core::RawAllocator a;
-    a.alloc = context_alloc;
-    a.release = context_release;
-    a.ctx = cxt;
-    return a;
-}
-
 [[noreturn]] static void corrupted(Relation index, int tree, const TupleRef &ref, const char *what)
 {
     ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),

@@ -4,12 +4,9 @@
 
 #include "page.hpp"
 
-#include "search_state.hpp"
+#include "context_alloc.hpp"
 
 namespace annoy::pg {
-
-// An allocator for core containers that lives in `cxt` (freed with it).
-core::RawAllocator context_allocator(MemoryContext cxt);
 
 // Calls fn(page, blkno) for every data page under a share lock; meta page
 // and never-initialised pages are skipped.

@@ -11,6 +11,7 @@
 // not throw.  So Postgres errors (interrupts, I/O) may longjmp through this
 // code freely; everything it owns lives in the scan's memory context.
 #include "am.hpp"
+#include "context_alloc.hpp"
 #include "index_vector.hpp"
 #include "node_access.hpp"
 
@@ -58,12 +59,6 @@ struct ScanState {
     ItemGroup *groups;    // ... grouped by page
     Buffer pinned;        // last data page read, kept pinned
 };
-
-void *scan_alloc(void *ctx, size_t bytes)
-{
-    return MemoryContextAllocExtended(static_cast<MemoryContext>(ctx), bytes, MCXT_ALLOC_HUGE);
-}
-void scan_release(void *, void *p) { pfree(p); }
 
 // The page of `blkno`, pinned (reusing the pin of the previous read).
 Buffer pin_block(Relation index, ScanState *so, BlockNumber blkno)
@@ -231,10 +226,7 @@ IndexScanDesc begin_scan(Relation index, int nkeys, int norderbys)
     so->n_items = estimated_items(index, *meta);
     memcpy(so->roots, meta->roots, sizeof(TupleRef) * size_t(meta->n_trees));
 
-    core::RawAllocator alloc;
-    alloc.alloc = scan_alloc;
-    alloc.release = scan_release;
-    alloc.ctx = cxt;
+    core::RawAllocator alloc = context_allocator(cxt);
     so->nodes = new (MemoryContextAlloc(cxt, sizeof(core::NodeQueue))) core::NodeQueue(alloc);
     so->seen = new (MemoryContextAlloc(cxt, sizeof(core::ItemSet))) core::ItemSet(alloc);
     so->candidates = new (MemoryContextAlloc(cxt, sizeof(core::CandidateQueue))) core::CandidateQueue(alloc);

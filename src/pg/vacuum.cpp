@@ -17,7 +17,7 @@
 // Line pointers of freed tuples stay in place (unused), so references to
 // other tuples never change.  Each page change is one GenericXLog record.
 #include "am.hpp"
-#include "forest_walk.hpp"
+#include "context_alloc.hpp"
 #include "node_access.hpp"
 #include "tree_edit.hpp"
 

@@ -1,0 +1,22 @@
+// Memory-context allocator for the core's containers.
+#include "context_alloc.hpp"
+
+namespace annoy::pg {
+
+static void *context_alloc(void *ctx, size_t bytes)
+{
+    return MemoryContextAllocExtended(static_cast<MemoryContext>(ctx), bytes, MCXT_ALLOC_HUGE);
+}
+
+static void context_release(void *, void *p) { pfree(p); }
+
+core::RawAllocator context_allocator(MemoryContext cxt)
+{
+    core::RawAllocator a;
+    a.alloc = context_alloc;
+    a.release = context_release;
+    a.ctx = cxt;
+    return a;
+}
+
+}  // namespace annoy::pg
