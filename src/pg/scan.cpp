@@ -82,15 +82,6 @@ uint64 estimated_items(Relation index, const MetaPageData &meta)
     return uint64(std::max(n, double(std::max<float>(index->rd_rel->reltuples, 0.0f))));
 }
 
-size_t automatic_budget(const ScanState *so)
-{
-    // See README ("Tuning"): grows with the square root of the index size,
-    // never below a floor that covers a few leaves of every tree.
-    double n = std::max<double>(double(so->n_items), 1.0);
-    double budget = std::max(1000.0, 10.0 * std::sqrt(n));
-    return size_t(budget);
-}
-
 // Hints the CPU to start loading memory we will read soon.
 inline void prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 
@@ -265,12 +256,7 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
         memcpy(so->query, v.data, so->space.vector_bytes());
         MemoryContextSwitchTo(old);
     }
-    if (so->query == nullptr)
-        so->budget = SIZE_MAX;
-    else if (search_k_setting > 0)
-        so->budget = size_t(search_k_setting);
-    else
-        so->budget = automatic_budget(so);
+    so->budget = so->query == nullptr ? SIZE_MAX : size_t(effective_search_k(double(so->n_items)));
 }
 
 bool get_tuple(IndexScanDesc scan, ScanDirection dir)

@@ -1,4 +1,5 @@
 # datasets.sh - data sets for run_bench.sh (sourced, not run).
+# shellcheck shell=bash disable=SC2034  # sourced by run_bench.sh; sets variables for it
 #
 # dataset_load SPEC loads one data set into the uniform schema every
 # measurement uses, and sets the variables that describe it:

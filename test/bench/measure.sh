@@ -1,4 +1,5 @@
 # measure.sh - the measurements of run_bench.sh (sourced, not run).
+# shellcheck shell=bash disable=SC2034  # sourced by run_bench.sh; sets variables for it
 #
 # Every figure goes to $CSV (one file per data set) as one row:
 #   dataset,method,config,kind,param,clients,recall,qps,p50_ms,p99_ms,build_s,size_mb,seconds,forced

@@ -135,13 +135,14 @@ def table(outdir, ds):
     vac = {m: one(rows, m, "vacuum") for m in methods}
     line("VACUUM s after deleting 10%", [fmt(vac[m] and vac[m]["seconds"], 2) for m in methods],
          ratio(vac["annoy"] and vac["annoy"]["seconds"], vac.get("hnsw") and vac["hnsw"]["seconds"]))
-    forced = sorted({f"{r['method']} {PARAM.get(r['method'], '')} {r['param']}" for r in rows
-                     if r.get("forced") == "1"})
+    forced = [f"{m} {PARAM.get(m, '')} {p}" for m, p in
+              sorted({(r["method"], int(r["param"])) for r in rows if r.get("forced") == "1"})]
     out.append("")
     if op.get("annoy"):
-        out.append(f"Operating point (most q/s at recall >= {TARGETS[0]}): annoy {op['annoy']['config']}"
-                   + (f"; HNSW ef_search {op['hnsw']['param']}" if op.get("hnsw") else "")
-                   + ". Ratio column: higher is better for q/s and inserts/s, lower for seconds and MB.")
+        out.append(f"Operating point (most q/s at recall >= {TARGETS[0]}): annoy {op['annoy']['config']}, "
+                   f"search_k {op['annoy']['param']}"
+                   + (f"; HNSW ef_search {op['hnsw']['param']}. Ratio column: higher is better for q/s and "
+                      "inserts/s, lower for seconds and MB." if op.get("hnsw") else "."))
     if forced:
         out.append(f"The planner chose a sequential scan over the index by itself for: {', '.join(forced)} "
                    "(measured with enable_seqscan = off).")

@@ -90,8 +90,11 @@ apt_install() {
     } || { cat /tmp/annoy-bench-apt.log >&2; die "apt-get install $* failed"; }
 }
 
+# shellcheck source=datasets.sh
 source "$BENCH/datasets.sh"
+# shellcheck source=measure.sh
 source "$BENCH/measure.sh"
+# shellcheck source=../tools/cluster.sh
 source "$REPO/test/tools/cluster.sh"
 
 t_all=$EPOCHREALTIME
@@ -137,6 +140,7 @@ cat >"$OUT/run.info" <<EOF
 Run $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)),
 PostgreSQL $(psql_v 'SHOW server_version'), annoy $(psql_v "SELECT extversion FROM pg_extension WHERE extname = 'annoy'"), pgvector $pgv_version;
 $(printf '%s, ' "${settings[@]}" "${extra[@]}" | sed 's/, $//'); $QUERIES queries after $WARMUP warm-up, one client unless said otherwise.
+Load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews absolute figures; compare ratios).
 EOF
 
 done_ds=()
@@ -157,5 +161,6 @@ for spec in "${specs[@]}"; do
     log "=== $DS done in $(since "$t_ds") s"
 done
 
+echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)." >>"$OUT/run.info"
 python3 "$BENCH/report.py" summary "$OUT" "${done_ds[@]}"
 log "results in $OUT (CSV, PNG, summary.md); total $(since "$t_all") s"
