@@ -25,7 +25,10 @@ enum class Metric : uint8_t {
     Hamming = 4,    // <~>  popcount(x xor y), on 64-bit words
 };
 
-constexpr bool is_bit_metric(Metric m) { return m == Metric::Hamming; }
+constexpr bool is_bit_metric(Metric m)
+{
+    return m == Metric::Hamming;
+}
 
 // Thrown by long core loops when the caller's cancel callback says stop
 // (Ctrl-C, statement_timeout).  The Postgres layer turns it back into the

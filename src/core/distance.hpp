@@ -26,7 +26,7 @@ struct FloatKernels {
 };
 
 const char *isa_name(Isa isa);
-bool isa_supported(Isa isa);       // compiled in and supported by this CPU
+bool isa_supported(Isa isa);               // compiled in and supported by this CPU
 const FloatKernels &kernels_for(Isa isa);  // a specific variant (tests, benchmarks)
 
 // Picks the best supported variant; idempotent, cheap, call before first use.
@@ -35,10 +35,19 @@ Isa active_isa();
 const FloatKernels &kernels();  // the active variant (init_kernels() first)
 
 // Convenience forms on the active variant.  All return float.
-inline float l2_squared_distance(const float *a, const float *b, size_t n) { return kernels().l2_squared(a, b, n); }
+inline float l2_squared_distance(const float *a, const float *b, size_t n)
+{
+    return kernels().l2_squared(a, b, n);
+}
 float l2_distance(const float *a, const float *b, size_t n);
-inline float inner_product(const float *a, const float *b, size_t n) { return kernels().dot(a, b, n); }
-inline float l1_distance(const float *a, const float *b, size_t n) { return kernels().l1(a, b, n); }
+inline float inner_product(const float *a, const float *b, size_t n)
+{
+    return kernels().dot(a, b, n);
+}
+inline float l1_distance(const float *a, const float *b, size_t n)
+{
+    return kernels().l1(a, b, n);
+}
 // 1 - cos(a, b), clamped to [0, 2]; NaN when either vector has zero norm.
 float cosine_distance(const float *a, const float *b, size_t n);
 // Annoy's angular distance sqrt(2 - 2 cos), clamped at 0; NaN for a zero vector.

@@ -314,8 +314,9 @@ ANNOY_AVX512 float dot_half_avx512(const uint16_t *h, const float *b, size_t n)
         s1 = _mm512_fmadd_ps(h1, _mm512_loadu_ps(b + i + 16), s1);
     }
     for (; i + 16 <= n; i += 16)
-        s0 = _mm512_fmadd_ps(_mm512_maskz_cvtph_ps(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i *>(h + i))),
-                             _mm512_loadu_ps(b + i), s0);
+        s0 =
+            _mm512_fmadd_ps(_mm512_maskz_cvtph_ps(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i *>(h + i))),
+                            _mm512_loadu_ps(b + i), s0);
     // (A masked 16-bit load would need AVX512BW: the tail is scalar.)
     float tail = 0.0f;
     for (; i < n; ++i)

@@ -13,8 +13,14 @@ namespace annoy::core {
 // top bit set.
 using NodeRef = uint32_t;
 constexpr NodeRef kLeafBit = 0x80000000u;
-constexpr bool is_leaf(NodeRef r) { return (r & kLeafBit) != 0; }
-constexpr uint32_t node_index(NodeRef r) { return r & ~kLeafBit; }
+constexpr bool is_leaf(NodeRef r)
+{
+    return (r & kLeafBit) != 0;
+}
+constexpr uint32_t node_index(NodeRef r)
+{
+    return r & ~kLeafBit;
+}
 
 struct BuildParams {
     uint32_t n_trees = 10;

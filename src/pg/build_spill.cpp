@@ -125,10 +125,11 @@ uint32 route(const core::Space &space, const core::FlatForest &top, const void *
 void spill(BuildState &st)
 {
     size_t budget = st.mem_limit;
-    ereport(NOTICE, (errmsg("annoy index \"%s\" does not fit in maintenance_work_mem, building it with bounded memory",
-                            RelationGetRelationName(st.index)),
-                     errdetail("The vectors filled maintenance_work_mem after %zu rows; a larger setting builds faster.",
-                               st.n)));
+    ereport(
+        NOTICE,
+        (errmsg("annoy index \"%s\" does not fit in maintenance_work_mem, building it with bounded memory",
+                RelationGetRelationName(st.index)),
+         errdetail("The vectors filled maintenance_work_mem after %zu rows; a larger setting builds faster.", st.n)));
     st.spilled = true;
     // A quarter of the budget for the sample (at least a few leaves' worth).
     st.sample_cap = std::max<size_t>(size_t(st.leaf_size) * 8, budget / 4 / st.vector_bytes);
@@ -160,7 +161,10 @@ void spill(BuildState &st)
     st.cap = 0;
 }
 
-void spill_add(BuildState &st, const void *vec, ItemPointer heap_tid) { write_item(st, vec, heap_tid); }
+void spill_add(BuildState &st, const void *vec, ItemPointer heap_tid)
+{
+    write_item(st, vec, heap_tid);
+}
 
 void build_spilled_trees(BuildState &st, int n_trees, MetaPageData *meta)
 {
@@ -218,8 +222,8 @@ void build_spilled_trees(BuildState &st, int n_trees, MetaPageData *meta)
 
         // Build and write each cell's subtree.
         auto *cell_roots = static_cast<TupleRef *>(palloc(std::max<size_t>(ncells, 1) * sizeof(TupleRef)));
-        auto *cell_refs = static_cast<TupleRef *>(palloc_extended(std::max<size_t>(cell_buf_cap, 1) * sizeof(TupleRef),
-                                                                  MCXT_ALLOC_HUGE));
+        auto *cell_refs = static_cast<TupleRef *>(
+            palloc_extended(std::max<size_t>(cell_buf_cap, 1) * sizeof(TupleRef), MCXT_ALLOC_HUGE));
         size_t begin = 0;
         for (size_t c = 0; c < ncells; c++) {
             size_t end = counts[c], count = end - begin;

@@ -27,7 +27,7 @@ struct BuildState {
     bool spilled;
     PageWriter items;
     ItemTupleHeader *item_buf;  // one item tuple being written
-    TupleRef *item_refs;  // by item number
+    TupleRef *item_refs;        // by item number
     size_t refs_cap;
     char *sample;  // reservoir sample of vectors for the trees' top levels
     size_t sample_n, sample_cap;

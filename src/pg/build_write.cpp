@@ -87,8 +87,8 @@ static int compare_refs(const void *a, const void *b)
                               static_cast<ItemPointer>(const_cast<void *>(b)));
 }
 
-TupleRef write_tree(PageWriter &w, const core::Space &space, const core::FlatForest &f, core::NodeRef root,
-                    uint16 tree, const TupleRef *item_refs, int leaf_capacity, const TupleRef *leaf_override)
+TupleRef write_tree(PageWriter &w, const core::Space &space, const core::FlatForest &f, core::NodeRef root, uint16 tree,
+                    const TupleRef *item_refs, int leaf_capacity, const TupleRef *leaf_override)
 {
     Size lsize = leaf_tuple_size(leaf_capacity);
     auto *leaf = static_cast<LeafTupleHeader *>(palloc0(lsize));

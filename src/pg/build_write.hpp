@@ -32,7 +32,7 @@ TupleRef *write_items(PageWriter &w, const core::Space &space, const core::FlatF
 // `tree`; leaf tuples get `leaf_capacity` slots and refer to item_refs[item].
 // With leaf_override, leaf i is not written: references to it become
 // leaf_override[i] (a subtree written before).  Returns the root's reference.
-TupleRef write_tree(PageWriter &w, const core::Space &space, const core::FlatForest &f, core::NodeRef root,
-                    uint16 tree, const TupleRef *item_refs, int leaf_capacity, const TupleRef *leaf_override);
+TupleRef write_tree(PageWriter &w, const core::Space &space, const core::FlatForest &f, core::NodeRef root, uint16 tree,
+                    const TupleRef *item_refs, int leaf_capacity, const TupleRef *leaf_override);
 
 }  // namespace annoy::pg

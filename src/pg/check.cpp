@@ -51,8 +51,9 @@ struct CheckVisitor final : WalkVisitor {
         for (int i = 0; i < count; i++) {
             uint64 key = ref_key(refs[i]);
             if (!items->contains(key))
-                corrupted(index, "leaf refers to (%u,%u), which is not an item", ItemPointerGetBlockNumberNoCheck(&refs[i]),
-                          ItemPointerGetOffsetNumberNoCheck(&refs[i]), tree);
+                corrupted(index, "leaf refers to (%u,%u), which is not an item",
+                          ItemPointerGetBlockNumberNoCheck(&refs[i]), ItemPointerGetOffsetNumberNoCheck(&refs[i]),
+                          tree);
             if (!in_tree->insert(key))
                 corrupted(index, "item (%u,%u) appears twice", ItemPointerGetBlockNumberNoCheck(&refs[i]),
                           ItemPointerGetOffsetNumberNoCheck(&refs[i]), tree);
@@ -181,12 +182,12 @@ Datum annoy_check(PG_FUNCTION_ARGS)
         for (size_t i = 0; i < nlive; i++) {
             if (in_tree->contains(ref_key(live[i].ref)) || !row_visible(fetch, slot, &live[i].heap_tid))
                 continue;
-            ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                            errmsg("index \"%s\" tree %d: item (%u,%u) of visible row (%u,%u) is missing",
-                                   RelationGetRelationName(index), t, ItemPointerGetBlockNumber(&live[i].ref),
-                                   ItemPointerGetOffsetNumber(&live[i].ref),
-                                   ItemPointerGetBlockNumber(&live[i].heap_tid),
-                                   ItemPointerGetOffsetNumber(&live[i].heap_tid))));
+            ereport(ERROR,
+                    (errcode(ERRCODE_INDEX_CORRUPTED),
+                     errmsg("index \"%s\" tree %d: item (%u,%u) of visible row (%u,%u) is missing",
+                            RelationGetRelationName(index), t, ItemPointerGetBlockNumber(&live[i].ref),
+                            ItemPointerGetOffsetNumber(&live[i].ref), ItemPointerGetBlockNumber(&live[i].heap_tid),
+                            ItemPointerGetOffsetNumber(&live[i].heap_tid))));
         }
     }
     ExecDropSingleTupleTableSlot(slot);

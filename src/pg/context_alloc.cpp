@@ -8,7 +8,10 @@ static void *context_alloc(void *ctx, size_t bytes)
     return MemoryContextAllocExtended(static_cast<MemoryContext>(ctx), bytes, MCXT_ALLOC_HUGE);
 }
 
-static void context_release(void *, void *p) { pfree(p); }
+static void context_release(void *, void *p)
+{
+    pfree(p);
+}
 
 core::RawAllocator context_allocator(MemoryContext cxt)
 {

@@ -24,7 +24,10 @@ FloatPair float_pair(FunctionCallInfo fcinfo)
 // near 1e±19 and beyond) is recomputed in double precision, so the SQL
 // functions never answer Infinity, NaN or 0 for finite inputs that have a
 // finite, nonzero answer.  (Index scans keep single precision.)
-bool unreliable(float sum) { return !std::isfinite(sum) || std::fabs(sum) < 1e-30f; }
+bool unreliable(float sum)
+{
+    return !std::isfinite(sum) || std::fabs(sum) < 1e-30f;
+}
 
 double l2_squared_double(const float *a, const float *b, int n)
 {

@@ -44,8 +44,9 @@ void walk_tree(Relation index, const MetaPageData &meta, int tree, WalkVisitor &
         NodeView node = view_node(tuple, size, tree);
         if (node.kind == 0) {
             UnlockReleaseBuffer(buf);
-            corrupted(index, tree, f.ref, tuple == nullptr ? "reference to a free slot"
-                                                           : "reference to a tuple that is not a node of this tree");
+            corrupted(
+                index, tree, f.ref,
+                tuple == nullptr ? "reference to a free slot" : "reference to a tuple that is not a node of this tree");
         }
         if (top + 2 >= cap) {
             cap *= 2;

@@ -10,8 +10,9 @@ static void check_dimension_limit(Relation index, core::Metric metric, int dim)
     int limit = max_dimensions(metric);
     if (dim > limit)
         ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-                        errmsg(core::is_bit_metric(metric) ? "bit string has %d bits, more than the %d an annoy index can hold"
-                                                           : "vector has %d dimensions, more than the %d an annoy index can hold",
+                        errmsg(core::is_bit_metric(metric)
+                                   ? "bit string has %d bits, more than the %d an annoy index can hold"
+                                   : "vector has %d dimensions, more than the %d an annoy index can hold",
                                dim, limit),
                         errdetail("Index \"%s\": each vector and each split hyperplane must fit in one %d-byte page.",
                                   RelationGetRelationName(index), BLCKSZ)));
@@ -38,12 +39,11 @@ void check_index_dimension(Relation index, core::Metric metric, int index_dim, i
     if (index_dim == dim)
         return;
     if (core::is_bit_metric(metric))
-        ereport(ERROR, (errcode(ERRCODE_STRING_DATA_LENGTH_MISMATCH),
-                        errmsg("bit string has %d bits, but index \"%s\" has %d", dim, RelationGetRelationName(index),
-                               index_dim)));
-    ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                    errmsg("vector has %d dimensions, but index \"%s\" has %d", dim, RelationGetRelationName(index),
-                           index_dim)));
+        ereport(ERROR,
+                (errcode(ERRCODE_STRING_DATA_LENGTH_MISMATCH), errmsg("bit string has %d bits, but index \"%s\" has %d",
+                                                                      dim, RelationGetRelationName(index), index_dim)));
+    ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("vector has %d dimensions, but index \"%s\" has %d", dim,
+                                                            RelationGetRelationName(index), index_dim)));
 }
 
 }  // namespace annoy::pg

@@ -115,8 +115,8 @@ struct LeafSplit {
 // Reads the vectors of refs[0..count), keeps the live ones plus the new
 // item, and runs the core's split rule over them when they overflow
 // `capacity`.
-void compute_split(Relation index, const core::Space &space, const MetaPageData &meta, const TupleRef *refs,
-                   int count, int capacity, const TupleRef &new_ref, const void *new_vec, LeafSplit *out)
+void compute_split(Relation index, const core::Space &space, const MetaPageData &meta, const TupleRef *refs, int count,
+                   int capacity, const TupleRef &new_ref, const void *new_vec, LeafSplit *out)
 {
     size_t bytes = space.vector_bytes();
     int n = count + 1;

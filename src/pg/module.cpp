@@ -18,11 +18,11 @@ void _PG_init(void)
 
 // Support function 1 of each operator class: tells the index which metric
 // the class orders by.  Takes `internal` so that it cannot be called from SQL.
-#define ANNOY_METRIC_FUNCTION(name, metric)   \
-    PG_FUNCTION_INFO_V1(name);                \
-    Datum name(PG_FUNCTION_ARGS)              \
-    {                                         \
-        PG_RETURN_INT32(int32(metric));       \
+#define ANNOY_METRIC_FUNCTION(name, metric) \
+    PG_FUNCTION_INFO_V1(name);              \
+    Datum name(PG_FUNCTION_ARGS)            \
+    {                                       \
+        PG_RETURN_INT32(int32(metric));     \
     }
 
 ANNOY_METRIC_FUNCTION(annoy_metric_euclidean, annoy::core::Metric::Euclidean)

@@ -18,8 +18,8 @@ void define_options()
                       kMaxTrees, AccessExclusiveLock);
     add_int_reloption(options_kind, "leaf_size", "Most items a leaf holds before it is split", kDefaultLeafSize,
                       kMinLeafSize, kMaxLeafSize, AccessExclusiveLock);
-    add_int_reloption(options_kind, "seed", "Random seed: the same data and seed give the same trees", kDefaultSeed,
-                      0, INT_MAX, AccessExclusiveLock);
+    add_int_reloption(options_kind, "seed", "Random seed: the same data and seed give the same trees", kDefaultSeed, 0,
+                      INT_MAX, AccessExclusiveLock);
 
     DefineCustomIntVariable("annoy.search_k",
                             "Candidate items an annoy index scan examines before returning rows; -1 = automatic.",

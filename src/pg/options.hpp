@@ -35,7 +35,10 @@ extern int search_k_setting;
 // for a given recall do.  Measured at default options (1,000 queries):
 // recall@10 about 0.996 on Fashion-MNIST (60,000 x 784, budget 1,960) and
 // 0.95 on GloVe (100,000 x 100, angular, budget 2,530), the harder set.
-inline double automatic_search_k(double n) { return std::max(1000.0, 8.0 * std::sqrt(std::max(n, 1.0))); }
+inline double automatic_search_k(double n)
+{
+    return std::max(1000.0, 8.0 * std::sqrt(std::max(n, 1.0)));
+}
 
 // The budget a scan uses, for an index of about n items.
 inline double effective_search_k(double n)

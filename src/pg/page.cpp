@@ -33,7 +33,10 @@ void init_meta_page(Page page, const MetaPageData &meta)
     ((PageHeader)page)->pd_lower = MAXALIGN(SizeOfPageHeaderData) + meta_size(meta.n_trees);
 }
 
-MetaPageData *alloc_meta() { return static_cast<MetaPageData *>(palloc0(meta_size(kMaxTrees))); }
+MetaPageData *alloc_meta()
+{
+    return static_cast<MetaPageData *>(palloc0(meta_size(kMaxTrees)));
+}
 
 static void check_meta(Relation index, Page page)
 {
@@ -47,9 +50,8 @@ static void check_meta(Relation index, Page page)
                                RelationGetRelationName(index), meta->version, kLayoutVersion),
                         errhint("REINDEX the index.")));
     if (meta->n_trees < 1 || meta->n_trees > kMaxTrees)
-        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                        errmsg("index \"%s\" has an invalid tree count %u", RelationGetRelationName(index),
-                               meta->n_trees)));
+        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED), errmsg("index \"%s\" has an invalid tree count %u",
+                                                                 RelationGetRelationName(index), meta->n_trees)));
 }
 
 void read_meta(Relation index, MetaPageData *out)
@@ -66,9 +68,8 @@ void check_data_page(Relation index, Page page, BlockNumber blkno)
 {
     if (PageIsNew(page) || PageGetSpecialSize(page) != MAXALIGN(sizeof(PageOpaque)) ||
         page_opaque(page)->page_id != kPageId || (page_opaque(page)->flags & kPageData) == 0)
-        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                        errmsg("index \"%s\" block %u is not an annoy data page", RelationGetRelationName(index),
-                               blkno)));
+        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED), errmsg("index \"%s\" block %u is not an annoy data page",
+                                                                 RelationGetRelationName(index), blkno)));
 }
 
 char *tuple_at(Relation index, Page page, const TupleRef &ref, Size *size)
@@ -165,7 +166,8 @@ Buffer page_with_room(Relation index, Size size, const Buffer *held, int nheld, 
                 ReleaseBuffer(buf);
             }
         }
-        blkno = from_fsm ? RecordAndGetPageWithFreeSpace(index, blkno, actual, need) : GetPageWithFreeSpace(index, need);
+        blkno =
+            from_fsm ? RecordAndGetPageWithFreeSpace(index, blkno, actual, need) : GetPageWithFreeSpace(index, need);
         from_fsm = true;
     }
     *is_new = true;
@@ -181,11 +183,11 @@ void record_free_space(Relation index, Buffer buf)
 
 OffsetNumber add_tuple(Relation index, Page page, const void *tuple, Size size)
 {
-    OffsetNumber off = PageAddItem(page, static_cast<Item>(const_cast<void *>(tuple)), size, InvalidOffsetNumber,
-                                   false, false);
+    OffsetNumber off =
+        PageAddItem(page, static_cast<Item>(const_cast<void *>(tuple)), size, InvalidOffsetNumber, false, false);
     if (off == InvalidOffsetNumber)
-        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-                        errmsg("failed to add a %zu-byte tuple to index \"%s\"", size, RelationGetRelationName(index))));
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("failed to add a %zu-byte tuple to index \"%s\"", size,
+                                                                RelationGetRelationName(index))));
     return off;
 }
 

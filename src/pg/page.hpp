@@ -31,7 +31,10 @@ struct PageOpaque {
 constexpr uint16 kPageMeta = 1 << 0;
 constexpr uint16 kPageData = 1 << 1;
 
-inline PageOpaque *page_opaque(Page page) { return reinterpret_cast<PageOpaque *>(PageGetSpecialPointer(page)); }
+inline PageOpaque *page_opaque(Page page)
+{
+    return reinterpret_cast<PageOpaque *>(PageGetSpecialPointer(page));
+}
 
 enum TupleKind : uint8 {
     kItemTuple = 1,
@@ -86,7 +89,7 @@ struct SplitTupleHeader {
     uint8 kind;  // kSplitTuple
     uint8 unused;
     uint16 tree;
-    uint32 bit;  // Hamming: the bit tested
+    uint32 bit;         // Hamming: the bit tested
     TupleRef child[2];  // child[1] takes margin > 0
     float offset;
     // plane_dim half-precision floats of the hyperplane normal follow
@@ -126,16 +129,31 @@ struct ForwardTupleHeader {
     }
 };
 
-inline uint16 *split_plane(SplitTupleHeader *s) { return reinterpret_cast<uint16 *>(s + 1); }
-inline TupleRef *leaf_refs(LeafTupleHeader *l) { return reinterpret_cast<TupleRef *>(l + 1); }
-inline char *item_vector(ItemTupleHeader *t) { return reinterpret_cast<char *>(t + 1); }
+inline uint16 *split_plane(SplitTupleHeader *s)
+{
+    return reinterpret_cast<uint16 *>(s + 1);
+}
+inline TupleRef *leaf_refs(LeafTupleHeader *l)
+{
+    return reinterpret_cast<TupleRef *>(l + 1);
+}
+inline char *item_vector(ItemTupleHeader *t)
+{
+    return reinterpret_cast<char *>(t + 1);
+}
 
-inline Size item_tuple_size(const core::Space &space) { return sizeof(ItemTupleHeader) + space.vector_bytes(); }
+inline Size item_tuple_size(const core::Space &space)
+{
+    return sizeof(ItemTupleHeader) + space.vector_bytes();
+}
 inline Size split_tuple_size(const core::Space &space)
 {
     return sizeof(SplitTupleHeader) + space.plane_dim() * sizeof(uint16);
 }
-inline Size leaf_tuple_size(int capacity) { return sizeof(LeafTupleHeader) + Size(capacity) * sizeof(TupleRef); }
+inline Size leaf_tuple_size(int capacity)
+{
+    return sizeof(LeafTupleHeader) + Size(capacity) * sizeof(TupleRef);
+}
 
 // Room for tuples on an empty data page, line pointer included.
 constexpr Size kPageRoom = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(PageOpaque)) - sizeof(ItemIdData);
@@ -167,8 +185,14 @@ struct MetaPageData {
     TupleRef roots[FLEXIBLE_ARRAY_MEMBER];
 };
 
-inline MetaPageData *meta_data(Page page) { return reinterpret_cast<MetaPageData *>(PageGetContents(page)); }
-inline Size meta_size(int n_trees) { return offsetof(MetaPageData, roots) + Size(n_trees) * sizeof(TupleRef); }
+inline MetaPageData *meta_data(Page page)
+{
+    return reinterpret_cast<MetaPageData *>(PageGetContents(page));
+}
+inline Size meta_size(int n_trees)
+{
+    return offsetof(MetaPageData, roots) + Size(n_trees) * sizeof(TupleRef);
+}
 
 // Initialises a page in memory.
 void init_data_page(Page page);

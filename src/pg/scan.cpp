@@ -23,16 +23,28 @@ namespace {
 
 // Node keys in the queue carry their tree number above the 48-bit ref key,
 // so a reader can tell a stale reference to another tree's node.
-inline uint64 node_key(const TupleRef &ref, int tree) { return ref_key(ref) | (uint64(tree) << 48); }
-inline int key_tree(uint64 key) { return int(key >> 48); }
-inline TupleRef key_ref(uint64 key) { return ref_from_key(key & ((uint64(1) << 48) - 1)); }
+inline uint64 node_key(const TupleRef &ref, int tree)
+{
+    return ref_key(ref) | (uint64(tree) << 48);
+}
+inline int key_tree(uint64 key)
+{
+    return int(key >> 48);
+}
+inline TupleRef key_ref(uint64 key)
+{
+    return ref_from_key(key & ((uint64(1) << 48) - 1));
+}
 
-inline uint64 heap_key(const ItemPointerData &tid) { return ref_key(tid); }
+inline uint64 heap_key(const ItemPointerData &tid)
+{
+    return ref_key(tid);
+}
 
 // Items of one leaf that share a page.
 struct ItemGroup {
     BlockNumber blkno;
-    Buffer buf;  // pinned
+    Buffer buf;      // pinned
     int begin, end;  // range in ScanState::todo
 };
 
@@ -83,7 +95,10 @@ uint64 estimated_items(Relation index, const MetaPageData &meta)
 }
 
 // Hints the CPU to start loading memory we will read soon.
-inline void prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+inline void prefetch(const void *p)
+{
+    __builtin_prefetch(p, 0, 3);
+}
 
 // Scores the items of one leaf (references copied to so->leaf_copy), in
 // two phases so that the memory accesses of different candidates overlap
@@ -104,9 +119,8 @@ void score_leaf(Relation index, ScanState *so, int count)
         BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(&refs[i]);
         if (ngroups == 0 || groups[ngroups - 1].blkno != blkno) {
             if (blkno == kMetaBlock || blkno == InvalidBlockNumber)
-                ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                                errmsg("index \"%s\" refers to invalid block %u", RelationGetRelationName(index),
-                                       blkno)));
+                ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED), errmsg("index \"%s\" refers to invalid block %u",
+                                                                         RelationGetRelationName(index), blkno)));
             Buffer buf = ReadBuffer(index, blkno);
             prefetch(BufferGetPage(buf));
             groups[ngroups++] = ItemGroup{blkno, buf, n, n};

@@ -84,7 +84,10 @@ NodeView node_in(const LockedPages &pages, const TupleRef &ref, int tree)
     return view_node(tuple, size, tree);
 }
 
-uint64 retirement_stamp() { return U64FromFullTransactionId(ReadNextFullTransactionId()); }
+uint64 retirement_stamp()
+{
+    return U64FromFullTransactionId(ReadNextFullTransactionId());
+}
 
 void retire_to_forward(const LockedPages &pages, const TupleRef &ref, int tree, const TupleRef &target)
 {

@@ -278,8 +278,7 @@ bool merge_leaves(Relation index, int tree, TidyNode *nodes, int s)
     NodeView bv = node_in(pages, b.ref, tree);
     bool ok = slot != nullptr && ItemPointerEquals(slot, &split.slot_ref) && sv.kind == kSplitTuple &&
               av.kind == kLeafTuple && bv.kind == kLeafTuple && ItemPointerEquals(&sv.split->child[0], &a.ref) &&
-              ItemPointerEquals(&sv.split->child[1], &b.ref) &&
-              av.leaf->count + bv.leaf->count <= av.leaf->capacity;
+              ItemPointerEquals(&sv.split->child[1], &b.ref) && av.leaf->count + bv.leaf->count <= av.leaf->capacity;
     if (!ok) {
         pages.abandon();
         return false;
@@ -317,7 +316,8 @@ int tidy_tree(Relation index, const TupleRef &root, int tree)
         const TidyNode &a = nodes[s.child[0]];
         const TidyNode &b = nodes[s.child[1]];
         // Only direct references (no forward tuple on the way) are merged.
-        if (a.kind != kLeafTuple || b.kind != kLeafTuple || !ItemPointerEquals(const_cast<TupleRef *>(&a.ref), const_cast<TupleRef *>(&a.slot_ref)) ||
+        if (a.kind != kLeafTuple || b.kind != kLeafTuple ||
+            !ItemPointerEquals(const_cast<TupleRef *>(&a.ref), const_cast<TupleRef *>(&a.slot_ref)) ||
             !ItemPointerEquals(const_cast<TupleRef *>(&b.ref), const_cast<TupleRef *>(&b.slot_ref)) ||
             !ItemPointerEquals(&s.ref, &s.slot_ref) || a.count + b.count > a.capacity)
             continue;
@@ -348,7 +348,6 @@ void store_item_count(Relation index, double live)
     GenericXLogFinish(state);
     UnlockReleaseBuffer(buf);
 }
-
 
 // One VACUUM cycle over the index (bulk delete, or cleanup alone with no
 // callback): passes 1-3 and tidying.  Returns the live item count.

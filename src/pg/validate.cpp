@@ -77,11 +77,11 @@ bool validate(Oid opclassoid)
             ok = false;
         }
         if (!check_amop_signature(op->amopopr, FLOAT8OID, type, type)) {
-            ereport(INFO, (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-                           errmsg("annoy operator class \"%s\" operator %s must take (%s, %s) and return double "
-                                  "precision",
-                                  classname, format_operator(op->amopopr), format_type_be(type),
-                                  format_type_be(type))));
+            ereport(INFO,
+                    (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+                     errmsg("annoy operator class \"%s\" operator %s must take (%s, %s) and return double "
+                            "precision",
+                            classname, format_operator(op->amopopr), format_type_be(type), format_type_be(type))));
             ok = false;
         }
         has_order = true;

@@ -62,8 +62,10 @@ struct Args {
     std::string get(const std::string &k, const char *def = nullptr) const
     {
         auto it = opt.find(k);
-        if (it != opt.end()) return it->second;
-        if (!def) die("missing --" + k);
+        if (it != opt.end())
+            return it->second;
+        if (!def)
+            die("missing --" + k);
         return def;
     }
     long num(const std::string &k, const char *def = nullptr) const
@@ -71,7 +73,8 @@ struct Args {
         std::string v = get(k, def);
         char *end;
         long x = std::strtol(v.c_str(), &end, 10);
-        if (*end || v.empty()) die("--" + k + " wants an integer, got '" + v + "'");
+        if (*end || v.empty())
+            die("--" + k + " wants an integer, got '" + v + "'");
         return x;
     }
     bool flag(const std::string &k) const { return opt.count(k) > 0; }
@@ -79,18 +82,21 @@ struct Args {
 
 Args parse_args(int argc, char **argv)
 {
-    if (argc < 2) die("usage: bench_client gen|gt|query|insert --option value ... (see the source)");
+    if (argc < 2)
+        die("usage: bench_client gen|gt|query|insert --option value ... (see the source)");
     Args a;
     a.cmd = argv[1];
     for (int i = 2; i < argc; i++) {
         std::string k = argv[i];
-        if (k.rfind("--", 0) != 0) die("unexpected argument '" + k + "'");
+        if (k.rfind("--", 0) != 0)
+            die("unexpected argument '" + k + "'");
         k = k.substr(2);
         if (k == "floor") {
             a.opt[k] = "1";
             continue;
         }
-        if (i + 1 >= argc) die("--" + k + " needs a value");
+        if (i + 1 >= argc)
+            die("--" + k + " needs a value");
         if (k == "set")
             a.sets.push_back(argv[++i]);
         else
@@ -102,7 +108,8 @@ Args parse_args(int argc, char **argv)
 // Table and column names are interpolated into SQL: accept plain identifiers only.
 std::string ident(const std::string &s)
 {
-    if (s.empty() || s.size() > 63) die("bad identifier '" + s + "'");
+    if (s.empty() || s.size() > 63)
+        die("bad identifier '" + s + "'");
     for (char c : s)
         if (!(std::islower((unsigned char)c) || std::isdigit((unsigned char)c) || c == '_'))
             die("bad identifier '" + s + "' (lower-case letters, digits, _)");
@@ -114,7 +121,8 @@ std::string ident(const std::string &s)
 PGconn *connect()
 {
     PGconn *c = PQconnectdb("");
-    if (PQstatus(c) != CONNECTION_OK) die(std::string("cannot connect: ") + PQerrorMessage(c));
+    if (PQstatus(c) != CONNECTION_OK)
+        die(std::string("cannot connect: ") + PQerrorMessage(c));
     return c;
 }
 
@@ -122,14 +130,16 @@ void exec(PGconn *c, const std::string &sql)
 {
     PGresult *r = PQexec(c, sql.c_str());
     ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) die(sql + ": " + PQerrorMessage(c));
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        die(sql + ": " + PQerrorMessage(c));
     PQclear(r);
 }
 
 std::string scalar(PGconn *c, const std::string &sql)
 {
     PGresult *r = PQexec(c, sql.c_str());
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) die(sql + ": " + PQerrorMessage(c));
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+        die(sql + ": " + PQerrorMessage(c));
     std::string v = PQgetvalue(r, 0, 0);
     PQclear(r);
     return v;
@@ -177,10 +187,12 @@ struct Vectors {
 Vectors fetch_vectors(PGconn *c, const std::string &table, long limit)
 {
     std::string sql = "COPY (SELECT id, v FROM " + ident(table) + " ORDER BY id";
-    if (limit > 0) sql += " LIMIT " + std::to_string(limit);
+    if (limit > 0)
+        sql += " LIMIT " + std::to_string(limit);
     sql += ") TO STDOUT (FORMAT binary)";
     PGresult *r = PQexec(c, sql.c_str());
-    if (PQresultStatus(r) != PGRES_COPY_OUT) die(sql + ": " + PQerrorMessage(c));
+    if (PQresultStatus(r) != PGRES_COPY_OUT)
+        die(sql + ": " + PQerrorMessage(c));
     PQclear(r);
     Vectors v;
     bool header = true;
@@ -203,18 +215,24 @@ Vectors fetch_vectors(PGconn *c, const std::string &table, long limit)
             PQfreemem(buf);
             continue;
         }
-        if (nf != 2) die("unexpected COPY field count");
-        if (int32_t(rd32(p)) != 4) die("id must be int4");
+        if (nf != 2)
+            die("unexpected COPY field count");
+        if (int32_t(rd32(p)) != 4)
+            die("id must be int4");
         v.ids.push_back(int32_t(rd32(p + 4)));
         p += 8;
-        if (int32_t(rd32(p)) < 0) die(table + ": NULL vector");
+        if (int32_t(rd32(p)) < 0)
+            die(table + ": NULL vector");
         p += 4;
         // array: ndim, has-null flag, element type, then (dim, lower bound) per dimension
-        if (rd32(p) != 1) die(table + ": vectors must be one-dimensional arrays");
+        if (rd32(p) != 1)
+            die(table + ": vectors must be one-dimensional arrays");
         int dim = int(rd32(p + 12));
         p += 20;
-        if (v.dim == 0) v.dim = dim;
-        if (dim != v.dim) die(table + ": vectors of different lengths");
+        if (v.dim == 0)
+            v.dim = dim;
+        if (dim != v.dim)
+            die(table + ": vectors of different lengths");
         for (int i = 0; i < dim; i++) {
             uint32_t bits = rd32(p + 4);
             float f;
@@ -224,11 +242,14 @@ Vectors fetch_vectors(PGconn *c, const std::string &table, long limit)
         }
         PQfreemem(buf);
     }
-    if (len == -2) die(std::string("COPY failed: ") + PQerrorMessage(c));
+    if (len == -2)
+        die(std::string("COPY failed: ") + PQerrorMessage(c));
     r = PQgetResult(c);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) die(std::string("COPY failed: ") + PQerrorMessage(c));
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        die(std::string("COPY failed: ") + PQerrorMessage(c));
     PQclear(r);
-    if (v.ids.empty()) die(table + " is empty");
+    if (v.ids.empty())
+        die(table + " is empty");
     return v;
 }
 
@@ -239,7 +260,8 @@ std::string encode(const float *x, int dim, bool as_vector)
     if (as_vector) {
         put16(s, uint16_t(dim));
         put16(s, 0);
-        for (int i = 0; i < dim; i++) putf(s, x[i]);
+        for (int i = 0; i < dim; i++)
+            putf(s, x[i]);
     } else {
         put32(s, 1);    // ndim
         put32(s, 0);    // no NULLs
@@ -296,14 +318,18 @@ int cmd_gen(const Args &a)
     long n = a.num("n"), dim = a.num("dim");
     uint64_t seed = uint64_t(a.num("seed", "1"));
     long clusters = a.num("clusters", "0");
-    if (n < 1 || dim < 1 || dim > 16000) die("gen: bad --n or --dim");
-    if (clusters <= 0) clusters = std::clamp(n / 1000, 10L, 1000L);
+    if (n < 1 || dim < 1 || dim > 16000)
+        die("gen: bad --n or --dim");
+    if (clusters <= 0)
+        clusters = std::clamp(n / 1000, 10L, 1000L);
 
     Rng centre_rng(0xC0FFEE);  // centres are shared by base and queries: fixed seed
     std::vector<float> centres(size_t(clusters) * dim);
     std::vector<float> sigma(clusters);
-    for (auto &x : centres) x = float(centre_rng.normal());
-    for (auto &s : sigma) s = float(0.2 + 0.4 * centre_rng.uniform());
+    for (auto &x : centres)
+        x = float(centre_rng.normal());
+    for (auto &s : sigma)
+        s = float(0.2 + 0.4 * centre_rng.uniform());
 
     PGconn *c = connect();
     exec(c, "SET client_min_messages = warning");
@@ -313,7 +339,8 @@ int cmd_gen(const Args &a)
     exec(c, "BEGIN");
     exec(c, "TRUNCATE " + table);  // same transaction as COPY FREEZE
     PGresult *r = PQexec(c, ("COPY " + table + " (id, v) FROM STDIN (FORMAT binary, FREEZE)").c_str());
-    if (PQresultStatus(r) != PGRES_COPY_IN) die(std::string("COPY: ") + PQerrorMessage(c));
+    if (PQresultStatus(r) != PGRES_COPY_IN)
+        die(std::string("COPY: ") + PQerrorMessage(c));
     PQclear(r);
 
     Rng rng(seed * 0x9E3779B97F4A7C15ULL + 1);
@@ -337,14 +364,17 @@ int cmd_gen(const Args &a)
             putf(buf, ctr[j] + sigma[k] * float(rng.normal()));
         }
         if (buf.size() > (1 << 20)) {
-            if (PQputCopyData(c, buf.data(), int(buf.size())) != 1) die(PQerrorMessage(c));
+            if (PQputCopyData(c, buf.data(), int(buf.size())) != 1)
+                die(PQerrorMessage(c));
             buf.clear();
         }
     }
     put16(buf, 0xffff);
-    if (PQputCopyData(c, buf.data(), int(buf.size())) != 1 || PQputCopyEnd(c, nullptr) != 1) die(PQerrorMessage(c));
+    if (PQputCopyData(c, buf.data(), int(buf.size())) != 1 || PQputCopyEnd(c, nullptr) != 1)
+        die(PQerrorMessage(c));
     r = PQgetResult(c);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) die(std::string("COPY: ") + PQerrorMessage(c));
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        die(std::string("COPY: ") + PQerrorMessage(c));
     PQclear(r);
     exec(c, "ALTER TABLE " + table + " ADD PRIMARY KEY (id)");
     exec(c, "COMMIT");
@@ -367,7 +397,8 @@ struct GroundTruth {
 bool read_gt(const std::string &path, GroundTruth &g)
 {
     FILE *f = std::fopen(path.c_str(), "rb");
-    if (!f) return false;
+    if (!f)
+        return false;
     char magic[8];
     int32_t hdr[4];
     bool ok = std::fread(magic, 8, 1, f) == 1 && std::memcmp(magic, "ANNGT1\0\0", 8) == 0 &&
@@ -389,14 +420,16 @@ void write_gt(const std::string &path, const GroundTruth &g)
 {
     std::string tmp = path + ".tmp";
     FILE *f = std::fopen(tmp.c_str(), "wb");
-    if (!f) die("cannot write " + tmp);
+    if (!f)
+        die("cannot write " + tmp);
     int32_t hdr[4] = {g.nq, g.k, g.n_base, g.metric};
     std::fwrite("ANNGT1\0\0", 8, 1, f);
     std::fwrite(hdr, sizeof hdr, 1, f);
     std::fwrite(g.qids.data(), 4, g.qids.size(), f);
     std::fwrite(g.ids.data(), 4, g.ids.size(), f);
     std::fwrite(g.dist.data(), 4, g.dist.size(), f);
-    if (std::fclose(f) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) die("cannot write " + path);
+    if (std::fclose(f) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0)
+        die("cannot write " + path);
 }
 
 // Eight independent accumulators so that -O3 vectorises without -ffast-math.
@@ -405,9 +438,11 @@ float dot(const float *a, const float *b, int d)
     float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     int i = 0;
     for (; i + 8 <= d; i += 8)
-        for (int j = 0; j < 8; j++) s[j] += a[i + j] * b[i + j];
+        for (int j = 0; j < 8; j++)
+            s[j] += a[i + j] * b[i + j];
     float t = 0;
-    for (; i < d; i++) t += a[i] * b[i];
+    for (; i < d; i++)
+        t += a[i] * b[i];
     return t + ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 float sqdist(const float *a, const float *b, int d)
@@ -420,7 +455,8 @@ float sqdist(const float *a, const float *b, int d)
             s[j] += x * x;
         }
     float t = 0;
-    for (; i < d; i++) t += (a[i] - b[i]) * (a[i] - b[i]);
+    for (; i < d; i++)
+        t += (a[i] - b[i]) * (a[i] - b[i]);
     return t + ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
@@ -429,7 +465,8 @@ int cmd_gt(const Args &a)
     std::string out = a.get("out");
     std::string metric_name = a.get("metric");
     int metric = metric_name == "l2" ? 0 : metric_name == "cosine" ? 1 : -1;
-    if (metric < 0) die("gt: --metric must be l2 or cosine");
+    if (metric < 0)
+        die("gt: --metric must be l2 or cosine");
     int nq = int(a.num("nq")), k = int(a.num("k", "100"));
 
     PGconn *c = connect();
@@ -446,15 +483,18 @@ int cmd_gt(const Args &a)
     auto t0 = Clock::now();
     Vectors b = fetch_vectors(c, a.get("base"), 0);
     PQfinish(c);
-    if (b.dim != q.dim) die("gt: base and queries differ in dimension");
+    if (b.dim != q.dim)
+        die("gt: base and queries differ in dimension");
     int d = b.dim;
     size_t n = b.size();
     k = int(std::min<size_t>(k, n));
 
     std::vector<float> bnorm(n), qnorm(nq);
     if (metric == 1) {
-        for (size_t i = 0; i < n; i++) bnorm[i] = std::sqrt(dot(b.row(i), b.row(i), d));
-        for (int i = 0; i < nq; i++) qnorm[i] = std::sqrt(dot(q.row(i), q.row(i), d));
+        for (size_t i = 0; i < n; i++)
+            bnorm[i] = std::sqrt(dot(b.row(i), b.row(i), d));
+        for (int i = 0; i < nq; i++)
+            qnorm[i] = std::sqrt(dot(q.row(i), q.row(i), d));
     }
 
     GroundTruth g;
@@ -472,17 +512,19 @@ int cmd_gt(const Args &a)
         std::vector<std::vector<std::pair<float, int32_t>>> heaps(qblock);
         for (;;) {
             int q0 = next_block.fetch_add(qblock);
-            if (q0 >= nq) break;
+            if (q0 >= nq)
+                break;
             int q1 = std::min(nq, q0 + qblock);
-            for (auto &h : heaps) h.clear();
+            for (auto &h : heaps)
+                h.clear();
             for (size_t c0 = 0; c0 < n; c0 += chunk) {
                 size_t c1 = std::min(n, c0 + chunk);
                 for (int qi = q0; qi < q1; qi++) {
                     auto &h = heaps[qi - q0];  // max-heap of the k best so far
                     const float *x = q.row(qi);
                     for (size_t i = c0; i < c1; i++) {
-                        float dd = metric == 0 ? sqdist(x, b.row(i), d)
-                                               : 1.0f - dot(x, b.row(i), d) / (qnorm[qi] * bnorm[i]);
+                        float dd =
+                            metric == 0 ? sqdist(x, b.row(i), d) : 1.0f - dot(x, b.row(i), d) / (qnorm[qi] * bnorm[i]);
                         if (int(h.size()) < k) {
                             h.emplace_back(dd, b.ids[i]);
                             std::push_heap(h.begin(), h.end());
@@ -506,8 +548,10 @@ int cmd_gt(const Args &a)
     };
     int nt = int(std::max(1u, std::thread::hardware_concurrency()));
     std::vector<std::thread> th;
-    for (int t = 0; t < nt; t++) th.emplace_back(worker);
-    for (auto &t : th) t.join();
+    for (int t = 0; t < nt; t++)
+        th.emplace_back(worker);
+    for (auto &t : th)
+        t.join();
     write_gt(out, g);
     std::fprintf(stderr, "bench_client: ground truth for %d queries over %zu rows in %.1f s -> %s\n", nq, n,
                  std::chrono::duration<double>(Clock::now() - t0).count(), out.c_str());
@@ -555,9 +599,11 @@ int cmd_query(const Args &a)
 {
     std::string table = ident(a.get("table"));
     std::string op = a.get("op", "<->");
-    if (op.size() > 4 || op.find_first_not_of("<>-=#+~") != std::string::npos) die("bad --op");
+    if (op.size() > 4 || op.find_first_not_of("<>-=#+~") != std::string::npos)
+        die("bad --op");
     std::string type = a.get("type", "real[]");
-    if (type != "real[]" && type != "vector") die("--type must be real[] or vector");
+    if (type != "real[]" && type != "vector")
+        die("--type must be real[] or vector");
     bool as_vector = type == "vector";
     int nq = int(a.num("nq")), warmup = int(a.num("warmup", "100")), k = int(a.num("k", "10"));
     int clients = int(a.num("clients", "1"));
@@ -567,20 +613,23 @@ int cmd_query(const Args &a)
     PGconn *c0 = connect();
     // Only the measured and the warm-up queries (plus the clients' offsets).
     Vectors q = fetch_vectors(c0, a.get("queries"), long(nq) + warmup + 7L * clients);
-    if (int(q.size()) < nq) nq = int(q.size());
+    if (int(q.size()) < nq)
+        nq = int(q.size());
     GroundTruth g;
     bool have_gt = !floor && a.flag("gt");
     if (have_gt) {
-        if (!read_gt(a.get("gt"), g)) die("cannot read ground truth " + a.get("gt"));
+        if (!read_gt(a.get("gt"), g))
+            die("cannot read ground truth " + a.get("gt"));
         if (g.nq < nq || !std::equal(g.qids.begin(), g.qids.begin() + nq, q.ids.begin()))
             die("ground truth does not match the queries; delete " + a.get("gt"));
     }
     std::vector<std::string> params(q.size());
-    for (size_t i = 0; i < q.size(); i++) params[i] = encode(q.row(i), q.dim, as_vector);
+    for (size_t i = 0; i < q.size(); i++)
+        params[i] = encode(q.row(i), q.dim, as_vector);
 
-    std::string sql = floor ? "SELECT $1::" + type + " IS NULL"
-                            : "SELECT id FROM " + table + " ORDER BY v " + op + " $1::" + type + " LIMIT " +
-                                  std::to_string(k);
+    std::string sql =
+        floor ? "SELECT $1::" + type + " IS NULL"
+              : "SELECT id FROM " + table + " ORDER BY v " + op + " $1::" + type + " LIMIT " + std::to_string(k);
     std::vector<std::string> sets = a.sets;
 
     // Check the plan once: an index sweep that silently ran as a sequential
@@ -591,15 +640,18 @@ int cmd_query(const Args &a)
         const char *vals[1] = {params[0].data()};
         int lens[1] = {int(params[0].size())}, fmts[1] = {1};
         PGresult *r = PQexecParams(c, ("EXPLAIN " + sql).c_str(), 1, nullptr, vals, lens, fmts, 0);
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) die("EXPLAIN: " + std::string(PQerrorMessage(c)));
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+            die("EXPLAIN: " + std::string(PQerrorMessage(c)));
         std::string text;
-        for (int i = 0; i < PQntuples(r); i++) text += std::string(PQgetvalue(r, i, 0)) + "\n";
+        for (int i = 0; i < PQntuples(r); i++)
+            text += std::string(PQgetvalue(r, i, 0)) + "\n";
         PQclear(r);
         return text;
     };
     for (auto &s : sets) {
         auto eq = s.find('=');
-        if (eq == std::string::npos) die("--set wants name=value");
+        if (eq == std::string::npos)
+            die("--set wants name=value");
         exec(c0, "SET " + s.substr(0, eq) + " = '" + s.substr(eq + 1) + "'");
     }
     if (!floor && expect_index == "none") {  // exact scan: no index may be used for the ORDER BY
@@ -611,7 +663,8 @@ int cmd_query(const Args &a)
         std::string p = plan(c0);
         if (p.find(want) == std::string::npos) {
             exec(c0, "SET enable_seqscan = off");
-            if (plan(c0).find(want) == std::string::npos) die("the plan does not use index " + expect_index + ":\n" + p);
+            if (plan(c0).find(want) == std::string::npos)
+                die("the plan does not use index " + expect_index + ":\n" + p);
             std::fprintf(stderr, "bench_client: NOTE: the planner did not choose %s by itself (%s); forced it\n",
                          expect_index.c_str(), sets.empty() ? "" : sets.back().c_str());
             sets.push_back("enable_seqscan=off");
@@ -630,7 +683,8 @@ int cmd_query(const Args &a)
     std::string err;
     auto fail = [&](const std::string &m) {
         std::lock_guard<std::mutex> l(err_m);
-        if (err.empty()) err = m.empty() ? "unknown error" : m;
+        if (err.empty())
+            err = m.empty() ? "unknown error" : m;
     };
 
     auto client = [&](int t) {
@@ -643,23 +697,28 @@ int cmd_query(const Args &a)
             bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
             ids.clear();
             if (ok && !floor)
-                for (int j = 0; j < PQntuples(r); j++) ids.push_back(int32_t(std::atol(PQgetvalue(r, j, 0))));
+                for (int j = 0; j < PQntuples(r); j++)
+                    ids.push_back(int32_t(std::atol(PQgetvalue(r, j, 0))));
             PQclear(r);
-            if (!ok) fail(PQerrorMessage(c));
+            if (!ok)
+                fail(PQerrorMessage(c));
             return ok;
         };
         bool ok = true;
         for (auto &s : sets) {
             auto eq = s.find('=');
             PGresult *r = PQexec(c, ("SET " + s.substr(0, eq) + " = '" + s.substr(eq + 1) + "'").c_str());
-            if (PQresultStatus(r) != PGRES_COMMAND_OK) ok = false, fail(PQerrorMessage(c));
+            if (PQresultStatus(r) != PGRES_COMMAND_OK)
+                ok = false, fail(PQerrorMessage(c));
             PQclear(r);
         }
         PGresult *r = PQprepare(c, "q", sql.c_str(), 0, nullptr);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) ok = false, fail(PQerrorMessage(c));
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            ok = false, fail(PQerrorMessage(c));
         PQclear(r);
         // Warm-up queries are the ones after the measured ones (wrapping around).
-        for (int i = 0; ok && i < warmup; i++) ok = run(size_t(nq + i + t * 7) % q.size());
+        for (int i = 0; ok && i < warmup; i++)
+            ok = run(size_t(nq + i + t * 7) % q.size());
         ready.arrive();
         go.arrive();
         Result &res = results[t];
@@ -669,18 +728,22 @@ int cmd_query(const Args &a)
             auto t0 = Clock::now();
             ok = run(size_t(qi));
             res.lat_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-            if (have_gt) res.recall_sum += recall_one(g, qi, ids, k);
+            if (have_gt)
+                res.recall_sum += recall_one(g, qi, ids, k);
         }
         PQfinish(c);
     };
     std::vector<std::thread> th;
-    for (int t = 0; t < clients; t++) th.emplace_back(client, t);
+    for (int t = 0; t < clients; t++)
+        th.emplace_back(client, t);
     ready.arrive();
     auto t_start = Clock::now();
     go.arrive();
-    for (auto &x : th) x.join();
+    for (auto &x : th)
+        x.join();
     auto t_end = Clock::now();
-    if (!err.empty()) die("query failed: " + err);
+    if (!err.empty())
+        die("query failed: " + err);
 
     std::vector<double> lat;
     double recall_sum = 0;
@@ -694,7 +757,8 @@ int cmd_query(const Args &a)
     double secs = std::chrono::duration<double>(t_end - t_start).count();
     // recall is "-" without ground truth (floor runs)
     char recall[32] = "-";
-    if (have_gt) std::snprintf(recall, sizeof recall, "%.4f", recall_sum / n);
+    if (have_gt)
+        std::snprintf(recall, sizeof recall, "%.4f", recall_sum / n);
     std::printf("%s %.1f %.3f %.3f %d\n", recall, n / secs, pct(0.5), pct(0.99), forced ? 1 : 0);
     return 0;
 }
@@ -705,13 +769,15 @@ int cmd_insert(const Args &a)
 {
     std::string table = ident(a.get("table"));
     std::string type = a.get("type", "real[]");
-    if (type != "real[]" && type != "vector") die("--type must be real[] or vector");
+    if (type != "real[]" && type != "vector")
+        die("--type must be real[] or vector");
     long n = a.num("n"), id0 = a.num("id-start");
     PGconn *c = connect();
     Vectors q = fetch_vectors(c, a.get("queries"), 0);
     std::string sql = "INSERT INTO " + table + " (id, v) VALUES ($1::int, $2::" + type + ")";
     PGresult *r = PQprepare(c, "ins", sql.c_str(), 0, nullptr);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) die(sql + ": " + PQerrorMessage(c));
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        die(sql + ": " + PQerrorMessage(c));
     PQclear(r);
     auto t0 = Clock::now();
     for (long i = 0; i < n; i++) {
@@ -722,7 +788,8 @@ int cmd_insert(const Args &a)
         const char *vals[2] = {id.data(), v.data()};
         int lens[2] = {4, int(v.size())}, fmts[2] = {1, 1};
         r = PQexecPrepared(c, "ins", 2, vals, lens, fmts, 0);  // autocommit: one transaction per row
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) die(sql + ": " + PQerrorMessage(c));
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            die(sql + ": " + PQerrorMessage(c));
         PQclear(r);
     }
     double secs = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -736,9 +803,13 @@ int cmd_insert(const Args &a)
 int main(int argc, char **argv)
 {
     Args a = parse_args(argc, argv);
-    if (a.cmd == "gen") return cmd_gen(a);
-    if (a.cmd == "gt") return cmd_gt(a);
-    if (a.cmd == "query") return cmd_query(a);
-    if (a.cmd == "insert") return cmd_insert(a);
+    if (a.cmd == "gen")
+        return cmd_gen(a);
+    if (a.cmd == "gt")
+        return cmd_gt(a);
+    if (a.cmd == "query")
+        return cmd_query(a);
+    if (a.cmd == "insert")
+        return cmd_insert(a);
     die("unknown command '" + a.cmd + "' (gen, gt, query, insert)");
 }
