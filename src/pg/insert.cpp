@@ -282,11 +282,16 @@ bool split_leaf(Relation index, const core::Space &space, const MetaPageData &me
 void insert_into_tree(Relation index, const core::Space &space, const MetaPageData &meta, int tree,
                       const TupleRef &item, const void *vec, float extra)
 {
+    // The root from the meta page read at the start of this insert: if a
+    // split replaced it since, it is a forward tuple leading to its
+    // replacement.  Only after a stale reference (a freed and reused slot)
+    // is the meta page read again.
+    bool reread_root = false;
 restart:
     Parent parent;
     parent.slot = root_slot();
-    // The current root: the copy in `meta` may predate a root split.
-    TupleRef ref = read_root(index, tree);
+    TupleRef ref = reread_root ? read_root(index, tree) : meta.roots[tree];
+    reread_root = true;
     parent.slot_ref = ref;
     for (int steps = 0;; steps++) {
         if (steps > 100000)
