@@ -66,6 +66,7 @@ struct CheckVisitor final : WalkVisitor {
     }
     void forward(const TupleRef &) override {}
 };
+static_assert(std::is_trivially_destructible_v<CheckVisitor>, "alive across Postgres calls that may longjmp");
 
 // A live item and the heap row it indexes.
 struct LiveItem {

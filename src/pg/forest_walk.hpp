@@ -33,7 +33,11 @@ struct WalkVisitor {
     virtual void leaf(const TupleRef &ref, const TupleRef *items, int count, int capacity, int depth) = 0;
     virtual void split(const TupleRef &ref, const SplitTupleHeader &split, int depth) = 0;
     virtual void forward(const TupleRef &ref) = 0;
-    virtual ~WalkVisitor() = default;
+
+protected:
+    // Not virtual, so visitors stay trivially destructible: they live in
+    // frames that Postgres errors may longjmp through.
+    ~WalkVisitor() = default;
 };
 
 // Depth-first walk of tree `tree` from its root.  Errors (index corrupted)

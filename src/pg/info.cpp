@@ -45,6 +45,7 @@ struct ShapeVisitor final : WalkVisitor {
     void split(const TupleRef &, const SplitTupleHeader &, int) override { splits++; }
     void forward(const TupleRef &) override { forwards++; }
 };
+static_assert(std::is_trivially_destructible_v<ShapeVisitor>, "alive across Postgres calls that may longjmp");
 
 }  // namespace
 

@@ -163,7 +163,6 @@ struct PageSet {
     GenericXLogState *state;
     Buffer bufs[MAX_GENERIC_XLOG_PAGES];
     Page pages[MAX_GENERIC_XLOG_PAGES];
-    bool owned[MAX_GENERIC_XLOG_PAGES];  // taken here: release after finishing
     int n;
 };
 
@@ -182,7 +181,6 @@ TupleRef place(Relation index, PageSet &ps, const void *tuple, Size size)
     Buffer buf = page_with_room(index, size, ps.bufs, ps.n, &is_new);
     int i = ps.n++;
     ps.bufs[i] = buf;
-    ps.owned[i] = true;
     ps.pages[i] = GenericXLogRegisterBuffer(ps.state, buf, is_new ? GENERIC_XLOG_FULL_IMAGE : 0);
     if (is_new)
         init_data_page(ps.pages[i]);

@@ -97,11 +97,7 @@ char *tuple_at(Relation index, Page page, const TupleRef &ref, Size *size)
 Buffer lock_ref_buffer(Relation index, const TupleRef &ref, int mode)
 {
     BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(&ref);
-    // (Reading past the end fails in ReadBuffer; not checked here because
-    // RelationGetNumberOfBlocks costs a system call on this hot path.)
-    if (blkno == kMetaBlock || blkno == InvalidBlockNumber)
-        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                        errmsg("index \"%s\" refers to invalid block %u", RelationGetRelationName(index), blkno)));
+    check_block_ref(index, blkno);
     Buffer buf = ReadBuffer(index, blkno);
     LockBuffer(buf, mode);
     // The header check only (as scans do): tuple kinds and trees are checked

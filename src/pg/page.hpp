@@ -181,7 +181,7 @@ struct MetaPageData {
     // current item count as n_items * pages now / counted_pages.
     uint32 counted_pages;
     uint64 n_items;   // live item tuples when last counted
-    uint64 n_splits;  // leaf splits done by inserts (statistics)
+    uint64 reserved;  // unused, zero
     TupleRef roots[FLEXIBLE_ARRAY_MEMBER];
 };
 
@@ -219,6 +219,16 @@ inline void check_page_header(Relation index, Page page, BlockNumber blkno)
 // The tuple at `ref` on a locked page, with its kind checked against
 // `expected` (0 = any).  Errors (index corrupted) on a bad reference.
 char *tuple_at(Relation index, Page page, const TupleRef &ref, Size *size);
+
+// Errors (index corrupted) unless blkno can hold data tuples.
+inline void check_block_ref(Relation index, BlockNumber blkno)
+{
+    // (Reading past the end fails in ReadBuffer; not checked here because
+    // RelationGetNumberOfBlocks costs a system call on hot paths.)
+    if (unlikely(blkno == kMetaBlock || blkno == InvalidBlockNumber))
+        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                        errmsg("index \"%s\" refers to invalid block %u", RelationGetRelationName(index), blkno)));
+}
 
 // Pins and locks the block of `ref`; returns the buffer.
 Buffer lock_ref_buffer(Relation index, const TupleRef &ref, int mode);

@@ -16,6 +16,7 @@
 #include <exception>
 #include <new>
 #include <stdexcept>
+#include <type_traits>
 
 #include "common.hpp"
 #include "distance.hpp"

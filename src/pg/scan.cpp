@@ -75,9 +75,7 @@ struct ScanState {
 // The page of `blkno`, pinned (reusing the pin of the previous read).
 Buffer pin_block(Relation index, ScanState *so, BlockNumber blkno)
 {
-    if (blkno == kMetaBlock || blkno == InvalidBlockNumber)
-        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                        errmsg("index \"%s\" refers to invalid block %u", RelationGetRelationName(index), blkno)));
+    check_block_ref(index, blkno);
     so->pinned = ReleaseAndReadBuffer(so->pinned, index, blkno);
     return so->pinned;
 }
@@ -118,9 +116,7 @@ void score_leaf(Relation index, ScanState *so, int count)
             continue;  // already scored from another tree
         BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(&refs[i]);
         if (ngroups == 0 || groups[ngroups - 1].blkno != blkno) {
-            if (blkno == kMetaBlock || blkno == InvalidBlockNumber)
-                ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED), errmsg("index \"%s\" refers to invalid block %u",
-                                                                         RelationGetRelationName(index), blkno)));
+            check_block_ref(index, blkno);
             Buffer buf = ReadBuffer(index, blkno);
             prefetch(BufferGetPage(buf));
             groups[ngroups++] = ItemGroup{blkno, buf, n, n};
