@@ -23,6 +23,7 @@
 #include "rng.hpp"
 #include "search_state.hpp"
 #include "split.hpp"
+#include "tree_build.hpp"
 
 namespace annoy::core {
 
@@ -31,16 +32,6 @@ namespace {
 // Items handled between two polls of the cancel callback.  A split pass over
 // 4096 items of dimension 1000 takes on the order of a millisecond.
 constexpr size_t kPollEveryItems = 4096;
-
-// One tree in the FlatForest layout, with indices local to the tree; the
-// merge shifts them.
-struct TreeFragment {
-    NodeRef root = kLeafBit;
-    std::vector<FlatForest::Split> splits;
-    std::vector<float> planes;
-    std::vector<FlatForest::Leaf> leaves;
-    std::vector<uint32_t> leaf_items;
-};
 
 // Shared by the threads of one build: the first error stops everybody.
 //
@@ -76,136 +67,6 @@ struct BuildControl {
     }
     CancelCheck worker_check() { return CancelCheck{stop_requested, this}; }
     CancelCheck caller_check() { return CancelCheck{caller_stop_requested, this}; }
-};
-
-class TreeBuilder {
-public:
-    TreeBuilder(const Space &space, const void *vectors, const float *extras, size_t n, uint32_t leaf_size,
-                CancelCheck check)
-        : space_(space),
-          base_(static_cast<const char *>(vectors)),
-          extras_(extras),
-          n_(n),
-          leaf_size_(leaf_size),
-          vbytes_(space.vector_bytes()),
-          plane_dim_(space.plane_dim()),
-          check_(check),
-          order_(n),
-          scratch_(n),
-          vecs_(n),
-          side_(n)
-    {
-        if (extras_ != nullptr)
-            node_extras_.resize(n);
-    }
-
-    void build(uint64_t tree_seed, TreeFragment &out)
-    {
-        Rng rng(tree_seed);
-        // clear() keeps capacity: a single-threaded build reuses one fragment.
-        out.root = kLeafBit;
-        out.splits.clear();
-        out.planes.clear();
-        out.leaves.clear();
-        out.leaf_items.clear();
-        out.leaf_items.reserve(n_);
-        for (size_t i = 0; i < n_; i++)
-            order_[i] = uint32_t(i);
-
-        // Explicit stack, depth first with child 0 first: the order (and so
-        // the generator's stream) is fixed, and degenerate data that peels
-        // off a few items per split cannot overflow the machine stack.
-        // Children are linked to their parent by index: splits may move as
-        // the vector grows.
-        stack_.clear();
-        out.root = make_node(0, n_, rng, out);
-        push_children(out.root, 0, n_);
-        while (!stack_.empty()) {
-            const Task task = stack_.back();
-            stack_.pop_back();
-            const NodeRef ref = make_node(task.begin, task.end, rng, out);
-            out.splits[task.parent].child[task.child] = ref;
-            push_children(ref, task.begin, task.end);
-        }
-    }
-
-private:
-    struct Task {
-        size_t begin, end;  // range of order_
-        uint32_t parent;    // split index
-        int child;
-    };
-
-    // After make_node split order_[begin, end): queue both halves.
-    void push_children(NodeRef ref, size_t begin, size_t end)
-    {
-        if (is_leaf(ref))
-            return;
-        stack_.push_back(Task{split_point_, end, node_index(ref), 1});
-        stack_.push_back(Task{begin, split_point_, node_index(ref), 0});
-    }
-
-    // Emits a leaf for order_[begin, end) or splits it (partitioning that
-    // range in place, child 0 first, and leaving the boundary in split_point_).
-    NodeRef make_node(size_t begin, size_t end, Rng &rng, TreeFragment &out)
-    {
-        poll(end - begin);
-        const size_t count = end - begin;
-        if (count <= leaf_size_) {
-            out.leaves.push_back(FlatForest::Leaf{uint32_t(out.leaf_items.size()), uint32_t(count)});
-            out.leaf_items.insert(out.leaf_items.end(), order_.begin() + begin, order_.begin() + end);
-            return kLeafBit | uint32_t(out.leaves.size() - 1);
-        }
-        for (size_t i = 0; i < count; i++) {
-            const uint32_t item = order_[begin + i];
-            vecs_[i] = base_ + size_t(item) * vbytes_;
-            if (extras_ != nullptr)
-                node_extras_[i] = extras_[item];
-        }
-        choose_split(space_, vecs_.data(), extras_ ? node_extras_.data() : nullptr, count, rng, plane_, side_.data(),
-                     check_);
-
-        // Stable partition through scratch_: side 0 first, then side 1.
-        size_t zeros = 0;
-        for (size_t i = 0; i < count; i++)
-            zeros += side_[i] == 0;
-        size_t lo = begin, hi = begin + zeros;
-        for (size_t i = 0; i < count; i++)
-            scratch_[side_[i] ? hi++ : lo++] = order_[begin + i];
-        std::copy(scratch_.begin() + begin, scratch_.begin() + end, order_.begin() + begin);
-        split_point_ = begin + zeros;
-
-        out.splits.push_back(FlatForest::Split{{kLeafBit, kLeafBit}, plane_.offset, plane_.bit});
-        if (plane_dim_)
-            out.planes.insert(out.planes.end(), plane_.normal.begin(), plane_.normal.end());
-        return uint32_t(out.splits.size() - 1);
-    }
-
-    void poll(size_t items)
-    {
-        since_poll_ += items;
-        if (since_poll_ < kPollEveryItems)
-            return;
-        since_poll_ = 0;
-        if (check_())
-            throw Cancelled();
-    }
-
-    const Space &space_;
-    const char *base_;
-    const float *extras_;  // Dot only
-    size_t n_;
-    size_t leaf_size_;
-    size_t vbytes_, plane_dim_;
-    CancelCheck check_;
-    std::vector<uint32_t> order_, scratch_;  // item numbers, partitioned in place
-    std::vector<const void *> vecs_;         // the current node's vectors
-    std::vector<float> node_extras_;
-    std::vector<uint8_t> side_;
-    SplitPlane plane_;
-    std::vector<Task> stack_;
-    size_t split_point_ = 0;
-    size_t since_poll_ = 0;
 };
 
 // Appends one tree to the forest, shifting its local indices.
@@ -260,20 +121,39 @@ private:
 #endif
 };
 
-// Thread body: builds trees next_tree++ until none are left.  Never throws.
-void build_trees(const Space &space, const void *vectors, const float *extras, size_t n, const BuildParams &params,
-                 BuildControl &control, CancelCheck check, std::atomic<uint32_t> &next_tree,
-                 std::vector<TreeFragment> &trees) noexcept
+// Which trees group g of `groups` builds: every groups-th tree from g on.
+size_t group_trees(const BuildParams &params, size_t groups, size_t g, std::vector<uint64_t> &seeds,
+                   std::vector<uint32_t> &numbers)
+{
+    seeds.clear();
+    numbers.clear();
+    for (size_t t = g; t < params.n_trees; t += groups) {
+        seeds.push_back(mix_seed(params.seed, t));
+        numbers.push_back(uint32_t(t));
+    }
+    return numbers.size();
+}
+
+// Thread body: builds groups next_group++ until none are left.  Never throws.
+void build_groups(const Space &space, const void *vectors, const float *extras, size_t n, const BuildParams &params,
+                  size_t groups, BuildControl &control, CancelCheck check, std::atomic<uint32_t> &next_group,
+                  std::vector<TreeFragment> &trees) noexcept
 {
     try {
-        TreeBuilder builder(space, vectors, extras, n, params.leaf_size, check);
+        std::vector<uint64_t> seeds;
+        std::vector<uint32_t> numbers;
+        std::vector<TreeFragment> built;
         for (;;) {
             if (control.stop.load(std::memory_order_relaxed))
                 return;
-            const uint32_t t = next_tree.fetch_add(1);
-            if (t >= params.n_trees)
+            const uint32_t g = next_group.fetch_add(1);
+            if (g >= groups)
                 return;
-            builder.build(mix_seed(params.seed, t), trees[t]);
+            const size_t count = group_trees(params, groups, g, seeds, numbers);
+            built.resize(count);
+            build_tree_group(space, vectors, extras, n, params, seeds.data(), count, check, built.data());
+            for (size_t i = 0; i < count; i++)
+                trees[numbers[i]] = std::move(built[i]);
         }
     } catch (...) {
         control.fail(std::current_exception());
@@ -281,9 +161,10 @@ void build_trees(const Space &space, const void *vectors, const float *extras, s
 }
 
 void worker_main(const Space &space, const void *vectors, const float *extras, size_t n, const BuildParams &params,
-                 BuildControl &control, std::atomic<uint32_t> &next_tree, std::vector<TreeFragment> &trees) noexcept
+                 size_t groups, BuildControl &control, std::atomic<uint32_t> &next_group,
+                 std::vector<TreeFragment> &trees) noexcept
 {
-    build_trees(space, vectors, extras, n, params, control, control.worker_check(), next_tree, trees);
+    build_groups(space, vectors, extras, n, params, groups, control, control.worker_check(), next_group, trees);
     std::lock_guard<std::mutex> lock(control.mutex);
     control.workers_running--;
     control.worker_done.notify_all();
@@ -325,6 +206,13 @@ void check_params(const Space &space, const void *vectors, size_t n, const Build
     // tree has at most max(n, 1) leaves and n - 1 splits.
     if (uint64_t(params.n_trees) * std::max<uint64_t>(n, 1) >= uint64_t(kLeafBit))
         throw std::invalid_argument("too many items x trees for one forest (limit 2^31)");
+}
+
+// Tree groups of a build: one per thread, each at most kMaxTreesPerGroup trees.
+size_t tree_groups(const BuildParams &params)
+{
+    const size_t per_group = (params.n_trees + kMaxTreesPerGroup - 1) / kMaxTreesPerGroup;
+    return std::min<size_t>(params.n_trees, std::max<size_t>({size_t(std::max(1u, params.threads)), per_group, 1}));
 }
 
 // Rough node count of one tree, see forest_memory_estimate.
@@ -405,22 +293,11 @@ FlatForest build_forest(const Space &space, const void *vectors, size_t n, const
     }
     const float *extras_ptr = extras.empty() ? nullptr : extras.data();
     const size_t n_trees = params.n_trees;
-    const size_t threads = std::min<size_t>(std::max(1u, params.threads), std::max<size_t>(n_trees, 1));
-
-    if (threads <= 1) {
-        // One tree at a time, appended as soon as it is built: peak memory is
-        // the forest plus one tree.
-        TreeBuilder builder(space, vectors, extras_ptr, n, params.leaf_size, control.caller_check());
-        TreeFragment tree;
-        for (size_t t = 0; t < n_trees; t++) {
-            builder.build(mix_seed(params.seed, t), tree);
-            append_tree(forest, tree);
-        }
-        return forest;
-    }
+    const size_t groups = tree_groups(params);
+    const size_t threads = std::min<size_t>(std::max(1u, params.threads), groups);
 
     std::vector<TreeFragment> trees(n_trees);
-    std::atomic<uint32_t> next_tree{0};
+    std::atomic<uint32_t> next_group{0};
     std::vector<std::thread> workers;
     workers.reserve(threads - 1);
     try {
@@ -431,8 +308,8 @@ FlatForest build_forest(const Space &space, const void *vectors, size_t n, const
                 control.workers_running++;
             }
             try {
-                workers.emplace_back(worker_main, std::cref(space), vectors, extras_ptr, n, std::cref(params),
-                                     std::ref(control), std::ref(next_tree), std::ref(trees));
+                workers.emplace_back(worker_main, std::cref(space), vectors, extras_ptr, n, std::cref(params), groups,
+                                     std::ref(control), std::ref(next_group), std::ref(trees));
             } catch (...) {
                 std::lock_guard<std::mutex> lock(control.mutex);
                 control.workers_running--;
@@ -446,7 +323,7 @@ FlatForest build_forest(const Space &space, const void *vectors, size_t n, const
         control.fail(std::current_exception());
     }
     // This thread works too; all workers are joined before any error is rethrown.
-    build_trees(space, vectors, extras_ptr, n, params, control, control.caller_check(), next_tree, trees);
+    build_groups(space, vectors, extras_ptr, n, params, groups, control, control.caller_check(), next_group, trees);
     wait_for_workers(control);
     for (std::thread &w : workers)
         w.join();
@@ -480,24 +357,21 @@ size_t forest_memory_estimate(const Space &space, size_t n, const BuildParams &p
     // 2 * n / leaf_size (a margin of 40% over that), capped at n.
     const size_t leaf_size = std::max<uint32_t>(params.leaf_size, 1);
     const size_t trees = params.n_trees;
-    const size_t threads = std::min<size_t>(std::max(1u, params.threads), std::max<size_t>(trees, 1));
+    const size_t groups = std::max<size_t>(tree_groups(params), 1);
+    const size_t threads = std::min<size_t>(std::max(1u, params.threads), groups);
     const size_t splits = estimated_splits(n, uint32_t(leaf_size));
     const size_t leaves = splits + 1;
     const size_t node_bytes =
         splits * (sizeof(FlatForest::Split) + space.plane_dim() * sizeof(float)) + leaves * sizeof(FlatForest::Leaf);
     const size_t tree_bytes = node_bytes + n * sizeof(uint32_t) + sizeof(NodeRef);
 
-    // The forest itself; per-tree vectors hold up to about 1.5 times their
-    // size while growing.  Multi-threaded builds keep every tree until the
-    // merge (so the forest exists twice), single-threaded ones one tree at a
-    // time.
+    // The forest itself, and every tree's fragment until the merge (vectors
+    // hold up to about 1.5 times their size while growing).
     size_t bytes = trees * tree_bytes;
-    bytes += (threads > 1 ? trees : 1) * (node_bytes / 2 + n * sizeof(uint32_t));
-    // Per builder: item order and scratch, vector pointers, Dot extras, sides,
-    // the split's plane and two-means buffers, and the explicit stack.
-    const size_t per_builder = n * (2 * sizeof(uint32_t) + sizeof(void *) + sizeof(float) + 1) +
-                               4 * space.plane_dim() * sizeof(float) + 16 * 1024;
-    bytes += threads * per_builder;
+    bytes += trees * (tree_bytes + node_bytes / 2 + n * sizeof(uint32_t) / 2);
+    // Per thread: its group's working state.
+    const size_t per_group = (trees + groups - 1) / groups;
+    bytes += threads * tree_group_memory(space, n, per_group, params);
     if (space.metric == Metric::Dot)
         bytes += n * sizeof(float);
     return bytes;

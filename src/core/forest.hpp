@@ -33,6 +33,11 @@ struct BuildParams {
     // build in parts (the Postgres layer's bounded-memory build) passes the
     // norm of the whole data set so all parts agree.
     float dot_max_norm = -1.0f;
+    // Nodes whose vectors take more bytes than this are split level by
+    // level, several trees per pass over the vectors; smaller ones depth
+    // first (see tree_build.hpp).  A tuning knob for tests and experiments:
+    // the trees come out alike either way, only the memory traffic differs.
+    size_t cache_resident_bytes = size_t(4) << 20;
 };
 
 struct FlatForest {

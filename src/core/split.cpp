@@ -399,6 +399,19 @@ void choose_split(const Space &space, const void *const *vecs, const float *extr
     choose_split(space, vecs, extras, n, rng, plane, side, CancelCheck{});
 }
 
+void choose_plane(const Space &space, const void *const *vecs, const float *extras, size_t n, Rng &rng,
+                  SplitPlane &plane)
+{
+    if (n < 2 || vecs == nullptr || is_bit_metric(space.metric))
+        throw std::invalid_argument("choose_plane needs at least two float vectors");
+    TwoMeans(space, vecs, extras, n).run(rng, plane);
+}
+
+bool split_too_unbalanced(size_t larger, size_t n)
+{
+    return larger_side_exceeds(larger, n, kRetryPercent);
+}
+
 void choose_split(const Space &space, const void *const *vecs, const float *extras, size_t n, Rng &rng,
                   SplitPlane &plane, uint8_t *side, const CancelCheck &cancel)
 {

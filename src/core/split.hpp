@@ -40,4 +40,15 @@ void choose_split(const Space &space, const void *const *vecs, const float *extr
 void choose_split(const Space &space, const void *const *vecs, const float *extras, size_t n, Rng &rng,
                   SplitPlane &plane, uint8_t *side, const CancelCheck &cancel);
 
+// Float metrics only: the hyperplane of choose_split's first two-means
+// attempt, without assigning sides.  The forest build assigns the sides of
+// many nodes (of several trees) in one pass over the vectors, and calls
+// choose_split itself only for a node this plane leaves too unbalanced.
+void choose_plane(const Space &space, const void *const *vecs, const float *extras, size_t n, Rng &rng,
+                  SplitPlane &plane);
+
+// Whether choose_split would retry a plane that puts `larger` of the n items
+// on one side.
+bool split_too_unbalanced(size_t larger, size_t n);
+
 }  // namespace annoy::core

@@ -130,13 +130,21 @@ void check_structure(const FlatForest &f, const DataSet &d, size_t n_trees, uint
         EXPECT_EQ(u, 1);
 }
 
-FlatForest build(const DataSet &d, uint32_t n_trees, uint32_t leaf_size, uint64_t seed, unsigned threads = 1)
+// The test data sets are far smaller than the CPU caches, which would build
+// every tree depth first; a small cache_resident_bytes makes the tests cover
+// the shared top levels (nodes above ~2 KB of vectors) as well.
+constexpr size_t kSharedAbove = 2048;
+constexpr size_t kNeverShared = SIZE_MAX;
+
+FlatForest build(const DataSet &d, uint32_t n_trees, uint32_t leaf_size, uint64_t seed, unsigned threads = 1,
+                 size_t resident_bytes = kSharedAbove)
 {
     BuildParams p;
     p.n_trees = n_trees;
     p.leaf_size = leaf_size;
     p.seed = seed;
     p.threads = threads;
+    p.cache_resident_bytes = resident_bytes;
     return build_forest(d.space, d.data(), d.n, p);
 }
 
@@ -176,6 +184,7 @@ TEST(Forest, StructureEveryMetric)
             FlatForest f = build(d, 4, leaf_size, 7);
             EXPECT_EQ(f.space.metric, metric);
             check_structure(f, d, 4, leaf_size);
+            check_structure(build(d, 4, leaf_size, 7, 1, kNeverShared), d, 4, leaf_size);
             if (metric == Metric::Dot) {
                 EXPECT_GT(f.dot_max_norm, 0.0f);
             }
@@ -199,8 +208,8 @@ TEST(Forest, DegenerateData)
                     d.floats[i * 16 + c] = i < 150 ? 0.0f : 1.0f;  // two distinct vectors, one of them 0
         }
         for (uint32_t leaf_size : {1u, 3u, 100u}) {
-            FlatForest f = build(d, 3, leaf_size, 3);
-            check_structure(f, d, 3, leaf_size);
+            check_structure(build(d, 3, leaf_size, 3), d, 3, leaf_size);
+            check_structure(build(d, 3, leaf_size, 3, 1, kNeverShared), d, 3, leaf_size);
         }
     }
 }
@@ -239,6 +248,10 @@ TEST(Forest, DeterministicAcrossThreads)
         EXPECT_TRUE(same_forest(a, b));
         EXPECT_TRUE(same_forest(a, c));
         EXPECT_TRUE(same_forest(a, e));
+        // 40 trees: single-threaded builds split them into groups of at
+        // most kMaxTreesPerGroup, so trees share passes with different
+        // partners than in a 3-thread build.
+        EXPECT_TRUE(same_forest(build(d, 40, 16, 99, 1), build(d, 40, 16, 99, 3)));
         check_structure(c, d, 7, 16);
         FlatForest other = build(d, 7, 16, 100, 1);
         EXPECT_FALSE(same_forest(a, other));
@@ -290,6 +303,7 @@ TEST(Forest, CancelThrowsCancelled)
     never.limit = 1 << 30;
     BuildParams p;
     p.n_trees = 2;
+    p.cache_resident_bytes = kSharedAbove;
     p.cancel = CancelCheck{CancelAfter::check, &never};
     FlatForest f = build_forest(d.space, d.data(), d.n, p);
     EXPECT_GT(never.calls.load(), 0);
@@ -405,6 +419,24 @@ TEST(Search, RecallPerMetric)
         std::printf("recall@10 %-9s search_k 500: %.3f  2000: %.3f\n", metric_name(c.metric), r500, r2000);
         EXPECT_GE(r2000, c.min_recall_2000) << metric_name(c.metric);
         EXPECT_GE(r500, c.min_recall_500) << metric_name(c.metric);
+    }
+}
+
+// Splitting the top levels in shared passes changes which random numbers
+// each split sees, not how it splits: recall stays that of depth-first trees.
+TEST(Search, SharedLevelsKeepRecall)
+{
+    for (Metric metric : {Metric::Euclidean, Metric::Angular, Metric::Dot}) {
+        DataSet d = clustered(metric, 5000, 32, 11, 100, 1.0f, 0.25f);
+        DataSet q = clustered(metric, 200, 32, 12, 100, 1.0f, 0.25f);
+        double shared = 0, depth_first = 0;
+        for (uint64_t seed : {1, 2, 3}) {
+            shared += recall_at(d, build(d, 10, 32, seed), q, 10, 500) / 3;
+            depth_first += recall_at(d, build(d, 10, 32, seed, 1, kNeverShared), q, 10, 500) / 3;
+        }
+        std::printf("recall@10 %-9s search_k 500: shared levels %.3f, depth first %.3f\n", metric_name(metric), shared,
+                    depth_first);
+        EXPECT_NEAR(shared, depth_first, 0.02) << metric_name(metric);
     }
 }
 
