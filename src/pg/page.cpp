@@ -1,6 +1,8 @@
 // Page and tuple helpers shared by build, insert, scan and vacuum.
 #include "page.hpp"
 
+#include "buffer_hint.hpp"
+
 namespace annoy::pg {
 
 int max_dimensions(core::Metric metric)
@@ -98,7 +100,7 @@ Buffer lock_ref_buffer(Relation index, const TupleRef &ref, int mode)
 {
     BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(&ref);
     check_block_ref(index, blkno);
-    Buffer buf = ReadBuffer(index, blkno);
+    Buffer buf = read_index_buffer(index, blkno);
     LockBuffer(buf, mode);
     // The header check only (as scans do): tuple kinds and trees are checked
     // by every reader, and the special space would cost a cache miss per

@@ -11,6 +11,7 @@
 // not throw.  So Postgres errors (interrupts, I/O) may longjmp through this
 // code freely; everything it owns lives in the scan's memory context.
 #include "am.hpp"
+#include "buffer_hint.hpp"
 #include "context_alloc.hpp"
 #include "index_vector.hpp"
 #include "node_access.hpp"
@@ -76,7 +77,7 @@ struct ScanState {
 Buffer pin_block(Relation index, ScanState *so, BlockNumber blkno)
 {
     check_block_ref(index, blkno);
-    so->pinned = ReleaseAndReadBuffer(so->pinned, index, blkno);
+    so->pinned = reread_index_buffer(so->pinned, index, blkno);
     return so->pinned;
 }
 
@@ -117,7 +118,7 @@ void score_leaf(Relation index, ScanState *so, int count)
         BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(&refs[i]);
         if (ngroups == 0 || groups[ngroups - 1].blkno != blkno) {
             check_block_ref(index, blkno);
-            Buffer buf = ReadBuffer(index, blkno);
+            Buffer buf = read_index_buffer(index, blkno);
             prefetch(BufferGetPage(buf));
             groups[ngroups++] = ItemGroup{blkno, buf, n, n};
         }
