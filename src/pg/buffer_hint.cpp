@@ -75,8 +75,12 @@ Buffer read_index_buffer(Relation index, BlockNumber blkno)
     HintTable *t = hint_table(index);
     if (blkno < t->size) {
         Buffer hint = t->hint[blkno];
-        if (hint != InvalidBuffer && ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blkno, hint))
+        if (hint != InvalidBuffer && ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blkno, hint)) {
+            // Counted as ReadBuffer counts a hit (pg_statio_*_indexes).
+            pgstat_count_buffer_read(index);
+            pgstat_count_buffer_hit(index);
             return hint;
+        }
     }
     Buffer buf = ReadBuffer(index, blkno);
     if (ensure_room(*t, blkno))
