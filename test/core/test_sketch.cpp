@@ -1,0 +1,144 @@
+// Sketches: determinism, sizes, and how well the estimate orders candidates
+// (the only thing the scan uses it for).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <numeric>
+#include <vector>
+
+#include "distance.hpp"
+#include "sketch.hpp"
+#include "test_data.hpp"
+
+using namespace annoy::core;
+using namespace annoy::core::testing;
+
+namespace {
+
+constexpr uint32_t kDim = 128;
+
+std::vector<float> mean_of(const std::vector<float> &data, size_t n, size_t dim)
+{
+    std::vector<float> c(dim, 0.0f);
+    for (size_t i = 0; i < n; i++)
+        for (size_t d = 0; d < dim; d++)
+            c[d] += data[i * dim + d] / float(n);
+    return c;
+}
+
+// Fraction of the true 10 nearest among the `keep` best by estimate, over
+// queries drawn from the same mixture.
+double rerank_recall(Metric metric, size_t keep)
+{
+    init_kernels();
+    const size_t n = 3000, nq = 40;
+    Space space{metric, kDim};
+    std::vector<float> data = gaussian_mixture(n, kDim, 30, 1.0f, 7);
+    std::vector<float> queries = gaussian_mixture(nq, kDim, 30, 1.0f, 8);
+    // Shift everything off the origin: the centre must matter.
+    for (float &v : data)
+        v += 3.0f;
+    for (float &v : queries)
+        v += 3.0f;
+    std::vector<float> center = mean_of(data, n, kDim);
+    Sketcher sk(space, 128, 42, metric == Metric::Euclidean ? center.data() : nullptr);
+    std::vector<uint8_t> codes(n * sk.code_bytes());
+    for (size_t i = 0; i < n; i++)
+        sk.encode(&data[i * kDim], &codes[i * sk.code_bytes()]);
+    double hits = 0;
+    for (size_t q = 0; q < nq; q++) {
+        const float *qv = &queries[q * kDim];
+        Sketcher::Query sq(sk, qv);
+        std::vector<size_t> by_true(n), by_est(n);
+        std::iota(by_true.begin(), by_true.end(), 0);
+        std::iota(by_est.begin(), by_est.end(), 0);
+        std::vector<float> truth(n), est(n);
+        for (size_t i = 0; i < n; i++) {
+            truth[i] = space.distance(qv, &data[i * kDim]);
+            est[i] = sq.estimate(&codes[i * sk.code_bytes()]);
+        }
+        std::sort(by_true.begin(), by_true.end(), [&](size_t a, size_t b) { return truth[a] < truth[b]; });
+        std::sort(by_est.begin(), by_est.end(), [&](size_t a, size_t b) { return est[a] < est[b]; });
+        std::vector<bool> kept(n, false);
+        for (size_t i = 0; i < keep; i++)
+            kept[by_est[i]] = true;
+        for (size_t i = 0; i < 10; i++)
+            hits += kept[by_true[i]];
+    }
+    return hits / double(nq * 10);
+}
+
+}  // namespace
+
+TEST(Sketch, SizesAndSupport)
+{
+    EXPECT_EQ(Sketcher::code_bytes(Space{Metric::Euclidean, 784}, 128), 20u);
+    EXPECT_EQ(Sketcher::code_bytes(Space{Metric::Angular, 100}, 128), 16u);
+    EXPECT_EQ(Sketcher::code_bytes(Space{Metric::Dot, 100}, 128), 20u);
+    EXPECT_EQ(Sketcher::code_bytes(Space{Metric::Angular, 100}, 0), 0u);
+    EXPECT_EQ(Sketcher::default_bits(Space{Metric::Euclidean, 784}), 128u);
+    EXPECT_EQ(Sketcher::default_bits(Space{Metric::Euclidean, 16}), 0u);
+    EXPECT_EQ(Sketcher::default_bits(Space{Metric::Manhattan, 784}), 0u);
+    EXPECT_EQ(Sketcher::default_bits(Space{Metric::Hamming, 784}), 0u);
+    EXPECT_THROW(Sketcher(Space{Metric::Manhattan, 128}, 128, 1, nullptr), std::invalid_argument);
+    EXPECT_THROW(Sketcher(Space{Metric::Euclidean, 128}, 128, 1, nullptr), std::invalid_argument);  // no centre
+    EXPECT_THROW(Sketcher(Space{Metric::Angular, 128}, 12, 1, nullptr), std::invalid_argument);
+}
+
+TEST(Sketch, DeterministicFromSeed)
+{
+    init_kernels();
+    Space space{Metric::Angular, kDim};
+    std::vector<float> data = gaussian_mixture(50, kDim, 5, 1.0f, 3);
+    Sketcher a(space, 128, 9, nullptr), b(space, 128, 9, nullptr), c(space, 128, 10, nullptr);
+    std::vector<uint8_t> ca(16), cb(16), cc(16);
+    size_t differ = 0;
+    for (size_t i = 0; i < 50; i++) {
+        a.encode(&data[i * kDim], ca.data());
+        b.encode(&data[i * kDim], cb.data());
+        c.encode(&data[i * kDim], cc.data());
+        EXPECT_EQ(ca, cb);
+        differ += ca != cc;
+    }
+    EXPECT_GT(differ, 40u);
+}
+
+// A query equal to an item estimates that item nearer than almost all
+// others (the estimate of |x - x|^2 is |x - c|^2 times a small relative
+// error, the others' are of the order of the cluster spread).
+TEST(Sketch, ItemEstimatesItselfNearest)
+{
+    init_kernels();
+    const size_t n = 200;
+    Space space{Metric::Euclidean, kDim};
+    std::vector<float> data = gaussian_mixture(n, kDim, 5, 1.0f, 4);
+    std::vector<float> center = mean_of(data, n, kDim);
+    Sketcher sk(space, 128, 1, center.data());
+    const size_t cb = sk.code_bytes();
+    std::vector<uint8_t> codes(n * cb);
+    for (size_t i = 0; i < n; i++)
+        sk.encode(&data[i * kDim], &codes[i * cb]);
+    for (size_t i = 0; i < 20; i++) {
+        Sketcher::Query q(sk, &data[i * kDim]);
+        const float self = q.estimate(&codes[i * cb]);
+        size_t nearer = 0;
+        for (size_t j = 0; j < n; j++)
+            nearer += j != i && q.estimate(&codes[j * cb]) < self;
+        EXPECT_LE(nearer, n / 20) << "item " << i;
+    }
+}
+
+// The scan keeps the best few of several times as many candidates by
+// estimate.  On 128-d clustered data the true 10 nearest of 3000 items are
+// almost all among the best 300 estimates (a random tenth would keep 10%).
+// Measured: euclidean 0.985, angular 0.983, dot 0.955; bars set below.
+TEST(Sketch, EstimatesOrderCandidates)
+{
+    const std::pair<Metric, const char *> metrics[] = {
+        {Metric::Euclidean, "euclidean"}, {Metric::Angular, "angular"}, {Metric::Dot, "dot"}};
+    for (auto [m, name] : metrics) {
+        const double r = rerank_recall(m, 300);
+        std::printf("sketch rerank recall %s keep 300 of 3000: %.3f\n", name, r);
+        EXPECT_GE(r, 0.9) << name;
+    }
+}
