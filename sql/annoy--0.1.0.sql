@@ -93,9 +93,10 @@ CREATE FUNCTION annoy_index_info(index regclass,
     OUT items bigint, OUT leaves bigint, OUT splits bigint, OUT forwards bigint,
     OUT min_depth int, OUT avg_depth float8, OUT max_depth int, OUT avg_leaf_fill float8,
     OUT pages bigint, OUT item_pages bigint, OUT node_pages bigint, OUT mixed_pages bigint,
-    OUT empty_pages bigint, OUT free_bytes bigint)
+    OUT empty_pages bigint, OUT free_bytes bigint, OUT sketch_bits int)
     AS 'MODULE_PATHNAME' LANGUAGE C STRICT PARALLEL RESTRICTED;
-COMMENT ON FUNCTION annoy_index_info(regclass) IS 'The shape of an annoy index: items, nodes, depths, leaf fill, pages';
+COMMENT ON FUNCTION annoy_index_info(regclass) IS
+    'The shape of an annoy index: items, nodes, depths, leaf fill, pages, sketch size';
 
 -- Only superusers may inspect index internals by default.
 REVOKE ALL ON FUNCTION annoy_check(regclass) FROM PUBLIC;

@@ -17,17 +17,13 @@ namespace {
 constexpr uint32_t kMinSketchDim = 64;
 constexpr uint32_t kDefaultBits = 128;
 
-bool has_norm(Metric m)
-{
-    return m == Metric::Euclidean || m == Metric::Dot;
-}
-
 }  // namespace
 
 bool Sketcher::useful(const Space &space)
 {
     const Metric m = space.metric;
-    return (m == Metric::Euclidean || m == Metric::Angular || m == Metric::Dot) && space.dim >= kMinSketchDim;
+    return (m == Metric::Euclidean || m == Metric::Angular || m == Metric::Dot) && space.dim >= kMinSketchDim &&
+           space.dim <= kMaxSketchDim;
 }
 
 uint32_t Sketcher::default_bits(const Space &space)
@@ -39,13 +35,39 @@ size_t Sketcher::code_bytes(const Space &space, uint32_t bits)
 {
     if (bits == 0)
         return 0;
-    return bits / 8 + (has_norm(space.metric) ? sizeof(float) : 0);
+    // |x' - c|, and for Dot also <x, c> (not implied by |x - c| there).
+    return bits / 8 + (space.metric == Metric::Dot ? 2 : 1) * sizeof(float);
+}
+
+void Sketcher::center_of(const Space &space, const void *vectors, size_t n, float *out)
+{
+    const size_t dim = space.dim;
+    std::vector<double> sum(dim, 0.0);
+    size_t used = 0;
+    const float *v = static_cast<const float *>(vectors);
+    for (size_t i = 0; i < n; i++, v += dim) {
+        double scale = 1.0;
+        if (space.metric == Metric::Angular) {
+            const double norm = std::sqrt(double(kernels().dot(v, v, dim)));
+            if (!(norm > 0.0) || !std::isfinite(norm))
+                continue;
+            scale = 1.0 / norm;
+        }
+        for (size_t d = 0; d < dim; d++)
+            sum[d] += double(v[d]) * scale;
+        used++;
+    }
+    for (size_t d = 0; d < dim; d++)
+        out[d] = used > 0 ? float(sum[d] / double(used)) : 0.0f;
 }
 
 Sketcher::Sketcher(const Space &space, uint32_t bits, uint64_t seed, const float *center) : space_(space), bits_(bits)
 {
-    if (bits == 0 || bits % 8 != 0 || !useful(space))
-        throw std::invalid_argument("sketches need a multiple of 8 bits and a Euclidean, Angular or Dot space");
+    if (bits == 0 || bits % 8 != 0 || bits > kMaxSketchBits || !useful(space))
+        throw std::invalid_argument(
+            "sketches need 8 to 512 bits (a multiple of 8) and a Euclidean, Angular or Dot space");
+    if (center == nullptr)
+        throw std::invalid_argument("sketches need a centre");
     const size_t dim = space.dim;
     rows_.resize(size_t(bits) * dim);
     Rng rng(seed);
@@ -57,35 +79,39 @@ Sketcher::Sketcher(const Space &space, uint32_t bits, uint64_t seed, const float
                 row[d + k] = (signs >> k) & 1 ? 1.0f : -1.0f;
         }
     }
-    row_dot_c_.assign(bits, 0.0f);
-    if (space.metric == Metric::Euclidean) {
-        if (center == nullptr)
-            throw std::invalid_argument("Euclidean sketches need a centre");
-        center_.assign(center, center + dim);
-        for (size_t r = 0; r < bits; r++)
-            row_dot_c_[r] = kernels().dot(rows_.data() + r * dim, center_.data(), dim);
-    }
+    center_.assign(center, center + dim);
+    c_sq_ = kernels().dot(center_.data(), center_.data(), dim);
+    row_dot_c_.resize(bits);
+    for (size_t r = 0; r < bits; r++)
+        row_dot_c_[r] = kernels().dot(rows_.data() + r * dim, center_.data(), dim);
 }
 
-void Sketcher::project(const float *x, float *out) const
+void Sketcher::project(const float *y, bool centred, float *out) const
 {
     const size_t dim = space_.dim;
     const FloatKernels &k = kernels();
     for (size_t r = 0; r < bits_; r++)
-        out[r] = k.dot(rows_.data() + r * dim, x, dim) - row_dot_c_[r];
+        out[r] = k.dot(rows_.data() + r * dim, y, dim) - (centred ? row_dot_c_[r] : 0.0f);
+}
+
+const float *Sketcher::prime(const float *x, float *buf) const
+{
+    if (space_.metric != Metric::Angular)
+        return x;
+    const size_t dim = space_.dim;
+    const float norm = std::sqrt(kernels().dot(x, x, dim));
+    const float inv = norm > 0.0f && std::isfinite(norm) ? 1.0f / norm : 0.0f;
+    for (size_t d = 0; d < dim; d++)
+        buf[d] = x[d] * inv;
+    return buf;
 }
 
 void Sketcher::encode(const void *vec, uint8_t *code) const
 {
-    const float *x = static_cast<const float *>(vec);
-    float p[kDefaultBits * 4];
-    std::vector<float> heap;
-    float *proj = p;
-    if (bits_ > sizeof(p) / sizeof(p[0])) {
-        heap.resize(bits_);
-        proj = heap.data();
-    }
-    project(x, proj);
+    float buf[kMaxSketchDim];
+    const float *x = prime(static_cast<const float *>(vec), buf);
+    float proj[kMaxSketchBits];
+    project(x, true, proj);
     const size_t bytes = bits_ / 8;
     for (size_t b = 0; b < bytes; b++) {
         uint8_t v = 0;
@@ -93,30 +119,43 @@ void Sketcher::encode(const void *vec, uint8_t *code) const
             v |= uint8_t(proj[b * 8 + size_t(k)] > 0.0f) << k;
         code[b] = v;
     }
-    if (has_norm(space_.metric)) {
-        const float norm = space_.metric == Metric::Euclidean
-                               ? std::sqrt(kernels().l2_squared(x, center_.data(), space_.dim))
-                               : std::sqrt(kernels().dot(x, x, space_.dim));
-        std::memcpy(code + bytes, &norm, sizeof norm);
+    const float norm = std::sqrt(kernels().l2_squared(x, center_.data(), space_.dim));
+    std::memcpy(code + bytes, &norm, sizeof norm);
+    if (space_.metric == Metric::Dot) {
+        const float x_dot_c = kernels().dot(x, center_.data(), space_.dim);
+        std::memcpy(code + bytes + sizeof norm, &x_dot_c, sizeof x_dot_c);
     }
 }
 
-Sketcher::Query::Query(const Sketcher &s, const void *query)
-    : metric_(s.space_.metric), bytes_(s.bits_ / 8), scale_(1.2533141f / float(s.bits_))  // sqrt(pi / 2)
+void Sketcher::Query::prepare(const Sketcher &s, const void *query)
 {
-    const float *q = static_cast<const float *>(query);
-    std::vector<float> proj(s.bits_);
-    s.project(q, proj.data());
-    if (metric_ == Metric::Euclidean)
-        query_sq_ = kernels().l2_squared(q, s.center_.data(), s.space_.dim);
-    if (metric_ == Metric::Angular)
-        query_norm_ = std::sqrt(kernels().dot(q, q, s.space_.dim));
+    metric_ = s.space_.metric;
+    bytes_ = s.bits_ / 8;
+    scale_ = 1.2533141f / float(s.bits_);  // sqrt(pi / 2) / bits
+    c_sq_ = s.c_sq_;
+    const size_t dim = s.space_.dim;
+    float buf[kMaxSketchDim];
+    const float *q = s.prime(static_cast<const float *>(query), buf);
+    float proj[kMaxSketchBits];
+    // a = q' - c.
+    s.project(q, true, proj);
+    const float q_dot_c = kernels().dot(q, s.center_.data(), dim);
+    switch (metric_) {
+        case Metric::Euclidean:
+            constant_ = kernels().l2_squared(q, s.center_.data(), dim);
+            break;
+        case Metric::Angular:
+            constant_ = q_dot_c;
+            break;
+        default:  // Dot
+            constant_ = q_dot_c - s.c_sq_;
+            break;
+    }
     // table[b][v] = sum over bits k of v: +p[8b+k] if set, -p[8b+k] if not;
     // built from v without its lowest set bit.
-    table_.resize(size_t(bytes_) * 256);
     for (size_t b = 0; b < bytes_; b++) {
-        float *t = table_.data() + b * 256;
-        const float *p = proj.data() + b * 8;
+        float *t = table_ + b * 256;
+        const float *p = proj + b * 8;
         float all_clear = 0.0f;
         for (int k = 0; k < 8; k++)
             all_clear -= p[k];
@@ -129,22 +168,22 @@ Sketcher::Query::Query(const Sketcher &s, const void *query)
 float Sketcher::Query::estimate(const uint8_t *code) const
 {
     float sum = 0.0f;
-    const float *t = table_.data();
+    const float *t = table_;
     for (uint32_t b = 0; b < bytes_; b++, t += 256)
         sum += t[code[b]];
+    float norm;
+    std::memcpy(&norm, code + bytes_, sizeof norm);
+    const float inner = norm * scale_ * sum;  // estimate of <a, x' - c>
     switch (metric_) {
-        case Metric::Euclidean: {
-            float norm;
-            std::memcpy(&norm, code + bytes_, sizeof norm);
-            return query_sq_ + norm * norm - 2.0f * norm * scale_ * sum;
+        case Metric::Euclidean:
+            return constant_ + norm * norm - 2.0f * inner;
+        case Metric::Angular:
+            return 1.0f - (inner + constant_ + 0.5f * (1.0f + c_sq_ - norm * norm) - c_sq_);
+        default: {  // Dot: -<q, x>
+            float x_dot_c;
+            std::memcpy(&x_dot_c, code + bytes_ + sizeof norm, sizeof x_dot_c);
+            return -(inner + constant_ + x_dot_c);
         }
-        case Metric::Dot: {
-            float norm;
-            std::memcpy(&norm, code + bytes_, sizeof norm);
-            return -norm * scale_ * sum;
-        }
-        default:  // Angular: 1 - estimated cosine
-            return query_norm_ > 0.0f ? 1.0f - scale_ * sum / query_norm_ : 0.0f;
     }
 }
 

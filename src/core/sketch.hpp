@@ -6,14 +6,22 @@
 // carry a sketch of each item let the search rank many candidates cheaply and
 // score exactly only the most promising ones.
 //
-// The sketch of x is the signs of `bits` random projections of x - c (c: a
-// centre for Euclidean, the data's mean; the origin otherwise), with
-// |x - c| (a float) for the metrics that need it.  The projections
-// are rows of random +-1 entries drawn from a seed, so every backend rebuilds
-// the same ones.  The query side is asymmetric: the query's projections stay
-// exact, and for Gaussian-like projections E[p(q) sign(p(x))] =
-// sqrt(2/pi) <q, x> / |x|, which estimates <q - c, x - c> from the signs
-// alone (the estimator of 1-bit quantisation schemes such as RaBitQ).
+// The sketch of x is the signs of `bits` random projections of x' - c, and
+// |x' - c| as a float (and <x, c> for Dot).  x' is x itself (Euclidean, Dot) or x / |x|
+// (Angular); c is the data's centre, the mean of the x' (real data is rarely
+// centred on the origin: pixel values are all positive, text embeddings
+// share a common direction, and signs of projections of uncentred vectors
+// say little).  The projections are rows of random +-1 entries drawn from a
+// seed, so every backend rebuilds the same ones.  The query side is
+// asymmetric: the query's projections stay exact, and for Gaussian-like
+// projections E[p(a) sign(p(y))] = sqrt(2/pi) <a, y> / |y|, which estimates
+// <a, x' - c> from the signs alone (the estimator of 1-bit quantisation
+// schemes such as RaBitQ), a being q - c, q / |q| - c or q:
+//   Euclidean  |q - x|^2 = |q - c|^2 + |x - c|^2 - 2 <q - c, x - c>
+//   Angular    cos(q, x) = <q' - c, x' - c> + <q', c> + <x', c> - |c|^2,
+//              with <x', c> = (1 + |c|^2 - |x' - c|^2) / 2
+//   Dot        <q, x>    = <q - c, x - c> + <q, c> + <x, c> - |c|^2,
+//              with <x, c> stored too
 //
 // Estimates order candidates only: exact distances decide what is returned.
 #pragma once
@@ -24,52 +32,73 @@
 
 namespace annoy::core {
 
+// Most projections a sketch may have.  Bounded so that a Query (below) is a
+// fixed-size object that never allocates: the Postgres scan keeps one in
+// memory that an error may abandon without running destructors.
+constexpr uint32_t kMaxSketchBits = 512;
+// encode() and Query work on stack copies of a vector: sketches exist for
+// spaces of at most this many dimensions (more than an index can hold).
+constexpr uint32_t kMaxSketchDim = 4096;
+
 class Sketcher {
 public:
     // Sketches for `space` with `bits` projections (a multiple of 8), drawn
-    // from `seed`; `center` (space.dim floats) only for Euclidean.
+    // from `seed`, around `center` (space.dim floats, see center_of).
     Sketcher(const Space &space, uint32_t bits, uint64_t seed, const float *center);
+
+    // The centre for n vectors (stored contiguously): the mean of the x'
+    // (unit vectors for Angular; zero vectors are skipped there).  Writes
+    // space.dim floats to out.
+    static void center_of(const Space &space, const void *vectors, size_t n, float *out);
 
     // The sketch size for these parameters (0 when bits is 0).
     static size_t code_bytes(const Space &space, uint32_t bits);
     size_t code_bytes() const { return code_bytes(space_, bits_); }
+    const Space &space() const { return space_; }
+    uint32_t bits() const { return bits_; }
 
     // Writes the sketch of vec (space.vector_bytes()) into code[code_bytes()].
     void encode(const void *vec, uint8_t *code) const;
 
     // Precomputes a query's tables; estimate() then takes ~bits/8 lookups.
+    // Trivially destructible and allocation-free (see kMaxSketchBits).
     class Query {
     public:
         Query() = default;
-        Query(const Sketcher &sketcher, const void *query);
+        Query(const Sketcher &sketcher, const void *query) { prepare(sketcher, query); }
+        void prepare(const Sketcher &sketcher, const void *query);
         // Estimated distance of the item with this sketch, on the scale of
-        // Space::distance for Euclidean (squared), Angular and Dot; only the
-        // order matters.
+        // Space::distance (squared for Euclidean); only the order matters.
         float estimate(const uint8_t *code) const;
 
     private:
         Metric metric_ = Metric::Euclidean;
-        uint32_t bytes_ = 0;        // sign bytes
-        float scale_ = 0.0f;        // sqrt(pi/2) / bits
-        float query_sq_ = 0.0f;     // |q - c|^2 (Euclidean)
-        float query_norm_ = 0.0f;   // |q| (Angular)
-        std::vector<float> table_;  // [byte][value]: sum of +-p(q) over its 8 bits
+        uint32_t bytes_ = 0;                     // sign bytes
+        float scale_ = 0.0f;                     // sqrt(pi/2) / bits
+        float constant_ = 0.0f;                  // the query's terms of the formulas above
+        float c_sq_ = 0.0f;                      // |c|^2 (Angular)
+        float table_[kMaxSketchBits / 8 * 256];  // [byte][value]: sum of +-p(q) over its 8 bits
     };
 
     // Whether sketches help this space: float metrics whose distance they
-    // estimate (not Manhattan) with vectors several times the sketch's size.
+    // estimate from inner products (not Manhattan) with vectors several
+    // times the sketch's size.
     static bool useful(const Space &space);
     // The default number of projections for a space (0: no sketches).
     static uint32_t default_bits(const Space &space);
 
 private:
-    void project(const float *x, float *out) const;  // bits_ projections of x - c
+    // The bits_ projections of y (minus those of c when centred).
+    void project(const float *y, bool centred, float *out) const;
+    // x' (see above): x itself, or x / |x| written to buf for Angular.
+    const float *prime(const float *x, float *buf) const;
 
     Space space_;
     uint32_t bits_;
     std::vector<float> rows_;       // bits_ x dim, entries +-1
-    std::vector<float> center_;     // dim (Euclidean), else empty
+    std::vector<float> center_;     // dim
     std::vector<float> row_dot_c_;  // rows . c
+    float c_sq_ = 0.0f;             // |c|^2
 };
 
 }  // namespace annoy::core

@@ -10,6 +10,7 @@
 #include "build_state.hpp"
 #include "build_write.hpp"
 #include "guard.hpp"
+#include "index_sketch.hpp"
 #include "index_vector.hpp"
 
 #include "forest.hpp"
@@ -29,7 +30,8 @@ namespace {
 void grow(BuildState &st, const core::BuildParams &params)
 {
     size_t cap = st.cap ? st.cap * 2 : 1024;
-    size_t per_row = st.vector_bytes + sizeof(ItemPointerData) + sizeof(TupleRef);
+    // Sketches (at most 68 bytes a row) are made after loading, in memory.
+    size_t per_row = st.vector_bytes + sizeof(ItemPointerData) + sizeof(TupleRef) + core::kMaxSketchBits / 8 + 4;
     size_t needed = cap * per_row + core::forest_memory_estimate(st.space, cap, params);
     if (needed > st.mem_limit) {
         // Grow only as far as the budget allows, then spill.
@@ -98,6 +100,7 @@ MetaPageData *new_meta(const IndexOptions &opts, core::Metric metric)
     meta->n_trees = uint16(opts.n_trees);
     meta->leaf_size = uint32(opts.leaf_size);
     meta->seed = uint32(opts.seed);
+    ItemPointerSetInvalid(&meta->center);
     return meta;
 }
 
@@ -115,16 +118,32 @@ void build_in_memory(BuildState &st, const IndexOptions &opts, const core::Build
     Assert(BufferGetBlockNumber(meta_buf) == kMetaBlock);
     ReleaseBuffer(meta_buf);
 
+    // Sketches: the centre, then every item's sketch.
+    uint8 *codes = nullptr;
+    int code_bytes = 0;
+    float *center = nullptr;
+    if (st.sketch_bits > 0) {
+        center = sketch_center(st.space, st.vectors, st.n);
+        const core::Sketcher *sk = build_sketcher(cxt, st.space, st.sketch_bits, uint32(opts.seed), center);
+        codes = encode_items(*sk, st.vectors, st.n);
+        code_bytes = int(sk->code_bytes());
+    }
+
     PageWriter w = PageWriter::start(st.index, MAIN_FORKNUM);
     // Item pages whose leftover space could hold a leaf are remembered, and
     // tree nodes fill them first.
-    w.record_gaps(MAXALIGN(leaf_tuple_size(opts.leaf_size)));
+    Size leaf_size = leaf_tuple_size(opts.leaf_size, code_bytes);
+    w.record_gaps(MAXALIGN(leaf_size));
     TupleRef *item_refs = write_items(w, st.space, f, f.roots[0], st.vectors, st.heap_tids, st.n);
     w.finish();
-    w.min_gap = MAXALIGN(std::min(leaf_tuple_size(opts.leaf_size), split_tuple_size(st.space)));
+    w.min_gap = MAXALIGN(std::min(leaf_size, split_tuple_size(st.space)));
+    if (center != nullptr)
+        meta->center = write_center(w, center, st.space.dim);
+    meta->sketch_bits = uint16(st.sketch_bits);
     meta->dot_max_norm = f.dot_max_norm;
     for (int t = 0; t < opts.n_trees; t++)
-        meta->roots[t] = write_tree(w, st.space, f, f.roots[t], uint16(t), item_refs, opts.leaf_size, nullptr);
+        meta->roots[t] =
+            write_tree(w, st.space, f, f.roots[t], uint16(t), item_refs, opts.leaf_size, nullptr, codes, code_bytes);
     w.finish();
 }
 
@@ -165,6 +184,9 @@ IndexBuildResult *build(Relation heap, Relation index, IndexInfo *info)
     // 2. Trees, 3. pages.
     MetaPageData *meta = new_meta(opts, st.space.metric);
     meta->dim = st.dim_known ? st.space.dim : 0;
+    // Sketches need the dimension: an index built empty has none (REINDEX
+    // once it has rows gives it some).
+    st.sketch_bits = st.dim_known && st.n > 0 ? resolved_sketch_bits(opts, st.space) : 0;
     meta->n_items = st.n;
     pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseTrees);
     if (st.spilled) {
@@ -195,7 +217,7 @@ void build_empty(Relation index)
     // Block 0 for the meta page, then one empty leaf per tree.
     Buffer buf = ReadBufferExtended(index, INIT_FORKNUM, P_NEW, RBM_NORMAL, nullptr);
     ReleaseBuffer(buf);
-    Size size = leaf_tuple_size(opts.leaf_size);
+    Size size = leaf_tuple_size(opts.leaf_size, 0);
     auto *leaf = static_cast<LeafTupleHeader *>(palloc0(size));
     leaf->kind = kLeafTuple;
     leaf->capacity = uint16(opts.leaf_size);

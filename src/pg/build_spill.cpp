@@ -16,6 +16,7 @@
 
 #include "build_write.hpp"
 #include "guard.hpp"
+#include "index_sketch.hpp"
 #include "node_access.hpp"
 
 #include "rng.hpp"
@@ -148,7 +149,7 @@ void spill(BuildState &st)
     ReleaseBuffer(meta);
     st.items = PageWriter::start(st.index, MAIN_FORKNUM);
     // Leftover space on item pages is filled with tree nodes later.
-    st.items.record_gaps(MAXALIGN(leaf_tuple_size(st.leaf_size)));
+    st.items.record_gaps(MAXALIGN(leaf_tuple_size(st.leaf_size, 0)));
 
     size_t loaded = st.n;
     st.n = 0;
@@ -191,7 +192,20 @@ void build_spilled_trees(BuildState &st, int n_trees, MetaPageData *meta)
     char *cell_vectors = static_cast<char *>(palloc_extended(cell_buf_cap * vb, MCXT_ALLOC_HUGE));
     // Nodes go into the gaps the item pages left, then on new pages.
     PageWriter &w = st.items;
-    w.min_gap = MAXALIGN(std::min(leaf_tuple_size(st.leaf_size), split_tuple_size(space)));
+
+    // Sketches: the centre is the sample's mean; each cell's items are
+    // sketched when the cell is built.
+    const core::Sketcher *sketcher = nullptr;
+    int code_bytes = 0;
+    if (st.sketch_bits > 0) {
+        float *center = sketch_center(space, st.sample, st.sample_n);
+        sketcher = build_sketcher(tree_cxt, space, st.sketch_bits, uint32(st.seed), center);
+        code_bytes = int(sketcher->code_bytes());
+        meta->center = write_center(w, center, space.dim);
+        pfree(center);
+        meta->sketch_bits = uint16(st.sketch_bits);
+    }
+    w.min_gap = MAXALIGN(std::min(leaf_tuple_size(st.leaf_size, code_bytes), split_tuple_size(space)));
 
     for (int t = 0; t < n_trees; t++) {
         pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, t);
@@ -245,12 +259,17 @@ void build_spilled_trees(BuildState &st, int n_trees, MetaPageData *meta)
             cell_params.cancel = interrupt_check();
             cell_params.dot_max_norm = max_norm;
             const core::FlatForest &sub = build_into(cell_holder, space, cell_vectors, count, cell_params);
-            cell_roots[c] = write_tree(w, space, sub, sub.roots[0], uint16(t), cell_refs, st.leaf_size, nullptr);
+            uint8 *codes = sketcher != nullptr ? encode_items(*sketcher, cell_vectors, count) : nullptr;
+            cell_roots[c] =
+                write_tree(w, space, sub, sub.roots[0], uint16(t), cell_refs, st.leaf_size, nullptr, codes, code_bytes);
+            if (codes != nullptr)
+                pfree(codes);
             begin = end;
         }
         if (BufferIsValid(buf))
             ReleaseBuffer(buf);
-        meta->roots[t] = write_tree(w, space, top, top.roots[0], uint16(t), nullptr, st.leaf_size, cell_roots);
+        meta->roots[t] =
+            write_tree(w, space, top, top.roots[0], uint16(t), nullptr, st.leaf_size, cell_roots, nullptr, code_bytes);
         pfree(cell_refs);
         pfree(cell_roots);
         pfree(counts);

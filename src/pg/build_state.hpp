@@ -33,6 +33,8 @@ struct BuildState {
     size_t sample_n, sample_cap;
     uint64 rng;
     double max_norm_sq;  // Dot: over all vectors
+
+    uint32 sketch_bits;  // 0: no sketches
 };
 
 // Moves the loaded vectors to item tuples and continues in spilled mode.

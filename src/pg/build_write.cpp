@@ -81,17 +81,45 @@ TupleRef *write_items(PageWriter &w, const core::Space &space, const core::FlatF
     return refs;
 }
 
-static int compare_refs(const void *a, const void *b)
+uint8 *encode_items(const core::Sketcher &sketcher, const char *vectors, size_t n)
 {
-    return ItemPointerCompare(static_cast<ItemPointer>(const_cast<void *>(a)),
-                              static_cast<ItemPointer>(const_cast<void *>(b)));
+    size_t cb = sketcher.code_bytes();
+    size_t vb = sketcher.space().vector_bytes();
+    auto *codes = static_cast<uint8 *>(palloc_extended(std::max<size_t>(n * cb, 1), MCXT_ALLOC_HUGE));
+    for (size_t i = 0; i < n; i++) {
+        if (i % 1024 == 1023)
+            CHECK_FOR_INTERRUPTS();
+        sketcher.encode(vectors + i * vb, codes + i * cb);  // never throws (fixed buffers)
+    }
+    return codes;
+}
+
+float *sketch_center(const core::Space &space, const char *vectors, size_t n)
+{
+    auto *center = static_cast<float *>(palloc(sizeof(float) * space.dim));
+    guarded([&] { core::Sketcher::center_of(space, vectors, n, center); });
+    return center;
+}
+
+TupleRef write_center(PageWriter &w, const float *center, uint32 dim)
+{
+    Size size = sizeof(CenterTupleHeader) + Size(dim) * sizeof(float);
+    auto *t = static_cast<CenterTupleHeader *>(palloc0(size));
+    t->kind = kCenterTuple;
+    t->dim = dim;
+    memcpy(t + 1, center, Size(dim) * sizeof(float));
+    TupleRef ref = w.add(t, size);
+    pfree(t);
+    return ref;
 }
 
 TupleRef write_tree(PageWriter &w, const core::Space &space, const core::FlatForest &f, core::NodeRef root, uint16 tree,
-                    const TupleRef *item_refs, int leaf_capacity, const TupleRef *leaf_override)
+                    const TupleRef *item_refs, int leaf_capacity, const TupleRef *leaf_override,
+                    const uint8 *item_codes, int code_bytes)
 {
-    Size lsize = leaf_tuple_size(leaf_capacity);
+    Size lsize = leaf_tuple_size(leaf_capacity, code_bytes);
     auto *leaf = static_cast<LeafTupleHeader *>(palloc0(lsize));
+    auto *order = static_cast<uint32 *>(palloc(sizeof(uint32) * size_t(std::max(leaf_capacity, 1))));
     Size ssize = split_tuple_size(space);
     auto *split = static_cast<SplitTupleHeader *>(palloc0(ssize));
 
@@ -117,15 +145,28 @@ TupleRef write_tree(PageWriter &w, const core::Space &space, const core::FlatFor
                 continue;
             }
             const core::FlatForest::Leaf &l = f.leaves[idx];
+            memset(leaf, 0, lsize);
             leaf->kind = kLeafTuple;
+            leaf->code_bytes = uint8(code_bytes);
             leaf->tree = tree;
             leaf->count = uint16(l.count);
             leaf->capacity = uint16(leaf_capacity);
-            TupleRef *refs = leaf_refs(leaf);
+            // Entries in page order lets a scan reuse one pin for neighbours.
+            const uint32_t *items = f.leaf_items.data() + l.begin;
             for (uint32_t i = 0; i < l.count; i++)
-                refs[i] = item_refs[f.leaf_items[l.begin + i]];
-            // Page order lets a scan reuse one pin for neighbours.
-            qsort(refs, l.count, sizeof(TupleRef), compare_refs);
+                order[i] = i;
+            std::sort(order, order + l.count, [&](uint32 a, uint32 b) {
+                return ItemPointerCompare(const_cast<ItemPointer>(&item_refs[items[a]]),
+                                          const_cast<ItemPointer>(&item_refs[items[b]])) < 0;
+            });
+            TupleRef *refs = leaf_refs(leaf);
+            uint8 *codes = leaf_codes(leaf);
+            for (uint32_t i = 0; i < l.count; i++) {
+                refs[i] = item_refs[items[order[i]]];
+                if (code_bytes > 0)
+                    memcpy(codes + size_t(i) * size_t(code_bytes),
+                           item_codes + size_t(items[order[i]]) * size_t(code_bytes), size_t(code_bytes));
+            }
             ref_of(r) = w.add_in_gap(leaf, lsize);
         } else if (!children_done) {
             const core::FlatForest::Split &s = f.splits[core::node_index(r)];
@@ -156,6 +197,7 @@ TupleRef write_tree(PageWriter &w, const core::Space &space, const core::FlatFor
     pfree(stack);
     pfree(split);
     pfree(leaf);
+    pfree(order);
     return root_ref;
 }
 

@@ -5,6 +5,7 @@
 #include "page_writer.hpp"
 
 #include "forest.hpp"
+#include "sketch.hpp"
 
 namespace annoy::pg {
 
@@ -32,7 +33,16 @@ TupleRef *write_items(PageWriter &w, const core::Space &space, const core::FlatF
 // `tree`; leaf tuples get `leaf_capacity` slots and refer to item_refs[item].
 // With leaf_override, leaf i is not written: references to it become
 // leaf_override[i] (a subtree written before).  Returns the root's reference.
+// item_codes: the sketch of each item (code_bytes each, by item number), or
+// nullptr when the index has no sketches (code_bytes 0).
 TupleRef write_tree(PageWriter &w, const core::Space &space, const core::FlatForest &f, core::NodeRef root, uint16 tree,
-                    const TupleRef *item_refs, int leaf_capacity, const TupleRef *leaf_override);
+                    const TupleRef *item_refs, int leaf_capacity, const TupleRef *leaf_override,
+                    const uint8 *item_codes, int code_bytes);
+
+// The sketches of n vectors (code_bytes each, palloc'd), and the centre tuple.
+uint8 *encode_items(const core::Sketcher &sketcher, const char *vectors, size_t n);
+TupleRef write_center(PageWriter &w, const float *center, uint32 dim);
+// The centre of the sketches of n vectors (palloc'd, space.dim floats).
+float *sketch_center(const core::Space &space, const char *vectors, size_t n);
 
 }  // namespace annoy::pg

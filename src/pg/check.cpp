@@ -14,6 +14,7 @@
 // visible to the check's snapshot.
 #include "am.hpp"
 #include "forest_walk.hpp"
+#include "index_sketch.hpp"
 
 extern "C" {
 #include "access/relation.h"
@@ -111,6 +112,7 @@ Datum annoy_check(PG_FUNCTION_ARGS)
         ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
                         errmsg("index \"%s\" has impossible dimension %u", RelationGetRelationName(index), meta->dim)));
     annoy::core::Space space{annoy::core::Metric(meta->metric), meta->dim};
+    const int code_bytes = sketch_code_bytes(*meta);
 
     MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "annoy check", ALLOCSET_DEFAULT_SIZES);
     auto alloc = context_allocator(cxt);
@@ -148,12 +150,19 @@ Datum annoy_check(PG_FUNCTION_ARGS)
                 case kSplitTuple:
                     ok = size == split_tuple_size(space);
                     break;
-                case kLeafTuple:
-                    ok = size >= sizeof(LeafTupleHeader) &&
-                         size == leaf_tuple_size(reinterpret_cast<const LeafTupleHeader *>(tuple)->capacity) &&
-                         reinterpret_cast<const LeafTupleHeader *>(tuple)->count <=
-                             reinterpret_cast<const LeafTupleHeader *>(tuple)->capacity;
+                case kLeafTuple: {
+                    auto *leaf = reinterpret_cast<const LeafTupleHeader *>(tuple);
+                    ok = size >= sizeof(LeafTupleHeader) && size == leaf_tuple_size(leaf) &&
+                         leaf->count <= leaf->capacity && leaf->code_bytes == code_bytes;
                     break;
+                }
+                case kCenterTuple: {
+                    TupleRef ref;
+                    ItemPointerSet(&ref, blkno, off);
+                    ok = size == sizeof(CenterTupleHeader) + Size(space.dim) * sizeof(float) &&
+                         ItemPointerEquals(&ref, &meta->center);
+                    break;
+                }
                 case kForwardTuple:
                     ok = size == sizeof(ForwardTupleHeader);
                     break;

@@ -97,8 +97,8 @@ Datum annoy_index_info(PG_FUNCTION_ARGS)
     for (int t = 0; t < meta->n_trees; t++)
         walk_tree(index, *meta, t, shape);
 
-    Datum values[19];
-    bool nulls[19] = {false};
+    Datum values[20];
+    bool nulls[20] = {false};
     int i = 0;
     values[i++] = CStringGetTextDatum(metric_name(annoy::core::Metric(meta->metric)));
     values[i++] = Int32GetDatum(int32(meta->dim));
@@ -119,6 +119,7 @@ Datum annoy_index_info(PG_FUNCTION_ARGS)
     values[i++] = Int64GetDatum(mixed_pages);
     values[i++] = Int64GetDatum(empty_pages);
     values[i++] = Int64GetDatum(free_bytes);
+    values[i++] = Int32GetDatum(int32(meta->sketch_bits));
     relation_close(index, AccessShareLock);
     PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

@@ -11,6 +11,7 @@
 // follow the forward tuple, so no state in between loses an item.
 #include "am.hpp"
 #include "guard.hpp"
+#include "index_sketch.hpp"
 #include "index_vector.hpp"
 #include "node_access.hpp"
 #include "tree_edit.hpp"
@@ -104,6 +105,7 @@ void update_parent(Relation index, int tree, const Parent &parent, const TupleRe
 // are dropped), and, if they do not fit in one leaf, their split.
 struct LeafSplit {
     TupleRef *keep;  // kept references, the new item last
+    uint8 *codes;    // their sketches (code_bytes each), if the index has them
     int n;           // how many
     bool split;      // false: they fit in the leaf as it is
     float *plane;    // plane_dim floats (may be nullptr)
@@ -116,7 +118,8 @@ struct LeafSplit {
 // item, and runs the core's split rule over them when they overflow
 // `capacity`.
 void compute_split(Relation index, const core::Space &space, const MetaPageData &meta, const TupleRef *refs, int count,
-                   int capacity, const TupleRef &new_ref, const void *new_vec, LeafSplit *out)
+                   int capacity, const TupleRef &new_ref, const void *new_vec, const core::Sketcher *sketcher,
+                   LeafSplit *out)
 {
     size_t bytes = space.vector_bytes();
     int n = count + 1;
@@ -132,6 +135,15 @@ void compute_split(Relation index, const core::Space &space, const MetaPageData 
     memcpy(vecs + size_t(out->n) * bytes, new_vec, bytes);
     out->keep[out->n++] = new_ref;
     n = out->n;
+    // Sketches of the kept items, from the vectors just read (the same
+    // sketches the leaf holds: the sketcher is deterministic).
+    out->codes = nullptr;
+    if (sketcher != nullptr) {
+        size_t cb = sketcher->code_bytes();
+        out->codes = static_cast<uint8 *>(palloc(size_t(n) * cb));
+        for (int i = 0; i < n; i++)
+            sketcher->encode(vecs + size_t(i) * bytes, out->codes + size_t(i) * cb);
+    }
     out->split = n > capacity;
     out->plane = nullptr;
     if (!out->split)
@@ -195,19 +207,20 @@ TupleRef place(Relation index, PageSet &ps, const void *tuple, Size size)
 // meanwhile; the caller then starts over at leaf_ref.
 bool split_leaf(Relation index, const core::Space &space, const MetaPageData &meta, int tree, const TupleRef &leaf_ref,
                 const TupleRef *refs, int count, int capacity, const TupleRef &new_ref, const void *new_vec,
-                const Parent &parent)
+                const core::Sketcher *sketcher, const Parent &parent)
 {
     // Held until the new leaves are written (see kSplitBarrier).
     LockPage(index, kSplitBarrier, ShareLock);
     LeafSplit split;
-    compute_split(index, space, meta, refs, count, capacity, new_ref, new_vec, &split);
+    compute_split(index, space, meta, refs, count, capacity, new_ref, new_vec, sketcher, &split);
     int n = split.n;
+    int cb = sketcher != nullptr ? int(sketcher->code_bytes()) : 0;
 
     Buffer leaf_buf = lock_ref_buffer(index, leaf_ref, BUFFER_LOCK_EXCLUSIVE);
     Size size;
     auto *leaf = reinterpret_cast<LeafTupleHeader *>(tuple_at(index, BufferGetPage(leaf_buf), leaf_ref, &size));
     if (leaf == nullptr || leaf->kind != kLeafTuple || leaf->tree != tree || leaf->count != count ||
-        memcmp(leaf_refs(leaf), refs, size_t(count) * sizeof(TupleRef)) != 0) {
+        leaf->code_bytes != cb || memcmp(leaf_refs(leaf), refs, size_t(count) * sizeof(TupleRef)) != 0) {
         UnlockReleaseBuffer(leaf_buf);
         UnlockPage(index, kSplitBarrier, ShareLock);
         return false;
@@ -218,8 +231,10 @@ bool split_leaf(Relation index, const core::Space &space, const MetaPageData &me
         GenericXLogState *state = GenericXLogStart(index);
         Page copy = GenericXLogRegisterBuffer(state, leaf_buf, 0);
         auto *l = reinterpret_cast<LeafTupleHeader *>(tuple_at(index, copy, leaf_ref, &size));
-        memset(leaf_refs(l), 0, size_t(l->capacity) * sizeof(TupleRef));
+        memset(leaf_refs(l), 0, leaf_tuple_size(l) - sizeof(LeafTupleHeader));
         memcpy(leaf_refs(l), split.keep, size_t(n) * sizeof(TupleRef));
+        if (cb > 0)
+            memcpy(leaf_codes(l), split.codes, size_t(n) * size_t(cb));
         l->count = uint16(n);
         GenericXLogFinish(state);
         UnlockReleaseBuffer(leaf_buf);
@@ -228,17 +243,21 @@ bool split_leaf(Relation index, const core::Space &space, const MetaPageData &me
     }
 
     // The two new leaves.
-    Size lsize = leaf_tuple_size(capacity);
+    Size lsize = leaf_tuple_size(capacity, cb);
     LeafTupleHeader *halves[2];
     for (int s = 0; s < 2; s++) {
         halves[s] = static_cast<LeafTupleHeader *>(palloc0(lsize));
         halves[s]->kind = kLeafTuple;
+        halves[s]->code_bytes = uint8(cb);
         halves[s]->tree = uint16(tree);
         halves[s]->capacity = uint16(capacity);
     }
     for (int i = 0; i < n; i++) {
         LeafTupleHeader *h = halves[split.side[i]];
-        leaf_refs(h)[h->count++] = split.keep[i];
+        leaf_refs(h)[h->count] = split.keep[i];
+        if (cb > 0)
+            memcpy(leaf_codes(h) + size_t(h->count) * size_t(cb), split.codes + size_t(i) * size_t(cb), size_t(cb));
+        h->count++;
     }
     Size ssize = split_tuple_size(space);
     auto *node = static_cast<SplitTupleHeader *>(palloc0(ssize));
@@ -278,8 +297,10 @@ bool split_leaf(Relation index, const core::Space &space, const MetaPageData &me
 }
 
 void insert_into_tree(Relation index, const core::Space &space, const MetaPageData &meta, int tree,
-                      const TupleRef &item, const void *vec, float extra)
+                      const TupleRef &item, const void *vec, float extra, const core::Sketcher *sketcher,
+                      const uint8 *code)
 {
+    const int cb = sketcher != nullptr ? int(sketcher->code_bytes()) : 0;
     // The root from the meta page read at the start of this insert: if a
     // split replaced it since, it is a forward tuple leading to its
     // replacement.  Only after a stale reference (a freed and reused slot)
@@ -333,11 +354,21 @@ restart:
             goto restart;
         }
         LeafTupleHeader *leaf = node.leaf;
+        if (leaf->code_bytes != cb) {
+            UnlockReleaseBuffer(buf);
+            ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                            errmsg("index \"%s\" tree %d: leaf (%u,%u) has sketches of %d bytes, expected %d",
+                                   RelationGetRelationName(index), tree, ItemPointerGetBlockNumber(&ref),
+                                   ItemPointerGetOffsetNumber(&ref), int(leaf->code_bytes), cb)));
+        }
         if (leaf->count < leaf->capacity) {
             GenericXLogState *state = GenericXLogStart(index);
             Page copy = GenericXLogRegisterBuffer(state, buf, 0);
             auto *l = reinterpret_cast<LeafTupleHeader *>(tuple_at(index, copy, ref, &size));
-            leaf_refs(l)[l->count++] = item;
+            leaf_refs(l)[l->count] = item;
+            if (cb > 0)
+                memcpy(leaf_codes(l) + size_t(l->count) * size_t(cb), code, size_t(cb));
+            l->count++;
             GenericXLogFinish(state);
             UnlockReleaseBuffer(buf);
             return;
@@ -346,7 +377,7 @@ restart:
         auto *refs = static_cast<TupleRef *>(palloc(size_t(count) * sizeof(TupleRef)));
         memcpy(refs, leaf_refs(leaf), size_t(count) * sizeof(TupleRef));
         UnlockReleaseBuffer(buf);
-        bool done = split_leaf(index, space, meta, tree, ref, refs, count, capacity, item, vec, parent);
+        bool done = split_leaf(index, space, meta, tree, ref, refs, count, capacity, item, vec, sketcher, parent);
         pfree(refs);
         if (done)
             return;
@@ -377,9 +408,16 @@ bool insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, R
     space.dim = uint32(v.dim);
 
     float extra = core::item_extra(space, meta->dot_max_norm, v.data);
+    // The item's sketch, computed once for all trees.
+    const core::Sketcher *sketcher = index_sketcher(index, *meta);
+    uint8 *code = nullptr;
+    if (sketcher != nullptr) {
+        code = static_cast<uint8 *>(palloc(sketcher->code_bytes()));
+        sketcher->encode(v.data, code);
+    }
     TupleRef item = add_item(index, space, heap_tid, v.data);
     for (int t = 0; t < meta->n_trees; t++)
-        insert_into_tree(index, space, *meta, t, item, v.data, extra);
+        insert_into_tree(index, space, *meta, t, item, v.data, extra, sketcher, code);
 
     MemoryContextSwitchTo(old);
     MemoryContextDelete(cxt);

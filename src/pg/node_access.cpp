@@ -23,7 +23,7 @@ NodeView view_node(const char *tuple, Size size, int tree)
         case kLeafTuple: {
             auto *leaf = reinterpret_cast<LeafTupleHeader *>(raw);
             if (size >= sizeof(LeafTupleHeader) && leaf->tree == tree && leaf->count <= leaf->capacity &&
-                size >= leaf_tuple_size(leaf->capacity)) {
+                size >= leaf_tuple_size(leaf)) {
                 v.kind = kLeafTuple;
                 v.leaf = leaf;
             }

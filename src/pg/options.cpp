@@ -8,6 +8,7 @@ extern "C" {
 namespace annoy::pg {
 
 int search_k_setting = -1;
+int sketch_factor_setting = 4;
 
 static relopt_kind options_kind;
 
@@ -20,12 +21,21 @@ void define_options()
                       kMinLeafSize, kMaxLeafSize, AccessExclusiveLock);
     add_int_reloption(options_kind, "seed", "Random seed: the same data and seed give the same trees", kDefaultSeed, 0,
                       INT_MAX, AccessExclusiveLock);
+    add_int_reloption(options_kind, "sketch_bits",
+                      "Bits of the sketch each leaf keeps per item (0 = none, -1 = automatic)", -1, -1,
+                      int(core::kMaxSketchBits), AccessExclusiveLock);
 
     DefineCustomIntVariable("annoy.search_k",
                             "Candidate items an annoy index scan examines before returning rows; -1 = automatic.",
                             "Larger values raise recall and cost time.  When a query needs more rows than the first "
                             "batch holds, the scan continues with further batches of the same size.",
                             &search_k_setting, -1, -1, INT_MAX, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("annoy.sketch_factor",
+                            "Candidates an annoy index scan ranks by their sketches per item it scores exactly.",
+                            "Only for indexes with sketches.  The scan gathers sketch_factor x search_k candidates, "
+                            "then computes the exact distance of the search_k most promising; 1 scores every "
+                            "candidate gathered.",
+                            &sketch_factor_setting, 4, 1, 100, PGC_USERSET, 0, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("annoy");
 }
 
@@ -35,9 +45,24 @@ bytea *parse_options(Datum reloptions, bool validate)
         {"n_trees", RELOPT_TYPE_INT, offsetof(IndexOptions, n_trees)},
         {"leaf_size", RELOPT_TYPE_INT, offsetof(IndexOptions, leaf_size)},
         {"seed", RELOPT_TYPE_INT, offsetof(IndexOptions, seed)},
+        {"sketch_bits", RELOPT_TYPE_INT, offsetof(IndexOptions, sketch_bits)},
     };
-    return static_cast<bytea *>(
+    auto *opts = static_cast<bytea *>(
         build_reloptions(reloptions, validate, options_kind, sizeof(IndexOptions), table, lengthof(table)));
+    if (validate && opts != nullptr) {
+        int bits = reinterpret_cast<IndexOptions *>(opts)->sketch_bits;
+        if (bits > 0 && bits % 8 != 0)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("sketch_bits must be a multiple of 8, 0 (no sketches) or -1 (automatic)")));
+    }
+    return opts;
+}
+
+uint32 resolved_sketch_bits(const IndexOptions &opts, const core::Space &space)
+{
+    if (opts.sketch_bits == 0 || !core::Sketcher::useful(space))
+        return 0;
+    return opts.sketch_bits < 0 ? core::Sketcher::default_bits(space) : uint32(opts.sketch_bits);
 }
 
 IndexOptions index_options(Relation index)
@@ -46,6 +71,7 @@ IndexOptions index_options(Relation index)
     opts.n_trees = kDefaultTrees;
     opts.leaf_size = kDefaultLeafSize;
     opts.seed = kDefaultSeed;
+    opts.sketch_bits = -1;
     if (index->rd_options != nullptr)
         opts = *reinterpret_cast<IndexOptions *>(index->rd_options);
     return opts;

@@ -3,6 +3,8 @@
 
 #include "page.hpp"
 
+#include "sketch.hpp"
+
 namespace annoy::pg {
 
 // Defaults are documented (with the measurements behind them) in README.md.
@@ -17,6 +19,7 @@ struct IndexOptions {
     int n_trees;
     int leaf_size;
     int seed;
+    int sketch_bits;  // -1: automatic (core::Sketcher::default_bits)
 };
 
 // Registers the reloption kind and the GUCs; called once from _PG_init.
@@ -39,6 +42,13 @@ inline double automatic_search_k(double n)
 {
     return std::max(1000.0, 8.0 * std::sqrt(std::max(n, 1.0)));
 }
+
+// annoy.sketch_factor: with sketches, a scan ranks this many candidates per
+// item it scores exactly (1: sketches unused).
+extern int sketch_factor_setting;
+
+// The sketch_bits option resolved for an index of this space.
+uint32 resolved_sketch_bits(const IndexOptions &opts, const core::Space &space);
 
 // The budget a scan uses, for an index of about n items.
 inline double effective_search_k(double n)

@@ -4,7 +4,9 @@
 // of four kinds, each starting with a kind byte:
 //   item     one indexed vector and the heap TID of its row (stored once)
 //   split    a tree's inner node: hyperplane + two child references
-//   leaf     a tree's leaf: up to `capacity` references to item tuples
+//   leaf     a tree's leaf: up to `capacity` references to item tuples, and
+//            each item's sketch (core/sketch.hpp) when the index has them
+//   centre   the centre of the sketches (one per index with sketches)
 //   forward  what a leaf becomes when it is split (or merged): a pointer to
 //            the node that now holds its contents, so that a scan or insert
 //            that read the old reference still finds everything
@@ -19,7 +21,7 @@ namespace annoy::pg {
 
 constexpr uint32 kMagic = 0x414E4E59;  // "ANNY"
 // Bump when the on-disk format changes; older indexes must be REINDEXed.
-constexpr uint32 kLayoutVersion = 2;
+constexpr uint32 kLayoutVersion = 3;
 constexpr BlockNumber kMetaBlock = 0;
 constexpr uint16 kPageId = 0xFF8A;  // identifies our pages (pg_filedump etc.)
 
@@ -41,6 +43,7 @@ enum TupleKind : uint8 {
     kSplitTuple = 2,
     kLeafTuple = 3,
     kForwardTuple = 4,
+    kCenterTuple = 5,
 };
 
 // A reference to a tuple: block and offset, the layout of ItemPointerData
@@ -98,12 +101,13 @@ struct SplitTupleHeader {
 static_assert(sizeof(SplitTupleHeader) == 24, "split header layout");
 
 struct LeafTupleHeader {
-    uint8 kind;  // kLeafTuple
-    uint8 unused;
-    uint16 count;     // references in use
-    uint16 capacity;  // references the tuple has room for
+    uint8 kind;        // kLeafTuple
+    uint8 code_bytes;  // bytes of each item's sketch, 0 without sketches
+    uint16 count;      // references in use
+    uint16 capacity;   // references the tuple has room for
     uint16 tree;
-    // capacity TupleRefs follow
+    // capacity TupleRefs follow, then capacity sketches of code_bytes each
+    // (sketch i belongs to reference i)
 };
 static_assert(sizeof(LeafTupleHeader) == 8, "leaf header layout");
 
@@ -137,6 +141,10 @@ inline TupleRef *leaf_refs(LeafTupleHeader *l)
 {
     return reinterpret_cast<TupleRef *>(l + 1);
 }
+inline uint8 *leaf_codes(LeafTupleHeader *l)
+{
+    return reinterpret_cast<uint8 *>(leaf_refs(l) + l->capacity);
+}
 inline char *item_vector(ItemTupleHeader *t)
 {
     return reinterpret_cast<char *>(t + 1);
@@ -150,10 +158,34 @@ inline Size split_tuple_size(const core::Space &space)
 {
     return sizeof(SplitTupleHeader) + space.plane_dim() * sizeof(uint16);
 }
-inline Size leaf_tuple_size(int capacity)
+inline Size leaf_tuple_size(int capacity, int code_bytes)
 {
-    return sizeof(LeafTupleHeader) + Size(capacity) * sizeof(TupleRef);
+    return sizeof(LeafTupleHeader) + Size(capacity) * (sizeof(TupleRef) + Size(code_bytes));
 }
+inline Size leaf_tuple_size(const LeafTupleHeader *l)
+{
+    return leaf_tuple_size(l->capacity, l->code_bytes);
+}
+
+// Moves entry `from` of leaf `src` (reference and sketch) to entry `to` of
+// leaf `dst`; both have the same code_bytes.
+inline void copy_leaf_entry(LeafTupleHeader *dst, int to, LeafTupleHeader *src, int from)
+{
+    leaf_refs(dst)[to] = leaf_refs(src)[from];
+    if (dst->code_bytes > 0)
+        memmove(leaf_codes(dst) + Size(to) * dst->code_bytes, leaf_codes(src) + Size(from) * src->code_bytes,
+                dst->code_bytes);
+}
+
+// The centre of the sketches: dim floats.
+struct CenterTupleHeader {
+    uint8 kind;  // kCenterTuple
+    uint8 unused;
+    uint16 unused2;
+    uint32 dim;
+    // dim floats follow
+};
+static_assert(sizeof(CenterTupleHeader) == 8, "centre header layout");
 
 // Room for tuples on an empty data page, line pointer included.
 constexpr Size kPageRoom = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(PageOpaque)) - sizeof(ItemIdData);
@@ -180,8 +212,11 @@ struct MetaPageData {
     // unknown.  Inserts do not touch the meta page, so a scan estimates the
     // current item count as n_items * pages now / counted_pages.
     uint32 counted_pages;
-    uint64 n_items;   // live item tuples when last counted
-    uint64 reserved;  // unused, zero
+    uint64 n_items;  // live item tuples when last counted
+    // Sketches in the leaves: projections (0: none), drawn from a seed mixed
+    // from `seed`, around the centre tuple `center` (invalid without).
+    TupleRef center;
+    uint16 sketch_bits;
     TupleRef roots[FLEXIBLE_ARRAY_MEMBER];
 };
 

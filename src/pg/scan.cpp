@@ -2,6 +2,9 @@
 //
 // The first call to amgettuple explores the forest until `budget` distinct
 // items (annoy.search_k) have been scored, then returns them nearest first.
+// When the index has sketches, the leaves' candidates are first ranked by
+// their sketches: the scan gathers annoy.sketch_factor x budget of them and
+// scores the `budget` most promising exactly (reading their vectors).
 // When the executor asks for more rows than that batch holds (a large LIMIT,
 // rows filtered by WHERE), the search continues from its saved queue with
 // another batch, so the whole index can be read through a scan.
@@ -13,6 +16,7 @@
 #include "am.hpp"
 #include "buffer_hint.hpp"
 #include "context_alloc.hpp"
+#include "index_sketch.hpp"
 #include "index_vector.hpp"
 #include "node_access.hpp"
 
@@ -64,8 +68,18 @@ struct ScanState {
     size_t next_stop;  // end of the current batch
 
     core::NodeQueue *nodes;
-    core::ItemSet *seen;  // item references already scored
+    core::ItemSet *seen;  // item references already scored (or ranked)
     core::CandidateQueue *candidates;
+
+    // Sketch ranking (use_sketch): candidates gathered from leaves wait in
+    // `pending`, ordered by their estimated distance, until scored.
+    MetaPageData *meta;
+    bool use_sketch;
+    int code_bytes;
+    size_t gathered;     // candidates ranked so far
+    size_t gather_stop;  // rank this many before scoring the batch
+    core::CandidateQueue *pending;
+    core::Sketcher::Query *sketch_query;
 
     TupleRef *leaf_copy;  // references of the leaf being expanded
     TupleRef *todo;       // its references not scored yet
@@ -106,14 +120,14 @@ inline void prefetch(const void *p)
 //      items sharing a page share a pin) and prefetch each page's header;
 //   2. score them page by page, prefetching the next page's first tuple
 //      while computing on the current one.
-void score_leaf(Relation index, ScanState *so, int count)
+void score_leaf(Relation index, ScanState *so, int count, bool check_seen = true)
 {
     const TupleRef *refs = so->leaf_copy;
     TupleRef *todo = so->todo;
     ItemGroup *groups = so->groups;
     int n = 0, ngroups = 0;
     for (int i = 0; i < count; i++) {
-        if (!so->seen->insert(ref_key(refs[i])))
+        if (check_seen && !so->seen->insert(ref_key(refs[i])))
             continue;  // already scored from another tree
         BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(&refs[i]);
         if (ngroups == 0 || groups[ngroups - 1].blkno != blkno) {
@@ -159,51 +173,122 @@ void score_leaf(Relation index, ScanState *so, int count)
     }
 }
 
-// Expands queued nodes until the batch's budget of scored items is reached
-// or the forest is exhausted.
-void expand(Relation index, ScanState *so)
+// Ranks the entries of a leaf (on a locked page) by their sketches: each
+// new candidate waits in `pending` for its exact score.
+void rank_leaf(ScanState *so, LeafTupleHeader *leaf)
 {
-    size_t steps = 0;
-    while (!so->nodes->empty() && so->examined < so->next_stop) {
-        if (++steps % 256 == 0)
-            CHECK_FOR_INTERRUPTS();
-        core::NodeQueue::Entry e = so->nodes->pop();
-        int tree = key_tree(e.ref);
-        TupleRef ref = key_ref(e.ref);
-        BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(&ref);
-        Buffer buf = pin_block(index, so, blkno);
-        LockBuffer(buf, BUFFER_LOCK_SHARE);
-        Page page = BufferGetPage(buf);
-        check_page_header(index, page, blkno);
-        Size size;
-        char *tuple = tuple_at(index, page, ref, &size);
-        NodeView node = view_node(tuple, size, tree);
-        int leaf_count = -1;
-        switch (node.kind) {
-            case kSplitTuple: {
-                float m = 0.0f;
-                if (so->query != nullptr) {
-                    m = core::margin(so->space, split_view(so->space, node.split), so->query, 0.0f);
-                }
-                for (int side = 0; side < 2; side++)
-                    so->nodes->push(core::child_priority(so->space, e.priority, m, side),
-                                    node_key(node.split->child[side], tree));
-                break;
+    const TupleRef *refs = leaf_refs(leaf);
+    const uint8 *codes = leaf_codes(leaf);
+    for (int i = 0; i < leaf->count; i++) {
+        uint64 key = ref_key(refs[i]);
+        if (!so->seen->insert(key))
+            continue;  // already ranked from another tree
+        so->pending->push(so->sketch_query->estimate(codes + size_t(i) * size_t(so->code_bytes)), key);
+        so->gathered++;
+    }
+}
+
+// Pops one queued node: a split queues its children, a leaf's items are
+// scored (or ranked by sketch).
+void expand_one(Relation index, ScanState *so)
+{
+    core::NodeQueue::Entry e = so->nodes->pop();
+    int tree = key_tree(e.ref);
+    TupleRef ref = key_ref(e.ref);
+    BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(&ref);
+    Buffer buf = pin_block(index, so, blkno);
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    Page page = BufferGetPage(buf);
+    check_page_header(index, page, blkno);
+    Size size;
+    char *tuple = tuple_at(index, page, ref, &size);
+    NodeView node = view_node(tuple, size, tree);
+    int leaf_count = -1;
+    switch (node.kind) {
+        case kSplitTuple: {
+            float m = 0.0f;
+            if (so->query != nullptr) {
+                m = core::margin(so->space, split_view(so->space, node.split), so->query, 0.0f);
             }
-            case kForwardTuple:
-                so->nodes->push(e.priority, node_key(node.forward->target, tree));
-                break;
-            case kLeafTuple:
+            for (int side = 0; side < 2; side++)
+                so->nodes->push(core::child_priority(so->space, e.priority, m, side),
+                                node_key(node.split->child[side], tree));
+            break;
+        }
+        case kForwardTuple:
+            so->nodes->push(e.priority, node_key(node.forward->target, tree));
+            break;
+        case kLeafTuple:
+            if (so->use_sketch && node.leaf->code_bytes == so->code_bytes) {
+                rank_leaf(so, node.leaf);
+            } else {
                 leaf_count = node.leaf->count;
                 memcpy(so->leaf_copy, leaf_refs(node.leaf), size_t(leaf_count) * sizeof(TupleRef));
-                break;
-            default:
-                break;  // a stale reference (freed and reused slot): nothing there for us
-        }
-        LockBuffer(buf, BUFFER_LOCK_UNLOCK);
-        if (leaf_count > 0)
-            score_leaf(index, so, leaf_count);
+            }
+            break;
+        default:
+            break;  // a stale reference (freed and reused slot): nothing there for us
     }
+    LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+    if (leaf_count > 0)
+        score_leaf(index, so, leaf_count);
+}
+
+// Scores exactly the `count` most promising ranked candidates, grouped by
+// page.
+void score_pending(Relation index, ScanState *so, size_t count)
+{
+    auto *keys = reinterpret_cast<uint64 *>(so->groups);  // scratch: groups are rebuilt by score_leaf
+    for (size_t i = 0; i < count; i++)
+        keys[i] = so->pending->pop().ref;
+    std::sort(keys, keys + count);
+    for (size_t i = 0; i < count; i++)
+        so->leaf_copy[i] = ref_from_key(keys[i]);
+    score_leaf(index, so, int(count), false);
+}
+
+// Works until the batch's budget of scored items is reached or the forest
+// is exhausted.
+void advance(Relation index, ScanState *so)
+{
+    size_t steps = 0;
+    if (!so->use_sketch) {
+        while (!so->nodes->empty() && so->examined < so->next_stop) {
+            if (++steps % 256 == 0)
+                CHECK_FOR_INTERRUPTS();
+            expand_one(index, so);
+        }
+        return;
+    }
+    // Rank candidates until gather_stop (or until the forest is exhausted),
+    // then score the best of them; more nodes only when those run out.
+    const size_t chunk = kMaxTupleSize / sizeof(TupleRef);
+    while (so->examined < so->next_stop) {
+        if (++steps % 256 == 0)
+            CHECK_FOR_INTERRUPTS();
+        if (!so->nodes->empty() && (so->gathered < so->gather_stop || so->pending->empty())) {
+            expand_one(index, so);
+            continue;
+        }
+        if (so->pending->empty())
+            break;  // nothing left to rank or score
+        size_t want = std::min({so->next_stop - so->examined, so->pending->size(), chunk});
+        score_pending(index, so, want);
+    }
+}
+
+bool exhausted(const ScanState *so)
+{
+    return so->nodes->empty() && (!so->use_sketch || so->pending->empty());
+}
+
+// The next batch: score `budget` more items, after ranking sketch_factor
+// times as many.
+void next_batch(ScanState *so)
+{
+    so->next_stop = so->examined > SIZE_MAX - so->budget ? SIZE_MAX : so->examined + so->budget;
+    size_t factor = size_t(sketch_factor_setting);
+    so->gather_stop = so->next_stop > SIZE_MAX / factor ? SIZE_MAX : so->next_stop * factor;
 }
 
 }  // namespace
@@ -221,6 +306,7 @@ IndexScanDesc begin_scan(Relation index, int nkeys, int norderbys)
 
     MetaPageData *meta = static_cast<MetaPageData *>(MemoryContextAllocZero(cxt, meta_size(kMaxTrees)));
     read_meta(index, meta);
+    so->meta = meta;
     so->space.metric = core::Metric(meta->metric);
     so->space.dim = meta->dim;
     so->n_trees = meta->n_trees;
@@ -232,10 +318,12 @@ IndexScanDesc begin_scan(Relation index, int nkeys, int norderbys)
     so->nodes = new (MemoryContextAlloc(cxt, sizeof(core::NodeQueue))) core::NodeQueue(alloc);
     so->seen = new (MemoryContextAlloc(cxt, sizeof(core::ItemSet))) core::ItemSet(alloc);
     so->candidates = new (MemoryContextAlloc(cxt, sizeof(core::CandidateQueue))) core::CandidateQueue(alloc);
+    so->pending = new (MemoryContextAlloc(cxt, sizeof(core::CandidateQueue))) core::CandidateQueue(alloc);
     size_t max_refs = kMaxTupleSize / sizeof(TupleRef);
     so->leaf_copy = static_cast<TupleRef *>(MemoryContextAlloc(cxt, sizeof(TupleRef) * max_refs));
     so->todo = static_cast<TupleRef *>(MemoryContextAlloc(cxt, sizeof(TupleRef) * max_refs));
     so->groups = static_cast<ItemGroup *>(MemoryContextAlloc(cxt, sizeof(ItemGroup) * max_refs));
+    static_assert(sizeof(ItemGroup) >= sizeof(uint64), "score_pending uses groups as key scratch");
     scan->opaque = so;
     return scan;
 }
@@ -250,6 +338,9 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
     so->nodes->clear();
     so->seen->clear();
     so->candidates->clear();
+    so->pending->clear();
+    so->gathered = 0;
+    so->use_sketch = false;
     so->started = false;
     so->examined = 0;
     so->query = nullptr;
@@ -268,6 +359,21 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
         MemoryContextSwitchTo(old);
     }
     so->budget = so->query == nullptr ? SIZE_MAX : size_t(effective_search_k(double(so->n_items)));
+
+    // Sketch ranking, if the index has sketches and it is not turned off.
+    if (so->query != nullptr && sketch_factor_setting > 1) {
+        const core::Sketcher *sketcher = index_sketcher(index, *so->meta);
+        if (sketcher != nullptr && sketcher->space().dim == so->space.dim) {
+            static_assert(std::is_trivially_destructible_v<core::Sketcher::Query>,
+                          "the query's tables live in the scan's memory context, never destroyed");
+            if (so->sketch_query == nullptr)
+                so->sketch_query =
+                    new (MemoryContextAlloc(so->cxt, sizeof(core::Sketcher::Query))) core::Sketcher::Query();
+            so->sketch_query->prepare(*sketcher, so->query);  // allocation-free, no exceptions
+            so->code_bytes = int(sketcher->code_bytes());
+            so->use_sketch = true;
+        }
+    }
 }
 
 bool get_tuple(IndexScanDesc scan, ScanDirection dir)
@@ -282,10 +388,11 @@ bool get_tuple(IndexScanDesc scan, ScanDirection dir)
         // order of the trees.
         for (int t = 0; t < so->n_trees; t++)
             so->nodes->push(std::numeric_limits<float>::infinity(), node_key(so->roots[t], t));
-        so->next_stop = so->budget;
+        so->examined = 0;
+        next_batch(so);
     }
     for (;;) {
-        if (!so->candidates->empty() && (so->examined >= so->next_stop || so->nodes->empty())) {
+        if (!so->candidates->empty() && (so->examined >= so->next_stop || exhausted(so))) {
             core::CandidateQueue::Entry e = so->candidates->pop();
             ItemPointerData tid = ref_from_key(e.ref);
             scan->xs_heaptid = tid;
@@ -297,11 +404,11 @@ bool get_tuple(IndexScanDesc scan, ScanDirection dir)
             }
             return true;
         }
-        if (so->nodes->empty())
+        if (exhausted(so))
             return false;
         if (so->examined >= so->next_stop)
-            so->next_stop = so->examined > SIZE_MAX - so->budget ? SIZE_MAX : so->examined + so->budget;
-        expand(scan->indexRelation, so);
+            next_batch(so);
+        advance(scan->indexRelation, so);
     }
 }
 

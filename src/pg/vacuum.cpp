@@ -145,9 +145,10 @@ void clean_leaves(IndexVacuumInfo *info, const core::ItemSet &dead)
             int kept = 0;
             for (int i = 0; i < l->count; i++) {
                 if (!dead.contains(ref_key(refs[i])))
-                    refs[kept++] = refs[i];
+                    copy_leaf_entry(l, kept++, l, i);  // reference and sketch
             }
             memset(refs + kept, 0, size_t(l->count - kept) * sizeof(TupleRef));
+            memset(leaf_codes(l) + size_t(kept) * l->code_bytes, 0, size_t(l->count - kept) * l->code_bytes);
             l->count = uint16(kept);
         }
         if (state != nullptr)
@@ -278,12 +279,14 @@ bool merge_leaves(Relation index, int tree, TidyNode *nodes, int s)
     NodeView bv = node_in(pages, b.ref, tree);
     bool ok = slot != nullptr && ItemPointerEquals(slot, &split.slot_ref) && sv.kind == kSplitTuple &&
               av.kind == kLeafTuple && bv.kind == kLeafTuple && ItemPointerEquals(&sv.split->child[0], &a.ref) &&
-              ItemPointerEquals(&sv.split->child[1], &b.ref) && av.leaf->count + bv.leaf->count <= av.leaf->capacity;
+              ItemPointerEquals(&sv.split->child[1], &b.ref) && av.leaf->count + bv.leaf->count <= av.leaf->capacity &&
+              av.leaf->code_bytes == bv.leaf->code_bytes;
     if (!ok) {
         pages.abandon();
         return false;
     }
-    memcpy(leaf_refs(av.leaf) + av.leaf->count, leaf_refs(bv.leaf), size_t(bv.leaf->count) * sizeof(TupleRef));
+    for (int i = 0; i < bv.leaf->count; i++)
+        copy_leaf_entry(av.leaf, av.leaf->count + i, bv.leaf, i);  // reference and sketch
     av.leaf->count = uint16(av.leaf->count + bv.leaf->count);
     int merged = av.leaf->count, capacity = av.leaf->capacity;
     *slot = a.ref;

@@ -40,8 +40,9 @@ double rerank_recall(Metric metric, size_t keep)
         v += 3.0f;
     for (float &v : queries)
         v += 3.0f;
-    std::vector<float> center = mean_of(data, n, kDim);
-    Sketcher sk(space, 128, 42, metric == Metric::Euclidean ? center.data() : nullptr);
+    std::vector<float> center(kDim);
+    Sketcher::center_of(space, data.data(), n, center.data());
+    Sketcher sk(space, 128, 42, center.data());
     std::vector<uint8_t> codes(n * sk.code_bytes());
     for (size_t i = 0; i < n; i++)
         sk.encode(&data[i * kDim], &codes[i * sk.code_bytes()]);
@@ -73,16 +74,17 @@ double rerank_recall(Metric metric, size_t keep)
 TEST(Sketch, SizesAndSupport)
 {
     EXPECT_EQ(Sketcher::code_bytes(Space{Metric::Euclidean, 784}, 128), 20u);
-    EXPECT_EQ(Sketcher::code_bytes(Space{Metric::Angular, 100}, 128), 16u);
-    EXPECT_EQ(Sketcher::code_bytes(Space{Metric::Dot, 100}, 128), 20u);
+    EXPECT_EQ(Sketcher::code_bytes(Space{Metric::Angular, 100}, 128), 20u);
+    EXPECT_EQ(Sketcher::code_bytes(Space{Metric::Dot, 100}, 128), 24u);
     EXPECT_EQ(Sketcher::code_bytes(Space{Metric::Angular, 100}, 0), 0u);
     EXPECT_EQ(Sketcher::default_bits(Space{Metric::Euclidean, 784}), 128u);
     EXPECT_EQ(Sketcher::default_bits(Space{Metric::Euclidean, 16}), 0u);
     EXPECT_EQ(Sketcher::default_bits(Space{Metric::Manhattan, 784}), 0u);
     EXPECT_EQ(Sketcher::default_bits(Space{Metric::Hamming, 784}), 0u);
-    EXPECT_THROW(Sketcher(Space{Metric::Manhattan, 128}, 128, 1, nullptr), std::invalid_argument);
+    std::vector<float> c(128, 0.0f);
+    EXPECT_THROW(Sketcher(Space{Metric::Manhattan, 128}, 128, 1, c.data()), std::invalid_argument);
     EXPECT_THROW(Sketcher(Space{Metric::Euclidean, 128}, 128, 1, nullptr), std::invalid_argument);  // no centre
-    EXPECT_THROW(Sketcher(Space{Metric::Angular, 128}, 12, 1, nullptr), std::invalid_argument);
+    EXPECT_THROW(Sketcher(Space{Metric::Angular, 128}, 12, 1, c.data()), std::invalid_argument);
 }
 
 TEST(Sketch, DeterministicFromSeed)
@@ -90,8 +92,10 @@ TEST(Sketch, DeterministicFromSeed)
     init_kernels();
     Space space{Metric::Angular, kDim};
     std::vector<float> data = gaussian_mixture(50, kDim, 5, 1.0f, 3);
-    Sketcher a(space, 128, 9, nullptr), b(space, 128, 9, nullptr), c(space, 128, 10, nullptr);
-    std::vector<uint8_t> ca(16), cb(16), cc(16);
+    std::vector<float> center(kDim);
+    Sketcher::center_of(space, data.data(), 50, center.data());
+    Sketcher a(space, 128, 9, center.data()), b(space, 128, 9, center.data()), c(space, 128, 10, center.data());
+    std::vector<uint8_t> ca(20), cb(20), cc(20);
     size_t differ = 0;
     for (size_t i = 0; i < 50; i++) {
         a.encode(&data[i * kDim], ca.data());
@@ -128,17 +132,18 @@ TEST(Sketch, ItemEstimatesItselfNearest)
     }
 }
 
-// The scan keeps the best few of several times as many candidates by
-// estimate.  On 128-d clustered data the true 10 nearest of 3000 items are
-// almost all among the best 300 estimates (a random tenth would keep 10%).
-// Measured: euclidean 0.985, angular 0.983, dot 0.955; bars set below.
+// The scan keeps the best few of many candidates by estimate.  On 128-d
+// clustered data far off the origin (every coordinate shifted by +3, where
+// uncentred signs would say little) the true 10 nearest of 3000 items are
+// nearly all among the best 60 estimates; keeping 60 at random would keep
+// 2%.  Measured: euclidean 0.943, angular 0.940, dot 0.963.
 TEST(Sketch, EstimatesOrderCandidates)
 {
     const std::pair<Metric, const char *> metrics[] = {
         {Metric::Euclidean, "euclidean"}, {Metric::Angular, "angular"}, {Metric::Dot, "dot"}};
     for (auto [m, name] : metrics) {
-        const double r = rerank_recall(m, 300);
-        std::printf("sketch rerank recall %s keep 300 of 3000: %.3f\n", name, r);
-        EXPECT_GE(r, 0.9) << name;
+        const double r = rerank_recall(m, 60);
+        std::printf("sketch rerank recall %s keep 60 of 3000: %.3f\n", name, r);
+        EXPECT_GE(r, 0.85) << name;
     }
 }
