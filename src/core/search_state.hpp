@@ -37,6 +37,7 @@ public:
     bool empty() const { return size_ == 0; }
     size_t size() const { return size_; }
     void clear() { size_ = 0; }
+    size_t capacity() const { return cap_; }
 
 private:
     RawAllocator alloc_;
@@ -62,6 +63,7 @@ public:
     bool empty() const { return size_ == 0; }
     size_t size() const { return size_; }
     void clear() { size_ = 0; }
+    size_t capacity() const { return cap_; }
 
 private:
     RawAllocator alloc_;
@@ -81,6 +83,7 @@ public:
     bool insert(uint64_t key);
     bool contains(uint64_t key) const;
     size_t size() const { return size_; }
+    size_t capacity() const { return cap_; }
     void clear();
 
 private:

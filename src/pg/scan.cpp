@@ -53,6 +53,71 @@ struct ItemGroup {
     int begin, end;  // range in ScanState::todo
 };
 
+constexpr size_t kMaxRefs = kMaxTupleSize / sizeof(TupleRef);  // references in one leaf, at most
+
+// What a scan works in, kept per backend and reused by later scans: the
+// containers keep their capacity, and nothing here is allocated (large
+// chunks are malloc'd, and freeing them every query made the C library give
+// the memory back and fault it in again, 10% of a short query's time).
+struct ScanBuffers {
+    core::NodeQueue nodes;
+    core::ItemSet seen;
+    core::CandidateQueue candidates;
+    core::CandidateQueue pending;
+    core::Sketcher::Query sketch_query;  // 64 kB of tables
+    TupleRef leaf_copy[kMaxRefs];
+    TupleRef todo[kMaxRefs];
+    ItemGroup groups[kMaxRefs];
+    ScanBuffers *next_free;
+    MemoryContextCallback on_scan_end;  // hands it back when the scan's context goes
+
+    explicit ScanBuffers(core::RawAllocator a) : nodes(a), seen(a), candidates(a), pending(a) {}
+};
+
+// Spare buffers kept, and the container capacity beyond which a returned
+// set gives its memory back (a scan of a huge search_k should not pin
+// megabytes for the life of the backend).
+constexpr int kSpareBuffers = 4;
+constexpr size_t kKeepCapacity = size_t(1) << 16;
+
+MemoryContext buffers_cxt = nullptr;
+ScanBuffers *spare_buffers = nullptr;
+int n_spare = 0;
+
+void return_buffers(void *arg)
+{
+    auto *b = static_cast<ScanBuffers *>(arg);
+    bool large = b->seen.capacity() > 2 * kKeepCapacity || b->nodes.capacity() > kKeepCapacity ||
+                 b->candidates.capacity() > kKeepCapacity || b->pending.capacity() > kKeepCapacity;
+    if (large || n_spare >= kSpareBuffers) {
+        b->~ScanBuffers();  // releases the containers' memory (pfree)
+        pfree(b);
+        return;
+    }
+    b->next_free = spare_buffers;
+    spare_buffers = b;
+    n_spare++;
+}
+
+// Buffers for a scan whose memory context is `cxt`; they return to the
+// spares when that context is deleted (end of scan, or an error's cleanup).
+ScanBuffers *take_buffers(MemoryContext cxt)
+{
+    ScanBuffers *b = spare_buffers;
+    if (b != nullptr) {
+        spare_buffers = b->next_free;
+        n_spare--;
+    } else {
+        if (buffers_cxt == nullptr)
+            buffers_cxt = AllocSetContextCreate(TopMemoryContext, "annoy scan buffers", ALLOCSET_DEFAULT_SIZES);
+        b = new (MemoryContextAlloc(buffers_cxt, sizeof(ScanBuffers))) ScanBuffers(context_allocator(buffers_cxt));
+    }
+    b->on_scan_end.func = return_buffers;
+    b->on_scan_end.arg = b;
+    MemoryContextRegisterResetCallback(cxt, &b->on_scan_end);
+    return b;
+}
+
 struct ScanState {
     MemoryContext cxt;
     core::Space space;
@@ -80,6 +145,7 @@ struct ScanState {
     size_t gather_stop;  // rank this many before scoring the batch
     core::CandidateQueue *pending;
     core::Sketcher::Query *sketch_query;
+    ScanBuffers *buffers;
 
     TupleRef *leaf_copy;  // references of the leaf being expanded
     TupleRef *todo;       // its references not scored yet
@@ -262,7 +328,7 @@ void advance(Relation index, ScanState *so)
     }
     // Rank candidates until gather_stop (or until the forest is exhausted),
     // then score the best of them; more nodes only when those run out.
-    const size_t chunk = kMaxTupleSize / sizeof(TupleRef);
+    const size_t chunk = kMaxRefs;
     while (so->examined < so->next_stop) {
         if (++steps % 256 == 0)
             CHECK_FOR_INTERRUPTS();
@@ -314,15 +380,15 @@ IndexScanDesc begin_scan(Relation index, int nkeys, int norderbys)
     so->n_items = estimated_items(index, *meta);
     memcpy(so->roots, meta->roots, sizeof(TupleRef) * size_t(meta->n_trees));
 
-    core::RawAllocator alloc = context_allocator(cxt);
-    so->nodes = new (MemoryContextAlloc(cxt, sizeof(core::NodeQueue))) core::NodeQueue(alloc);
-    so->seen = new (MemoryContextAlloc(cxt, sizeof(core::ItemSet))) core::ItemSet(alloc);
-    so->candidates = new (MemoryContextAlloc(cxt, sizeof(core::CandidateQueue))) core::CandidateQueue(alloc);
-    so->pending = new (MemoryContextAlloc(cxt, sizeof(core::CandidateQueue))) core::CandidateQueue(alloc);
-    size_t max_refs = kMaxTupleSize / sizeof(TupleRef);
-    so->leaf_copy = static_cast<TupleRef *>(MemoryContextAlloc(cxt, sizeof(TupleRef) * max_refs));
-    so->todo = static_cast<TupleRef *>(MemoryContextAlloc(cxt, sizeof(TupleRef) * max_refs));
-    so->groups = static_cast<ItemGroup *>(MemoryContextAlloc(cxt, sizeof(ItemGroup) * max_refs));
+    ScanBuffers *b = take_buffers(cxt);
+    so->buffers = b;
+    so->nodes = &b->nodes;
+    so->seen = &b->seen;
+    so->candidates = &b->candidates;
+    so->pending = &b->pending;
+    so->leaf_copy = b->leaf_copy;
+    so->todo = b->todo;
+    so->groups = b->groups;
     static_assert(sizeof(ItemGroup) >= sizeof(uint64), "score_pending uses groups as key scratch");
     scan->opaque = so;
     return scan;
@@ -365,10 +431,8 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
         const core::Sketcher *sketcher = index_sketcher(index, *so->meta);
         if (sketcher != nullptr && sketcher->space().dim == so->space.dim) {
             static_assert(std::is_trivially_destructible_v<core::Sketcher::Query>,
-                          "the query's tables live in the scan's memory context, never destroyed");
-            if (so->sketch_query == nullptr)
-                so->sketch_query =
-                    new (MemoryContextAlloc(so->cxt, sizeof(core::Sketcher::Query))) core::Sketcher::Query();
+                          "an error may abandon a prepared query without destroying it");
+            so->sketch_query = &so->buffers->sketch_query;
             so->sketch_query->prepare(*sketcher, so->query);  // allocation-free, no exceptions
             so->code_bytes = int(sketcher->code_bytes());
             so->use_sketch = true;
