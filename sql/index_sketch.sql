@@ -77,16 +77,18 @@ $$;
 
 -- Recall with sketch ranking and without (sketch_factor = 1), same search_k.
 CREATE FUNCTION pg_temp.ranking(op text, OUT ranked float8, OUT unranked float8) LANGUAGE plpgsql AS $$
+DECLARE
+    factor text := current_setting('annoy.sketch_factor');
 BEGIN
     ranked := pg_temp.recall(op);
     PERFORM set_config('annoy.sketch_factor', '1', true);
     unranked := pg_temp.recall(op);
-    PERFORM set_config('annoy.sketch_factor', '4', true);
+    PERFORM set_config('annoy.sketch_factor', factor, true);
 END;
 $$;
 
 -- With search_k = 100 (of 3000 rows, in tight clusters of 75 whose members
--- are nearly equidistant: a hard set), ranking 4 x 100 candidates by sketch
+-- are nearly equidistant: a hard set), ranking 6 x 100 candidates by sketch
 -- and scoring the best 100 finds far more true neighbours than scoring the
 -- first 100 found.  Without sketches the factor changes nothing.
 SET annoy.search_k = 100;

@@ -34,7 +34,7 @@ void cost_estimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *
     index_close(rel, NoLock);
 
     // Items a scan scores before returning its first row (see scan.cpp).
-    double examined = std::min(effective_search_k(tuples), tuples);
+    double examined = std::min(effective_search_k(tuples, false), tuples);
     // Nodes visited: about one split per tree level on the paths to the
     // leaves holding those items.
     double leaves = std::max(1.0, examined / std::max(1.0, opts.leaf_size / 2.0));

@@ -117,9 +117,9 @@ struct LeafSplit {
 // Reads the vectors of refs[0..count), keeps the live ones plus the new
 // item, and runs the core's split rule over them when they overflow
 // `capacity`.
-void compute_split(Relation index, const core::Space &space, const MetaPageData &meta, const TupleRef *refs, int count,
-                   int capacity, const TupleRef &new_ref, const void *new_vec, const core::Sketcher *sketcher,
-                   LeafSplit *out)
+void compute_split(Relation index, const core::Space &space, const MetaPageData &meta, const TupleRef *refs,
+                   const uint8 *codes, int count, int capacity, const TupleRef &new_ref, const void *new_vec,
+                   const uint8 *new_code, int cb, LeafSplit *out)
 {
     size_t bytes = space.vector_bytes();
     int n = count + 1;
@@ -127,23 +127,21 @@ void compute_split(Relation index, const core::Space &space, const MetaPageData 
     auto **ptrs = static_cast<const void **>(palloc(size_t(n) * sizeof(void *)));
     auto *extras = static_cast<float *>(palloc(size_t(n) * sizeof(float)));
     out->keep = static_cast<TupleRef *>(palloc(size_t(n) * sizeof(TupleRef)));
+    // The kept items' sketches move with them (cb bytes each).
+    out->codes = cb > 0 ? static_cast<uint8 *>(palloc(size_t(n) * size_t(cb))) : nullptr;
     out->n = 0;
     for (int i = 0; i < count; i++) {
-        if (read_item_vector(index, refs[i], vecs + size_t(out->n) * bytes, bytes, nullptr))
+        if (read_item_vector(index, refs[i], vecs + size_t(out->n) * bytes, bytes, nullptr)) {
+            if (cb > 0)
+                memcpy(out->codes + size_t(out->n) * size_t(cb), codes + size_t(i) * size_t(cb), size_t(cb));
             out->keep[out->n++] = refs[i];
+        }
     }
     memcpy(vecs + size_t(out->n) * bytes, new_vec, bytes);
+    if (cb > 0)
+        memcpy(out->codes + size_t(out->n) * size_t(cb), new_code, size_t(cb));
     out->keep[out->n++] = new_ref;
     n = out->n;
-    // Sketches of the kept items, from the vectors just read (the same
-    // sketches the leaf holds: the sketcher is deterministic).
-    out->codes = nullptr;
-    if (sketcher != nullptr) {
-        size_t cb = sketcher->code_bytes();
-        out->codes = static_cast<uint8 *>(palloc(size_t(n) * cb));
-        for (int i = 0; i < n; i++)
-            sketcher->encode(vecs + size_t(i) * bytes, out->codes + size_t(i) * cb);
-    }
     out->split = n > capacity;
     out->plane = nullptr;
     if (!out->split)
@@ -206,15 +204,14 @@ TupleRef place(Relation index, PageSet &ps, const void *tuple, Size size)
 // rest still overflows, splits the leaf.  Returns false if the leaf changed
 // meanwhile; the caller then starts over at leaf_ref.
 bool split_leaf(Relation index, const core::Space &space, const MetaPageData &meta, int tree, const TupleRef &leaf_ref,
-                const TupleRef *refs, int count, int capacity, const TupleRef &new_ref, const void *new_vec,
-                const core::Sketcher *sketcher, const Parent &parent)
+                const TupleRef *refs, const uint8 *codes, int count, int capacity, const TupleRef &new_ref,
+                const void *new_vec, const uint8 *new_code, int cb, const Parent &parent)
 {
     // Held until the new leaves are written (see kSplitBarrier).
     LockPage(index, kSplitBarrier, ShareLock);
     LeafSplit split;
-    compute_split(index, space, meta, refs, count, capacity, new_ref, new_vec, sketcher, &split);
+    compute_split(index, space, meta, refs, codes, count, capacity, new_ref, new_vec, new_code, cb, &split);
     int n = split.n;
-    int cb = sketcher != nullptr ? int(sketcher->code_bytes()) : 0;
 
     Buffer leaf_buf = lock_ref_buffer(index, leaf_ref, BUFFER_LOCK_EXCLUSIVE);
     Size size;
@@ -297,10 +294,8 @@ bool split_leaf(Relation index, const core::Space &space, const MetaPageData &me
 }
 
 void insert_into_tree(Relation index, const core::Space &space, const MetaPageData &meta, int tree,
-                      const TupleRef &item, const void *vec, float extra, const core::Sketcher *sketcher,
-                      const uint8 *code)
+                      const TupleRef &item, const void *vec, float extra, const uint8 *code, int cb)
 {
-    const int cb = sketcher != nullptr ? int(sketcher->code_bytes()) : 0;
     // The root from the meta page read at the start of this insert: if a
     // split replaced it since, it is a forward tuple leading to its
     // replacement.  Only after a stale reference (a freed and reused slot)
@@ -376,9 +371,16 @@ restart:
         int count = leaf->count, capacity = leaf->capacity;
         auto *refs = static_cast<TupleRef *>(palloc(size_t(count) * sizeof(TupleRef)));
         memcpy(refs, leaf_refs(leaf), size_t(count) * sizeof(TupleRef));
+        uint8 *codes = nullptr;
+        if (cb > 0) {
+            codes = static_cast<uint8 *>(palloc(size_t(count) * size_t(cb)));
+            memcpy(codes, leaf_codes(leaf), size_t(count) * size_t(cb));
+        }
         UnlockReleaseBuffer(buf);
-        bool done = split_leaf(index, space, meta, tree, ref, refs, count, capacity, item, vec, sketcher, parent);
+        bool done = split_leaf(index, space, meta, tree, ref, refs, codes, count, capacity, item, vec, code, cb, parent);
         pfree(refs);
+        if (codes != nullptr)
+            pfree(codes);
         if (done)
             return;
         // The leaf changed while its split was computed: look at it again.
@@ -411,13 +413,15 @@ bool insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, R
     // The item's sketch, computed once for all trees.
     const core::Sketcher *sketcher = index_sketcher(index, *meta);
     uint8 *code = nullptr;
+    int cb = 0;
     if (sketcher != nullptr) {
-        code = static_cast<uint8 *>(palloc(sketcher->code_bytes()));
-        sketcher->encode(v.data, code);
+        cb = int(sketcher->code_bytes());
+        code = static_cast<uint8 *>(palloc(size_t(cb)));
+        sketcher->encode(v.data, code);  // never throws (fixed buffers)
     }
     TupleRef item = add_item(index, space, heap_tid, v.data);
     for (int t = 0; t < meta->n_trees; t++)
-        insert_into_tree(index, space, *meta, t, item, v.data, extra, sketcher, code);
+        insert_into_tree(index, space, *meta, t, item, v.data, extra, code, cb);
 
     MemoryContextSwitchTo(old);
     MemoryContextDelete(cxt);

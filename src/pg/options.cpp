@@ -8,7 +8,7 @@ extern "C" {
 namespace annoy::pg {
 
 int search_k_setting = -1;
-int sketch_factor_setting = 4;
+int sketch_factor_setting = 6;
 
 static relopt_kind options_kind;
 
@@ -35,7 +35,7 @@ void define_options()
                             "Only for indexes with sketches.  The scan gathers sketch_factor x search_k candidates, "
                             "then computes the exact distance of the search_k most promising; 1 scores every "
                             "candidate gathered.",
-                            &sketch_factor_setting, 4, 1, 100, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+                            &sketch_factor_setting, 6, 1, 100, PGC_USERSET, 0, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("annoy");
 }
 

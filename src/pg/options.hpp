@@ -33,27 +33,33 @@ IndexOptions index_options(Relation index);
 // annoy.search_k: candidates a scan examines per batch; -1 = automatic.
 extern int search_k_setting;
 
-// The automatic budget for an index of n items: max(1000, 8 * sqrt(n)).
-// It grows slowly with the index, as the candidates a forest must examine
-// for a given recall do.  Measured at default options (1,000 queries):
-// recall@10 about 0.996 on Fashion-MNIST (60,000 x 784, budget 1,960) and
-// 0.95 on GloVe (100,000 x 100, angular, budget 2,530), the harder set.
-inline double automatic_search_k(double n)
+// The automatic budget for an index of n items: max(1000, 8 * sqrt(n))
+// items scored, or with sketches (which pick the items worth scoring)
+// max(250, 3 * sqrt(n)).  It grows slowly with the index, as the candidates
+// a forest must examine for a given recall do.  Measured at default options
+// (1,000 queries), recall@10 without sketches about 0.996 on Fashion-MNIST
+// (60,000 x 784, budget 1,960) and 0.95 on GloVe (100,000 x 100, angular,
+// budget 2,530), the harder set; with sketches 0.99 (budget 735) and 0.97
+// (budget 949) at two to three times the queries/s.
+inline double automatic_search_k(double n, bool sketched)
 {
-    return std::max(1000.0, 8.0 * std::sqrt(std::max(n, 1.0)));
+    double root = std::sqrt(std::max(n, 1.0));
+    return sketched ? std::max(250.0, 3.0 * root) : std::max(1000.0, 8.0 * root);
 }
 
 // annoy.sketch_factor: with sketches, a scan ranks this many candidates per
-// item it scores exactly (1: sketches unused).
+// item it scores exactly (1: sketches unused).  Default 6: at equal recall
+// 4 to 8 were within 10% of each other on Fashion-MNIST (4 best) and GloVe
+// (8 best).
 extern int sketch_factor_setting;
 
 // The sketch_bits option resolved for an index of this space.
 uint32 resolved_sketch_bits(const IndexOptions &opts, const core::Space &space);
 
 // The budget a scan uses, for an index of about n items.
-inline double effective_search_k(double n)
+inline double effective_search_k(double n, bool sketched)
 {
-    return search_k_setting > 0 ? double(search_k_setting) : automatic_search_k(n);
+    return search_k_setting > 0 ? double(search_k_setting) : automatic_search_k(n, sketched);
 }
 
 }  // namespace annoy::pg

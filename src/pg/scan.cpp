@@ -424,8 +424,6 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
         memcpy(so->query, v.data, so->space.vector_bytes());
         MemoryContextSwitchTo(old);
     }
-    so->budget = so->query == nullptr ? SIZE_MAX : size_t(effective_search_k(double(so->n_items)));
-
     // Sketch ranking, if the index has sketches and it is not turned off.
     if (so->query != nullptr && sketch_factor_setting > 1) {
         const core::Sketcher *sketcher = index_sketcher(index, *so->meta);
@@ -438,6 +436,8 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
             so->use_sketch = true;
         }
     }
+    so->budget =
+        so->query == nullptr ? SIZE_MAX : size_t(effective_search_k(double(so->n_items), so->use_sketch));
 }
 
 bool get_tuple(IndexScanDesc scan, ScanDirection dir)

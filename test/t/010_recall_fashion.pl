@@ -100,37 +100,42 @@ diag('preparation: ' . elapsed($t_prep));
 # Recall@10 of the fresh default build (n_trees 10, leaf_size 64, seed 0)
 # with these 100 queries, measured 2026-11-21 (builds are deterministic, so
 # these repeat exactly until the code changes); the minimums are 0.05 below,
-# rounded.  search_k -1 is the automatic budget, about 2,450 items for
-# 60,000 rows.  "grown" is the index built on 30,000 rows that received the
+# rounded.  search_k -1 is the automatic budget for 60,000 rows: about 735
+# items scored for the indexes with sketches (euclidean, angular, dot: they
+# score the best of 6 x search_k candidates ranked by sketch), about 1,960
+# for the others.  "grown" is the index built on 30,000 rows that received the
 # other 30,000 by INSERT (without ANALYZE: see below).
 my @search_k = (100, 500, 2000, 5000);
 my @metrics = (
 	{
 		name    => 'euclidean',
+		sketched => 1,
 		opclass => 'euclidean_ops',
 		op      => '<->',
 		col     => 'embedding',
-		# measured: 100: 0.699, 500: 0.955, 2000: 0.998, 5000: 1.000, auto: 0.999
-		# grown:    100: 0.692, 500: 0.960, 2000: 0.997, 5000: 1.000, auto: 0.997
-		min => { 100 => 0.64, 500 => 0.90, 2000 => 0.94, 5000 => 0.95, -1 => 0.94 },
+		# measured: 100: 0.913, 500: 0.994, 2000: 1.000, 5000: 1.000, auto: 0.999
+		# grown:    100: 0.910, 500: 0.992, 2000: 1.000, 5000: 1.000, auto: 0.999
+		min => { 100 => 0.86, 500 => 0.94, 2000 => 0.95, 5000 => 0.95, -1 => 0.94 },
 	},
 	{
 		name    => 'angular',
+		sketched => 1,
 		opclass => 'angular_ops',
 		op      => '<=>',
 		col     => 'embedding',
-		# measured: 100: 0.643, 500: 0.926, 2000: 0.992, 5000: 1.000, auto: 0.992
-		# grown:    100: 0.661, 500: 0.913, 2000: 0.993, 5000: 0.998, auto: 0.990
-		min => { 100 => 0.59, 500 => 0.87, 2000 => 0.94, 5000 => 0.95, -1 => 0.94 },
+		# measured: 100: 0.869, 500: 0.979, 2000: 0.998, 5000: 1.000, auto: 0.988
+		# grown:    100: 0.867, 500: 0.981, 2000: 0.999, 5000: 1.000, auto: 0.989
+		min => { 100 => 0.81, 500 => 0.92, 2000 => 0.94, 5000 => 0.95, -1 => 0.93 },
 	},
 	{
 		name    => 'dot',
+		sketched => 1,
 		opclass => 'dot_ops',
 		op      => '<#>',
 		col     => 'embedding',
-		# measured: 100: 0.491, 500: 0.777, 2000: 0.952, 5000: 0.999, auto: 0.969
-		# grown:    100: 0.485, 500: 0.794, 2000: 0.946, 5000: 0.998, auto: 0.933
-		min => { 100 => 0.44, 500 => 0.72, 2000 => 0.90, 5000 => 0.94, -1 => 0.91 },
+		# measured: 100: 0.759, 500: 0.944, 2000: 0.987, 5000: 0.995, auto: 0.970
+		# grown:    100: 0.767, 500: 0.943, 2000: 0.987, 5000: 0.995, auto: 0.970
+		min => { 100 => 0.70, 500 => 0.89, 2000 => 0.93, 5000 => 0.94, -1 => 0.92 },
 	},
 	{
 		name    => 'manhattan',
@@ -310,12 +315,16 @@ SELECT count(*), sum(n), sum(nd), sum(hits), string_agg(qid || ':' || hits, ',' 
 	return ($hits / 1000.0, \%per);
 }
 
-# Recall must not fall as search_k grows: the scan examines a superset of
-# the items of a smaller budget, so a query cannot lose neighbours, except
-# by float rounding at a tie with the 10th distance (at most one hit).
+# Recall must not fall as search_k grows.  Without sketches the scan scores
+# a superset of the items of a smaller budget, so a query cannot lose
+# neighbours, except by float rounding at a tie with the 10th distance (at
+# most one hit).  With sketches a larger budget also ranks more candidates,
+# and an item scored at the smaller budget can be outranked by better
+# estimates among the new ones: rare losses (a few queries of 100) are
+# allowed there.
 sub check_monotone
 {
-	my ($label, $results) = @_;
+	my ($label, $results, $sketched) = @_;
 	for my $i (1 .. $#search_k)
 	{
 		my ($lo, $hi) = @search_k[ $i - 1, $i ];
@@ -323,7 +332,7 @@ sub check_monotone
 		my ($r_hi, $p_hi) = @{ $results->{$hi} };
 		cmp_ok($r_hi, '>=', $r_lo, "$label: recall at search_k $hi >= at $lo");
 		my @lost = grep { $p_hi->{$_} < $p_lo->{$_} - 1 } sort { $a <=> $b } keys %$p_lo;
-		is(scalar(@lost), 0, "$label: no query loses neighbours from search_k $lo to $hi")
+		cmp_ok(scalar(@lost), '<=', $sketched ? 3 : 0, "$label: no query loses neighbours from search_k $lo to $hi")
 		  or diag(join(', ', map { "query $_: $p_lo->{$_} -> $p_hi->{$_} hits" } @lost));
 	}
 }
@@ -343,7 +352,7 @@ for my $m (@metrics)
 		$recall{$table}{$name} = { map { $_ => $res{$_}[0] } keys %res };
 		diag(sprintf('%-9s %-8s recall@10: %s', $name, $table,
 			join(', ', map { sprintf('%s %.3f', $_ == -1 ? 'auto' : $_, $res{$_}[0]) } (@search_k, -1))));
-		check_monotone("$index", \%res);
+		check_monotone("$index", \%res, $m->{sketched});
 	}
 	# The fresh build must reach the measured level.
 	for my $sk (@search_k, -1)
