@@ -60,7 +60,7 @@ else
     # n_trees:leaf_size; a cross through the default 10:64 rather than the
     # full 3 x 3 grid, which would double the run time.
     CONFIGS=${BENCH_CONFIGS:-5:64 10:64 20:64 10:32 10:128}
-    SEARCH_K=${BENCH_SEARCH_K:-200 500 1000 2000 5000 10000 20000 -1}
+    SEARCH_K=${BENCH_SEARCH_K:-100 200 300 500 1000 2000 5000 10000 -1}
     EF_SEARCH=${BENCH_EF_SEARCH:-10 20 40 80 160}; PROBES=${BENCH_PROBES:-1 2 4 8 16 32 64}
     INSERTS=${BENCH_INSERTS:-2000}
 fi
