@@ -3,6 +3,8 @@
 // throws except through the allocator.
 #include "search_state.hpp"
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -155,6 +157,43 @@ CandidateQueue::Entry CandidateQueue::pop()
                   [](const Entry &a, const Entry &b) { return smaller_distance(a.distance, b.distance); });
     }
     return top;
+}
+
+// ---- CandidatePool ----
+
+CandidatePool::~CandidatePool()
+{
+    if (data_)
+        alloc_.release(alloc_.ctx, data_);
+}
+
+void CandidatePool::push(float distance, uint64_t ref)
+{
+    if (size_ == cap_)
+        grow_array(alloc_, data_, size_, cap_);
+    data_[size_++] = Entry{distance, ref};
+}
+
+size_t CandidatePool::take_smallest(size_t k, uint64_t *out)
+{
+    if (k >= size_) {
+        for (size_t i = 0; i < size_; i++)
+            out[i] = data_[i].ref;
+        const size_t n = size_;
+        size_ = 0;
+        return n;
+    }
+    std::nth_element(data_, data_ + k, data_ + size_,
+                     [](const Entry &a, const Entry &b) { return smaller_distance(a.distance, b.distance); });
+    for (size_t i = 0; i < k; i++)
+        out[i] = data_[i].ref;
+    // Fill the taken slots from the tail.
+    const size_t rest = size_ - k;
+    const size_t moved = std::min(k, rest);
+    for (size_t i = 0; i < moved; i++)
+        data_[i] = data_[size_ - 1 - i];
+    size_ = rest;
+    return k;
 }
 
 // ---- ItemSet: linear probing, load factor <= 1/2 ----

@@ -72,6 +72,34 @@ private:
 };
 
 // Open-addressing hash set of nonzero 64-bit keys (0 is reserved).
+// Candidates waiting to be chosen in bulk: append in any order, then take
+// the k smallest at once (a selection, O(n), where a heap costs O(log n) a
+// push and a pop: a scan ranks thousands of candidates to score a few
+// hundred).
+class CandidatePool {
+public:
+    using Entry = CandidateQueue::Entry;
+    explicit CandidatePool(RawAllocator a) : alloc_(a) {}
+    ~CandidatePool();
+    CandidatePool(const CandidatePool &) = delete;
+    CandidatePool &operator=(const CandidatePool &) = delete;
+
+    void push(float distance, uint64_t ref);
+    // Removes the k entries of smallest distance (NaN last; all of them if
+    // k >= size()) and writes their refs to out, in no particular order.
+    // Returns how many were taken.
+    size_t take_smallest(size_t k, uint64_t *out);
+    bool empty() const { return size_ == 0; }
+    size_t size() const { return size_; }
+    void clear() { size_ = 0; }
+    size_t capacity() const { return cap_; }
+
+private:
+    RawAllocator alloc_;
+    Entry *data_ = nullptr;
+    size_t size_ = 0, cap_ = 0;
+};
+
 class ItemSet {
 public:
     explicit ItemSet(RawAllocator a) : alloc_(a) {}

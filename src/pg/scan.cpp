@@ -63,7 +63,7 @@ struct ScanBuffers {
     core::NodeQueue nodes;
     core::ItemSet seen;
     core::CandidateQueue candidates;
-    core::CandidateQueue pending;
+    core::CandidatePool pending;
     core::Sketcher::Query sketch_query;  // 64 kB of tables
     TupleRef leaf_copy[kMaxRefs];
     TupleRef todo[kMaxRefs];
@@ -143,7 +143,7 @@ struct ScanState {
     int code_bytes;
     size_t gathered;     // candidates ranked so far
     size_t gather_stop;  // rank this many before scoring the batch
-    core::CandidateQueue *pending;
+    core::CandidatePool *pending;
     core::Sketcher::Query *sketch_query;
     ScanBuffers *buffers;
 
@@ -305,8 +305,7 @@ void expand_one(Relation index, ScanState *so)
 void score_pending(Relation index, ScanState *so, size_t count)
 {
     auto *keys = reinterpret_cast<uint64 *>(so->groups);  // scratch: groups are rebuilt by score_leaf
-    for (size_t i = 0; i < count; i++)
-        keys[i] = so->pending->pop().ref;
+    count = so->pending->take_smallest(count, keys);
     std::sort(keys, keys + count);
     for (size_t i = 0; i < count; i++)
         so->leaf_copy[i] = ref_from_key(keys[i]);
@@ -436,8 +435,7 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
             so->use_sketch = true;
         }
     }
-    so->budget =
-        so->query == nullptr ? SIZE_MAX : size_t(effective_search_k(double(so->n_items), so->use_sketch));
+    so->budget = so->query == nullptr ? SIZE_MAX : size_t(effective_search_k(double(so->n_items), so->use_sketch));
 }
 
 bool get_tuple(IndexScanDesc scan, ScanDirection dir)

@@ -144,6 +144,48 @@ TEST(CandidateQueue, ClearAndReuse)
     EXPECT_EQ(q.pop().ref, 60u);
 }
 
+TEST(CandidatePool, TakesTheSmallestInBatches)
+{
+    Rng rng(3);
+    for (size_t n : {1, 7, 100, 5000}) {
+        for (size_t k : {1, 3, 64, 10000}) {
+            CandidatePool pool(heap_allocator());
+            std::vector<float> dist(n + 1);  // by ref; NaN sorts last, as +inf here
+            std::vector<float> model;
+            for (size_t i = 0; i < n; i++) {
+                const float d = i % 97 == 5 ? std::nanf("") : random_float(rng);
+                pool.push(d, i + 1);
+                dist[i + 1] = std::isnan(d) ? std::numeric_limits<float>::infinity() : d;
+                model.push_back(dist[i + 1]);
+            }
+            std::sort(model.begin(), model.end());
+            std::vector<uint64_t> out(std::max<size_t>(k, 1));
+            std::vector<bool> taken(n + 1, false);
+            size_t done = 0;
+            while (!pool.empty()) {
+                const size_t got = pool.take_smallest(k, out.data());
+                ASSERT_EQ(got, std::min(k, n - done));
+                // The batch holds the next `got` distances of the sorted model
+                // (ties may split either way, so distances are compared), each
+                // ref once over all batches.
+                std::vector<float> have;
+                for (size_t i = 0; i < got; i++) {
+                    ASSERT_GE(out[i], 1u);
+                    ASSERT_LE(out[i], n);
+                    ASSERT_FALSE(taken[out[i]]) << "ref " << out[i] << " taken twice";
+                    taken[out[i]] = true;
+                    have.push_back(dist[out[i]]);
+                }
+                std::sort(have.begin(), have.end());
+                std::vector<float> want(model.begin() + ptrdiff_t(done), model.begin() + ptrdiff_t(done + got));
+                ASSERT_EQ(have, want) << "n " << n << " k " << k << " after " << done;
+                done += got;
+            }
+            EXPECT_EQ(done, n);
+        }
+    }
+}
+
 TEST(ItemSet, MatchesUnorderedSetAcrossGrowth)
 {
     Rng rng(3);
