@@ -134,18 +134,23 @@ NodeQueue::Entry NodeQueue::pop()
 
 // ---- CandidateQueue: min-heap by distance ----
 
-CandidateQueue::~CandidateQueue()
+CandidateArray::~CandidateArray()
 {
     if (data_)
         alloc_.release(alloc_.ctx, data_);
 }
 
-void CandidateQueue::push(float distance, uint64_t ref)
+void CandidateArray::append(float distance, uint64_t ref)
 {
     if (size_ == cap_)
         grow_array(alloc_, data_, size_, cap_);
-    data_[size_] = Entry{distance, ref};
-    sift_up(data_, size_++, [](const Entry &a, const Entry &b) { return smaller_distance(a.distance, b.distance); });
+    data_[size_++] = Entry{distance, ref};
+}
+
+void CandidateQueue::push(float distance, uint64_t ref)
+{
+    append(distance, ref);
+    sift_up(data_, size_ - 1, [](const Entry &a, const Entry &b) { return smaller_distance(a.distance, b.distance); });
 }
 
 CandidateQueue::Entry CandidateQueue::pop()
@@ -160,19 +165,6 @@ CandidateQueue::Entry CandidateQueue::pop()
 }
 
 // ---- CandidatePool ----
-
-CandidatePool::~CandidatePool()
-{
-    if (data_)
-        alloc_.release(alloc_.ctx, data_);
-}
-
-void CandidatePool::push(float distance, uint64_t ref)
-{
-    if (size_ == cap_)
-        grow_array(alloc_, data_, size_, cap_);
-    data_[size_++] = Entry{distance, ref};
-}
 
 size_t CandidatePool::take_smallest(size_t k, uint64_t *out)
 {

@@ -46,58 +46,54 @@ private:
 };
 
 // Min-heap of (distance, payload): candidates waiting to be returned.
-class CandidateQueue {
+// (distance, ref) entries in an array from a RawAllocator: the storage of
+// CandidateQueue and CandidatePool.
+class CandidateArray {
 public:
     struct Entry {
         float distance;
         uint64_t ref;
     };
-    explicit CandidateQueue(RawAllocator a) : alloc_(a) {}
-    ~CandidateQueue();
-    CandidateQueue(const CandidateQueue &) = delete;
-    CandidateQueue &operator=(const CandidateQueue &) = delete;
+    explicit CandidateArray(RawAllocator a) : alloc_(a) {}
+    ~CandidateArray();
+    CandidateArray(const CandidateArray &) = delete;
+    CandidateArray &operator=(const CandidateArray &) = delete;
 
-    void push(float distance, uint64_t ref);
-    Entry pop();  // the smallest; precondition: !empty()
-    const Entry &top() const { return data_[0]; }
     bool empty() const { return size_ == 0; }
     size_t size() const { return size_; }
     void clear() { size_ = 0; }
     size_t capacity() const { return cap_; }
 
-private:
+protected:
+    void append(float distance, uint64_t ref);
+
     RawAllocator alloc_;
     Entry *data_ = nullptr;
     size_t size_ = 0, cap_ = 0;
 };
 
-// Open-addressing hash set of nonzero 64-bit keys (0 is reserved).
+class CandidateQueue : public CandidateArray {
+public:
+    explicit CandidateQueue(RawAllocator a) : CandidateArray(a) {}
+
+    void push(float distance, uint64_t ref);
+    Entry pop();  // the smallest; precondition: !empty()
+    const Entry &top() const { return data_[0]; }
+};
+
 // Candidates waiting to be chosen in bulk: append in any order, then take
 // the k smallest at once (a selection, O(n), where a heap costs O(log n) a
 // push and a pop: a scan ranks thousands of candidates to score a few
 // hundred).
-class CandidatePool {
+class CandidatePool : public CandidateArray {
 public:
-    using Entry = CandidateQueue::Entry;
-    explicit CandidatePool(RawAllocator a) : alloc_(a) {}
-    ~CandidatePool();
-    CandidatePool(const CandidatePool &) = delete;
-    CandidatePool &operator=(const CandidatePool &) = delete;
+    explicit CandidatePool(RawAllocator a) : CandidateArray(a) {}
 
-    void push(float distance, uint64_t ref);
+    void push(float distance, uint64_t ref) { append(distance, ref); }
     // Removes the k entries of smallest distance (NaN last; all of them if
     // k >= size()) and writes their refs to out, in no particular order.
     // Returns how many were taken.
     size_t take_smallest(size_t k, uint64_t *out);
-    bool empty() const { return size_ == 0; }
-    size_t size() const { return size_; }
-    void clear() { size_ = 0; }
-    size_t capacity() const { return cap_; }
-
-private:
-    RawAllocator alloc_;
-    Entry *data_ = nullptr;
-    size_t size_ = 0, cap_ = 0;
 };
 
 class ItemSet {
