@@ -9,10 +9,12 @@
 // rows filtered by WHERE), the search continues from its saved queue with
 // another batch, so the whole index can be read through a scan.
 //
-// No C++ exceptions can arise here: the containers allocate from the scan's
-// memory context (palloc raises Postgres errors itself) and the kernels do
-// not throw.  So Postgres errors (interrupts, I/O) may longjmp through this
-// code freely; everything it owns lives in the scan's memory context.
+// No C++ exceptions can arise here: the containers allocate with palloc
+// (which raises Postgres errors itself) and the kernels and the sketch
+// estimator do not throw or allocate.  So Postgres errors (interrupts, I/O)
+// may longjmp through this code freely: everything a scan owns lives in its
+// memory context, or in per-backend buffers (ScanBuffers) that a callback
+// on that context hands back when it is deleted, by an error's cleanup too.
 #include "am.hpp"
 #include "buffer_hint.hpp"
 #include "context_alloc.hpp"
@@ -137,7 +139,7 @@ struct ScanState {
     core::CandidateQueue *candidates;
 
     // Sketch ranking (use_sketch): candidates gathered from leaves wait in
-    // `pending`, ordered by their estimated distance, until scored.
+    // `pending`, with their estimated distances, until chosen for scoring.
     MetaPageData *meta;
     bool use_sketch;
     int code_bytes;
