@@ -33,8 +33,10 @@ bool matches(const CachedSketcher &c, const RelFileNode &node, const core::Space
            c.metric == uint8(space.metric) && c.bits == bits && c.seed == seed && ref_key(c.center) == ref_key(center);
 }
 
-const core::Sketcher *insert(Relation index, const core::Space &space, uint32 bits, uint32 seed,
-                             const TupleRef &center_ref, const float *center)
+// Builds the sketcher for these parameters into the oldest slot (deleting
+// the sketcher there).
+const core::Sketcher *cache_sketcher(Relation index, const core::Space &space, uint32 bits, uint32 seed,
+                                     const TupleRef &center_ref, const float *center)
 {
     CachedSketcher &slot = cache[next_slot];
     next_slot = (next_slot + 1) % kCachedSketchers;
@@ -90,7 +92,7 @@ const core::Sketcher *index_sketcher(Relation index, const MetaPageData &meta)
             return c.sketcher;
     }
     float *center = read_center(index, meta.center, meta.dim);
-    const core::Sketcher *s = insert(index, space, meta.sketch_bits, meta.seed, meta.center, center);
+    const core::Sketcher *s = cache_sketcher(index, space, meta.sketch_bits, meta.seed, meta.center, center);
     pfree(center);
     return s;
 }
