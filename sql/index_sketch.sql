@@ -129,6 +129,24 @@ SELECT id FROM s WHERE id % 7 = 0 ORDER BY v <-> (SELECT v FROM q WHERE id = 5) 
 SELECT count(*) FROM (SELECT id FROM s WHERE id % 7 = 0 ORDER BY v <-> (SELECT v FROM q WHERE id = 5) LIMIT 25) t;
 ROLLBACK;
 
+-- A bounded-memory build (vectors spilled to the index's pages, each tree
+-- built cell by cell, the centre taken from a sample) sketches its items too.
+SET maintenance_work_mem = '1MB';
+\set VERBOSITY terse
+CREATE INDEX s_small ON s USING annoy (v euclidean_ops) WITH (n_trees = 4, leaf_size = 32);
+\set VERBOSITY default
+RESET maintenance_work_mem;
+SELECT annoy_check('s_small'), (annoy_index_info('s_small')).sketch_bits;
+BEGIN;
+DROP INDEX s_l2, s_l2_none, s_l2_256;
+SET LOCAL enable_seqscan = off;
+SET LOCAL annoy.search_k = 10000;
+SELECT * FROM pg_temp.check_scan('s_small', (SELECT v::text FROM q WHERE id = 7));
+SET LOCAL annoy.search_k = 100;
+SELECT ranked > unranked + 0.1 AS bounded_ranking_helps FROM pg_temp.ranking('<->');
+ROLLBACK;
+DROP INDEX s_small;
+
 -- Inserts append sketches and split leaves with them; VACUUM removes and
 -- merges them.  The index stays whole and keeps finding neighbours.
 INSERT INTO s SELECT i, pg_temp.near_centre(i % 40) FROM generate_series(3001, 4500) i;
