@@ -134,25 +134,19 @@ struct ScanState {
     size_t examined;   // items scored so far
     size_t next_stop;  // end of the current batch
 
-    core::NodeQueue *nodes;
-    core::ItemSet *seen;  // item references already scored (or ranked)
-    core::CandidateQueue *candidates;
+    // The queues, the set of items already scored (or ranked), and the
+    // leaf arrays: per-backend buffers lent to this scan.
+    ScanBuffers *buf;
 
     // Sketch ranking (use_sketch): candidates gathered from leaves wait in
-    // `pending`, with their estimated distances, until chosen for scoring.
+    // buf->pending, with their estimated distances, until chosen for scoring.
     MetaPageData *meta;
     bool use_sketch;
     int code_bytes;
     size_t gathered;     // candidates ranked so far
     size_t gather_stop;  // rank this many before scoring the batch
-    core::CandidatePool *pending;
-    core::Sketcher::Query *sketch_query;
-    ScanBuffers *buffers;
 
-    TupleRef *leaf_copy;  // references of the leaf being expanded
-    TupleRef *todo;       // its references not scored yet
-    ItemGroup *groups;    // ... grouped by page
-    Buffer pinned;        // last data page read, kept pinned
+    Buffer pinned;  // last data page read, kept pinned
 };
 
 // The page of `blkno`, pinned (reusing the pin of the previous read).
@@ -181,7 +175,7 @@ inline void prefetch(const void *p)
     __builtin_prefetch(p, 0, 3);
 }
 
-// Scores the items of one leaf (references copied to so->leaf_copy), in
+// Scores the items of one leaf (references copied to buf->leaf_copy), in
 // two phases so that the memory accesses of different candidates overlap
 // instead of forming one long chain of cache misses:
 //   1. pin the page of every not-yet-scored item (references are sorted, so
@@ -190,12 +184,12 @@ inline void prefetch(const void *p)
 //      while computing on the current one.
 void score_leaf(Relation index, ScanState *so, int count, bool check_seen = true)
 {
-    const TupleRef *refs = so->leaf_copy;
-    TupleRef *todo = so->todo;
-    ItemGroup *groups = so->groups;
+    const TupleRef *refs = so->buf->leaf_copy;
+    TupleRef *todo = so->buf->todo;
+    ItemGroup *groups = so->buf->groups;
     int n = 0, ngroups = 0;
     for (int i = 0; i < count; i++) {
-        if (check_seen && !so->seen->insert(ref_key(refs[i])))
+        if (check_seen && !so->buf->seen.insert(ref_key(refs[i])))
             continue;  // already scored from another tree
         BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(&refs[i]);
         if (ngroups == 0 || groups[ngroups - 1].blkno != blkno) {
@@ -234,7 +228,7 @@ void score_leaf(Relation index, ScanState *so, int count, bool check_seen = true
             if (item == nullptr || item->kind != kItemTuple || (item->flags & kItemDead) || size < min_size)
                 continue;  // dead, or freed by VACUUM since the leaf was read
             float d = so->query != nullptr ? so->space.distance(so->query, item_vector(item)) : 0.0f;
-            so->candidates->push(d, heap_key(item->heap_tid));
+            so->buf->candidates.push(d, heap_key(item->heap_tid));
             so->examined++;
         }
         UnlockReleaseBuffer(grp.buf);
@@ -245,13 +239,15 @@ void score_leaf(Relation index, ScanState *so, int count, bool check_seen = true
 // new candidate waits in `pending` for its exact score.
 void rank_leaf(ScanState *so, LeafTupleHeader *leaf)
 {
+    ScanBuffers &b = *so->buf;
     const TupleRef *refs = leaf_refs(leaf);
     const uint8 *codes = leaf_codes(leaf);
+    const size_t code_bytes = size_t(so->code_bytes);
     for (int i = 0; i < leaf->count; i++) {
         uint64 key = ref_key(refs[i]);
-        if (!so->seen->insert(key))
+        if (!b.seen.insert(key))
             continue;  // already ranked from another tree
-        so->pending->push(so->sketch_query->estimate(codes + size_t(i) * size_t(so->code_bytes)), key);
+        b.pending.push(b.sketch_query.estimate(codes + size_t(i) * code_bytes), key);
         so->gathered++;
     }
 }
@@ -260,7 +256,7 @@ void rank_leaf(ScanState *so, LeafTupleHeader *leaf)
 // scored (or ranked by sketch).
 void expand_one(Relation index, ScanState *so)
 {
-    core::NodeQueue::Entry e = so->nodes->pop();
+    core::NodeQueue::Entry e = so->buf->nodes.pop();
     int tree = key_tree(e.ref);
     TupleRef ref = key_ref(e.ref);
     BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(&ref);
@@ -279,19 +275,19 @@ void expand_one(Relation index, ScanState *so)
                 m = core::margin(so->space, split_view(so->space, node.split), so->query, 0.0f);
             }
             for (int side = 0; side < 2; side++)
-                so->nodes->push(core::child_priority(so->space, e.priority, m, side),
-                                node_key(node.split->child[side], tree));
+                so->buf->nodes.push(core::child_priority(so->space, e.priority, m, side),
+                                    node_key(node.split->child[side], tree));
             break;
         }
         case kForwardTuple:
-            so->nodes->push(e.priority, node_key(node.forward->target, tree));
+            so->buf->nodes.push(e.priority, node_key(node.forward->target, tree));
             break;
         case kLeafTuple:
             if (so->use_sketch && node.leaf->code_bytes == so->code_bytes) {
                 rank_leaf(so, node.leaf);
             } else {
                 leaf_count = node.leaf->count;
-                memcpy(so->leaf_copy, leaf_refs(node.leaf), size_t(leaf_count) * sizeof(TupleRef));
+                memcpy(so->buf->leaf_copy, leaf_refs(node.leaf), size_t(leaf_count) * sizeof(TupleRef));
             }
             break;
         default:
@@ -306,11 +302,11 @@ void expand_one(Relation index, ScanState *so)
 // page.
 void score_pending(Relation index, ScanState *so, size_t count)
 {
-    auto *keys = reinterpret_cast<uint64 *>(so->groups);  // scratch: groups are rebuilt by score_leaf
-    count = so->pending->take_smallest(count, keys);
+    auto *keys = reinterpret_cast<uint64 *>(so->buf->groups);  // scratch: groups are rebuilt by score_leaf
+    count = so->buf->pending.take_smallest(count, keys);
     std::sort(keys, keys + count);
     for (size_t i = 0; i < count; i++)
-        so->leaf_copy[i] = ref_from_key(keys[i]);
+        so->buf->leaf_copy[i] = ref_from_key(keys[i]);
     score_leaf(index, so, int(count), false);
 }
 
@@ -320,7 +316,7 @@ void advance(Relation index, ScanState *so)
 {
     size_t steps = 0;
     if (!so->use_sketch) {
-        while (!so->nodes->empty() && so->examined < so->next_stop) {
+        while (!so->buf->nodes.empty() && so->examined < so->next_stop) {
             if (++steps % 256 == 0)
                 CHECK_FOR_INTERRUPTS();
             expand_one(index, so);
@@ -333,20 +329,20 @@ void advance(Relation index, ScanState *so)
     while (so->examined < so->next_stop) {
         if (++steps % 256 == 0)
             CHECK_FOR_INTERRUPTS();
-        if (!so->nodes->empty() && (so->gathered < so->gather_stop || so->pending->empty())) {
+        if (!so->buf->nodes.empty() && (so->gathered < so->gather_stop || so->buf->pending.empty())) {
             expand_one(index, so);
             continue;
         }
-        if (so->pending->empty())
+        if (so->buf->pending.empty())
             break;  // nothing left to rank or score
-        size_t want = std::min({so->next_stop - so->examined, so->pending->size(), chunk});
+        size_t want = std::min({so->next_stop - so->examined, so->buf->pending.size(), chunk});
         score_pending(index, so, want);
     }
 }
 
 bool exhausted(const ScanState *so)
 {
-    return so->nodes->empty() && (!so->use_sketch || so->pending->empty());
+    return so->buf->nodes.empty() && (!so->use_sketch || so->buf->pending.empty());
 }
 
 // The next batch: score `budget` more items, after ranking sketch_factor
@@ -381,15 +377,7 @@ IndexScanDesc begin_scan(Relation index, int nkeys, int norderbys)
     so->n_items = estimated_items(index, *meta);
     memcpy(so->roots, meta->roots, sizeof(TupleRef) * size_t(meta->n_trees));
 
-    ScanBuffers *b = take_buffers(cxt);
-    so->buffers = b;
-    so->nodes = &b->nodes;
-    so->seen = &b->seen;
-    so->candidates = &b->candidates;
-    so->pending = &b->pending;
-    so->leaf_copy = b->leaf_copy;
-    so->todo = b->todo;
-    so->groups = b->groups;
+    so->buf = take_buffers(cxt);
     static_assert(sizeof(ItemGroup) >= sizeof(uint64), "score_pending uses groups as key scratch");
     scan->opaque = so;
     return scan;
@@ -402,10 +390,10 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
     if (norderbys > 0)
         memmove(scan->orderByData, orderbys, sizeof(ScanKeyData) * size_t(norderbys));
 
-    so->nodes->clear();
-    so->seen->clear();
-    so->candidates->clear();
-    so->pending->clear();
+    so->buf->nodes.clear();
+    so->buf->seen.clear();
+    so->buf->candidates.clear();
+    so->buf->pending.clear();
     so->gathered = 0;
     so->use_sketch = false;
     so->started = false;
@@ -431,8 +419,7 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
         if (sketcher != nullptr && sketcher->space().dim == so->space.dim) {
             static_assert(std::is_trivially_destructible_v<core::Sketcher::Query>,
                           "an error may abandon a prepared query without destroying it");
-            so->sketch_query = &so->buffers->sketch_query;
-            so->sketch_query->prepare(*sketcher, so->query);  // allocation-free, no exceptions
+            so->buf->sketch_query.prepare(*sketcher, so->query);  // allocation-free, no exceptions
             so->code_bytes = int(sketcher->code_bytes());
             so->use_sketch = true;
         }
@@ -451,13 +438,12 @@ bool get_tuple(IndexScanDesc scan, ScanDirection dir)
         // Tree roots are explored first (Annoy's +infinity priority), in
         // order of the trees.
         for (int t = 0; t < so->n_trees; t++)
-            so->nodes->push(std::numeric_limits<float>::infinity(), node_key(so->roots[t], t));
-        so->examined = 0;
+            so->buf->nodes.push(std::numeric_limits<float>::infinity(), node_key(so->roots[t], t));
         next_batch(so);
     }
     for (;;) {
-        if (!so->candidates->empty() && (so->examined >= so->next_stop || exhausted(so))) {
-            core::CandidateQueue::Entry e = so->candidates->pop();
+        if (!so->buf->candidates.empty() && (so->examined >= so->next_stop || exhausted(so))) {
+            core::CandidateQueue::Entry e = so->buf->candidates.pop();
             ItemPointerData tid = ref_from_key(e.ref);
             scan->xs_heaptid = tid;
             scan->xs_recheck = false;
