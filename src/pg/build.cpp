@@ -30,8 +30,9 @@ namespace {
 void grow(BuildState &st, const core::BuildParams &params)
 {
     size_t cap = st.cap ? st.cap * 2 : 1024;
-    // Sketches (at most 68 bytes a row) are made after loading, in memory.
-    size_t per_row = st.vector_bytes + sizeof(ItemPointerData) + sizeof(TupleRef) + core::kMaxSketchBits / 8 + 4;
+    // Sketches (at most this many bytes a row) are made after loading.
+    size_t per_row = st.vector_bytes + sizeof(ItemPointerData) + sizeof(TupleRef) +
+                     core::Sketcher::code_bytes(st.space, core::kMaxSketchBits);
     size_t needed = cap * per_row + core::forest_memory_estimate(st.space, cap, params);
     if (needed > st.mem_limit) {
         // Grow only as far as the budget allows, then spill.

@@ -159,13 +159,9 @@ TupleRef write_tree(PageWriter &w, const core::Space &space, const core::FlatFor
                 return ItemPointerCompare(const_cast<ItemPointer>(&item_refs[items[a]]),
                                           const_cast<ItemPointer>(&item_refs[items[b]])) < 0;
             });
-            TupleRef *refs = leaf_refs(leaf);
-            uint8 *codes = leaf_codes(leaf);
             for (uint32_t i = 0; i < l.count; i++) {
-                refs[i] = item_refs[items[order[i]]];
-                if (code_bytes > 0)
-                    memcpy(codes + size_t(i) * size_t(code_bytes),
-                           item_codes + size_t(items[order[i]]) * size_t(code_bytes), size_t(code_bytes));
+                uint32_t item = items[order[i]];
+                set_leaf_entry(leaf, int(i), item_refs[item], item_codes + size_t(item) * size_t(code_bytes));
             }
             ref_of(r) = w.add_in_gap(leaf, lsize);
         } else if (!children_done) {

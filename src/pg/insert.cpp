@@ -251,10 +251,7 @@ bool split_leaf(Relation index, const core::Space &space, const MetaPageData &me
     }
     for (int i = 0; i < n; i++) {
         LeafTupleHeader *h = halves[split.side[i]];
-        leaf_refs(h)[h->count] = split.keep[i];
-        if (cb > 0)
-            memcpy(leaf_codes(h) + size_t(h->count) * size_t(cb), split.codes + size_t(i) * size_t(cb), size_t(cb));
-        h->count++;
+        set_leaf_entry(h, h->count++, split.keep[i], split.codes + size_t(i) * size_t(cb));
     }
     Size ssize = split_tuple_size(space);
     auto *node = static_cast<SplitTupleHeader *>(palloc0(ssize));
@@ -360,10 +357,7 @@ restart:
             GenericXLogState *state = GenericXLogStart(index);
             Page copy = GenericXLogRegisterBuffer(state, buf, 0);
             auto *l = reinterpret_cast<LeafTupleHeader *>(tuple_at(index, copy, ref, &size));
-            leaf_refs(l)[l->count] = item;
-            if (cb > 0)
-                memcpy(leaf_codes(l) + size_t(l->count) * size_t(cb), code, size_t(cb));
-            l->count++;
+            set_leaf_entry(l, l->count++, item, code);
             GenericXLogFinish(state);
             UnlockReleaseBuffer(buf);
             return;
@@ -377,7 +371,8 @@ restart:
             memcpy(codes, leaf_codes(leaf), size_t(count) * size_t(cb));
         }
         UnlockReleaseBuffer(buf);
-        bool done = split_leaf(index, space, meta, tree, ref, refs, codes, count, capacity, item, vec, code, cb, parent);
+        bool done =
+            split_leaf(index, space, meta, tree, ref, refs, codes, count, capacity, item, vec, code, cb, parent);
         pfree(refs);
         if (codes != nullptr)
             pfree(codes);

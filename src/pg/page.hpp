@@ -167,14 +167,20 @@ inline Size leaf_tuple_size(const LeafTupleHeader *l)
     return leaf_tuple_size(l->capacity, l->code_bytes);
 }
 
-// Moves entry `from` of leaf `src` (reference and sketch) to entry `to` of
-// leaf `dst`; both have the same code_bytes.
+// Sets entry i of a leaf: its reference and, if the leaf has sketches, the
+// item's sketch (l->code_bytes bytes at `code`; unused without sketches).
+inline void set_leaf_entry(LeafTupleHeader *l, int i, const TupleRef &ref, const uint8 *code)
+{
+    leaf_refs(l)[i] = ref;
+    if (l->code_bytes > 0)
+        memmove(leaf_codes(l) + Size(i) * l->code_bytes, code, l->code_bytes);
+}
+
+// Copies entry `from` of leaf `src` to entry `to` of leaf `dst` (the same
+// leaf is fine); both have the same code_bytes.
 inline void copy_leaf_entry(LeafTupleHeader *dst, int to, LeafTupleHeader *src, int from)
 {
-    leaf_refs(dst)[to] = leaf_refs(src)[from];
-    if (dst->code_bytes > 0)
-        memmove(leaf_codes(dst) + Size(to) * dst->code_bytes, leaf_codes(src) + Size(from) * src->code_bytes,
-                dst->code_bytes);
+    set_leaf_entry(dst, to, leaf_refs(src)[from], leaf_codes(src) + Size(from) * src->code_bytes);
 }
 
 // The centre of the sketches: dim floats.
