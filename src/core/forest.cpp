@@ -29,10 +29,6 @@ namespace annoy::core {
 
 namespace {
 
-// Items handled between two polls of the cancel callback.  A split pass over
-// 4096 items of dimension 1000 takes on the order of a millisecond.
-constexpr size_t kPollEveryItems = 4096;
-
 // Shared by the threads of one build: the first error stops everybody.
 //
 // Only the calling thread runs the caller's cancel callback (Postgres's

@@ -11,10 +11,6 @@ namespace annoy::core {
 
 namespace {
 
-// Items handled between two polls of the cancel callback.  A split pass over
-// 4096 items of dimension 1000 takes on the order of a millisecond.
-constexpr size_t kPollEveryItems = 4096;
-
 constexpr uint32_t kNoNode = 0xFFFFFFFFu;
 constexpr uint32_t kNoParent = 0xFFFFFFFFu;
 

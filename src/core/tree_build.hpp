@@ -30,6 +30,10 @@ struct TreeFragment {
     std::vector<uint32_t> leaf_items;
 };
 
+// Items handled between two polls of the cancel callback.  A split pass over
+// 4096 items of dimension 1000 takes on the order of a millisecond.
+constexpr size_t kPollEveryItems = 4096;
+
 // Trees built together by one thread, at most this many (the passes over the
 // vectors are shared between them; the state kept per tree during the top
 // levels is about 9 bytes per item).
