@@ -72,8 +72,23 @@ sweep_stop() {
         'BEGIN { exit !(r >= stop || q < 2 * exact) }'
 }
 
+# sweep METHOD CONFIG TABLE TYPE INDEX GUC LABEL BUILD_S SIZE_MB VALUE...: one
+# measurement per value of the search parameter GUC, in the order given,
+# until sweep_stop says larger ones are pointless (-1, annoy's automatic
+# budget, never stops the sweep).
+sweep() {
+    local method=$1 config=$2 table=$3 type=$4 index=$5 guc=$6 label=$7 build=$8 size=$9 v res
+    shift 9
+    for v in "$@"; do
+        res=$(query_run "$table" "$type" "$index" "$QUERIES" "$WARMUP" 1 --set "$guc=$v")
+        csv_row "$method" "$config" sweep "$v" 1 "$res" "$build" "$size"
+        log "  $label $v: recall $(field 1 "$res"), $(field 2 "$res") q/s"
+        [[ $v == -1 ]] || ! sweep_stop "$res" || break
+    done
+}
+
 measure_annoy() {
-    local cfg trees leaf sk config idx=${TBL}_annoy build size res
+    local cfg trees leaf sk config idx=${TBL}_annoy build size
     for cfg in $CONFIGS; do
         [[ $cfg =~ ^([0-9]+):([0-9]+)$ ]] || die "BENCH_CONFIGS entries are N_TREES:LEAF_SIZE, got '$cfg'"
         trees=${BASH_REMATCH[1]} leaf=${BASH_REMATCH[2]}
@@ -83,12 +98,9 @@ measure_annoy() {
         size=$(size_mb "$idx")
         log "annoy $config: built in $build s, $size MB"
         # -1 (automatic) first, then the explicit values in increasing order.
-        for sk in -1 $(tr ' ' '\n' <<<"$SEARCH_K" | grep -vx -- -1 | sort -n); do
-            res=$(query_run "$TBL" 'real[]' "$idx" "$QUERIES" "$WARMUP" 1 --set "annoy.search_k=$sk")
-            csv_row annoy "$config" sweep "$sk" 1 "$res" "$build" "$size"
-            log "  search_k $sk: recall $(field 1 "$res"), $(field 2 "$res") q/s"
-            [[ $sk == -1 ]] || ! sweep_stop "$res" || break
-        done
+        # shellcheck disable=SC2046  # one word per value
+        sweep annoy "$config" "$TBL" 'real[]' "$idx" annoy.search_k search_k "$build" "$size" \
+            -1 $(tr ' ' '\n' <<<"$SEARCH_K" | grep -vx -- -1 | sort -n)
     done
 
     # The operating point: the configuration and search_k with the most q/s
@@ -114,18 +126,14 @@ pgvector_table() {
 
 # pgvector, when the cluster has it: HNSW and IVFFlat on the vector(d) copy.
 measure_pgvector() {
-    local vt=${TBL}_vec hnsw=${TBL}_hnsw ivf=${TBL}_ivf lists build size res p config ef
+    local vt=${TBL}_vec hnsw=${TBL}_hnsw ivf=${TBL}_ivf lists build size p config ef
 
     config="m=16 ef_construction=64"
     build=$(build_seconds "CREATE INDEX $hnsw ON $vt USING hnsw (v $PGV_OPS) WITH (m = 16, ef_construction = 64)")
     size=$(size_mb "$hnsw")
     log "pgvector HNSW: built in $build s, $size MB"
-    for p in $EF_SEARCH; do
-        res=$(query_run "$vt" vector "$hnsw" "$QUERIES" "$WARMUP" 1 --set "hnsw.ef_search=$p")
-        csv_row hnsw "$config" sweep "$p" 1 "$res" "$build" "$size"
-        log "  ef_search $p: recall $(field 1 "$res"), $(field 2 "$res") q/s"
-        ! sweep_stop "$res" || break
-    done
+    # shellcheck disable=SC2086  # one word per value
+    sweep hnsw "$config" "$vt" vector "$hnsw" hnsw.ef_search ef_search "$build" "$size" $EF_SEARCH
     psql_q -c "DROP INDEX $hnsw"
 
     # lists = sqrt(N), as pgvector recommends up to 1M rows.
@@ -134,13 +142,10 @@ measure_pgvector() {
     build=$(build_seconds "CREATE INDEX $ivf ON $vt USING ivfflat (v $PGV_OPS) WITH (lists = $lists)")
     size=$(size_mb "$ivf")
     log "pgvector IVFFlat: built in $build s, $size MB"
-    for p in $PROBES; do
-        ((p <= lists)) || continue
-        res=$(query_run "$vt" vector "$ivf" "$QUERIES" "$WARMUP" 1 --set "ivfflat.probes=$p")
-        csv_row ivfflat "$config" sweep "$p" 1 "$res" "$build" "$size"
-        log "  probes $p: recall $(field 1 "$res"), $(field 2 "$res") q/s"
-        ! sweep_stop "$res" || break
-    done
+    # More probes than lists mean the same as all lists.
+    # shellcheck disable=SC2046  # one word per value
+    sweep ivfflat "$config" "$vt" vector "$ivf" ivfflat.probes probes "$build" "$size" \
+        $(for p in $PROBES; do ((p <= lists)) && echo "$p"; done)
     psql_q -c "DROP INDEX $ivf"
 
     # Concurrency and writes against HNSW, the index annoy is measured against.
