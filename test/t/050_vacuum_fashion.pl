@@ -116,8 +116,15 @@ my $vacuum_time = timed('VACUUM fm_train');
 diag(sprintf('VACUUM after deleting 30,000 of 60,000 rows: %.2f s', $vacuum_time));
 note('fm_v after VACUUM: ' . $node->safe_psql('postgres', sprintf($info_sql, 'fm_v')));
 # (VACUUM leaves a dead row in place when another process happens to pin
-# its heap page, e.g. the checkpointer writing it: allow a handful.)
+# its heap page, e.g. the checkpointer writing it: allow a handful, and let
+# a second VACUUM take what a busy moment left behind.)
 my $items = $node->safe_psql('postgres', "SELECT items FROM annoy_index_info('fm_v')");
+if ($items > 30010)
+{
+	diag("$items items after VACUUM: heap pages were pinned; VACUUM again");
+	$node->safe_psql('postgres', 'VACUUM fm_train');
+	$items = $node->safe_psql('postgres', "SELECT items FROM annoy_index_info('fm_v')");
+}
 ok($items >= 30000 && $items <= 30010, "VACUUM freed the deleted items ($items items left for 30,000 rows)");
 cmp_ok($node->safe_psql('postgres', "SELECT leaves FROM annoy_index_info('fm_v')"), '<', $leaves_before * 0.8,
 	'VACUUM merged leaves');
