@@ -7,7 +7,7 @@
 
 EXTENSION = annoy
 MODULE_big = annoy
-DATA = sql/annoy--0.1.0.sql
+DATA = sql/annoy--0.1.0.sql sql/annoy--0.2.0.sql sql/annoy--0.1.0--0.2.0.sql
 PGFILEDESC = "annoy - approximate nearest neighbour index"
 
 CORE_SRCS := $(sort $(wildcard src/core/*.cpp))
