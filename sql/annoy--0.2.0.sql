@@ -30,15 +30,13 @@ CREATE FUNCTION l1_distance(real[], real[]) RETURNS float8
     AS 'MODULE_PATHNAME', 'annoy_l1_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION l1_distance(real[], real[]) IS 'Manhattan distance sum |a-b|';
 
-CREATE FUNCTION hamming_distance(bit, bit) RETURNS float8
-    AS 'MODULE_PATHNAME', 'annoy_hamming_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION hamming_distance(bit, bit) IS 'Number of differing bits of two equal-length bit strings';
+-- hamming_distance(bit, bit) and <~> are created by annoy_bind_bit_operator()
+-- at the end of this script, unless pgvector's are in the schema already.
 
 CREATE OPERATOR <-> (LEFTARG = real[], RIGHTARG = real[], FUNCTION = l2_distance, COMMUTATOR = '<->');
 CREATE OPERATOR <=> (LEFTARG = real[], RIGHTARG = real[], FUNCTION = cosine_distance, COMMUTATOR = '<=>');
 CREATE OPERATOR <#> (LEFTARG = real[], RIGHTARG = real[], FUNCTION = negative_inner_product, COMMUTATOR = '<#>');
 CREATE OPERATOR <+> (LEFTARG = real[], RIGHTARG = real[], FUNCTION = l1_distance, COMMUTATOR = '<+>');
-CREATE OPERATOR <~> (LEFTARG = bit, RIGHTARG = bit, FUNCTION = hamming_distance, COMMUTATOR = '<~>');
 
 -- The access method.
 
@@ -77,8 +75,9 @@ CREATE OPERATOR CLASS manhattan_ops FOR TYPE real[] USING annoy AS
     OPERATOR 1 <+> (real[], real[]) FOR ORDER BY float_ops,
     FUNCTION 1 annoy_metric_manhattan(internal);
 
+-- Its operator <~> (bit, bit) is added to the family by
+-- annoy_bind_bit_operator() (end of this script).
 CREATE OPERATOR CLASS hamming_ops DEFAULT FOR TYPE bit USING annoy AS
-    OPERATOR 1 <~> (bit, bit) FOR ORDER BY float_ops,
     FUNCTION 1 annoy_metric_hamming(internal);
 
 -- Maintenance functions.
@@ -101,3 +100,136 @@ COMMENT ON FUNCTION annoy_index_info(regclass) IS
 -- Only superusers may inspect index internals by default.
 REVOKE ALL ON FUNCTION annoy_check(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION annoy_index_info(regclass) FROM PUBLIC;
+
+-- Sharing hamming_distance(bit, bit) and <~> with pgvector.
+--
+-- pgvector defines both too, with plain CREATE FUNCTION / CREATE OPERATOR,
+-- so the two extensions can share a schema only if one set exists there.
+-- The rule: hamming_ops's ordering operator is the <~> (bit, bit) of annoy's
+-- schema, whoever created it; annoy creates its own only when the schema has
+-- none.  It is a loose member of the family (a soft dependency), so dropping
+-- pgvector drops it from the family instead of failing.  Two event triggers
+-- keep the rule true with no manual step:
+--   ddl_command_start, CREATE EXTENSION: when pgvector is about to be
+--     created in annoy's schema, annoy's own function and operator are
+--     dropped so that pgvector's script can create its own
+--     (annoy_yield_bit_operator, called from C: only the parse tree says
+--     which extension is being created, and where);
+--   ddl_command_end, CREATE and DROP EXTENSION: annoy_bind_bit_operator()
+--     creates annoy's own if the schema has none (pgvector was dropped) and
+--     points the family at the schema's <~>.
+
+CREATE FUNCTION annoy_bind_bit_operator() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    family oid;
+    op oid;
+    bound oid;
+BEGIN
+    SELECT f.oid INTO family FROM pg_opfamily f JOIN pg_am a ON a.oid = f.opfmethod
+    WHERE a.amname = 'annoy' AND f.opfname = 'hamming_ops' AND f.opfnamespace = '@extschema@'::regnamespace;
+    IF family IS NULL THEN
+        RETURN;  -- annoy is being dropped
+    END IF;
+
+    -- Every step checks the catalogue again: ALTER EXTENSION ... ADD may
+    -- itself fire DDL event triggers.
+    IF to_regprocedure('@extschema@.hamming_distance(bit, bit)') IS NULL THEN
+        CREATE FUNCTION @extschema@.hamming_distance(bit, bit) RETURNS float8
+            AS 'MODULE_PATHNAME', 'annoy_hamming_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+        COMMENT ON FUNCTION @extschema@.hamming_distance(bit, bit) IS
+            'Number of differing bits of two equal-length bit strings';
+        PERFORM @extschema@.annoy_claim_object('pg_proc'::regclass,
+                                              '@extschema@.hamming_distance(bit, bit)'::regprocedure);
+    END IF;
+    IF to_regoperator('@extschema@.<~>(bit, bit)') IS NULL THEN
+        CREATE OPERATOR @extschema@.<~> (LEFTARG = bit, RIGHTARG = bit,
+            FUNCTION = @extschema@.hamming_distance, COMMUTATOR = OPERATOR(@extschema@.<~>));
+        PERFORM @extschema@.annoy_claim_object('pg_operator'::regclass,
+                                              '@extschema@.<~>(bit, bit)'::regoperator);
+    END IF;
+
+    op := to_regoperator('@extschema@.<~>(bit, bit)');
+    SELECT amopopr INTO bound FROM pg_amop
+    WHERE amopfamily = family AND amopstrategy = 1
+      AND amoplefttype = 'bit'::regtype AND amoprighttype = 'bit'::regtype;
+    IF bound IS DISTINCT FROM op THEN
+        IF bound IS NOT NULL THEN
+            ALTER OPERATOR FAMILY @extschema@.hamming_ops USING annoy DROP OPERATOR 1 (bit, bit);
+        END IF;
+        ALTER OPERATOR FAMILY @extschema@.hamming_ops USING annoy
+            ADD OPERATOR 1 @extschema@.<~> (bit, bit) FOR ORDER BY float_ops;
+    END IF;
+END;
+$fn$;
+
+-- Makes an object annoy created outside its own script (from an event
+-- trigger) a member of the extension, so that DROP EXTENSION annoy drops it.
+CREATE FUNCTION annoy_claim_object(catalog regclass, object oid) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_depend
+               WHERE classid = catalog AND objid = object AND deptype = 'e') THEN
+        RETURN;  -- created by annoy's own script: a member already
+    END IF;
+    IF catalog = 'pg_proc'::regclass THEN
+        EXECUTE format('ALTER EXTENSION annoy ADD FUNCTION %s', object::regprocedure);
+    ELSE
+        EXECUTE format('ALTER EXTENSION annoy ADD OPERATOR %s', object::regoperator);
+    END IF;
+END;
+$fn$;
+
+-- Called by the ddl_command_start trigger for CREATE EXTENSION `creating`
+-- into annoy's schema: drops annoy's own hamming_distance(bit, bit) and
+-- <~> if pgvector is among the extensions the command will create (itself
+-- or, with CASCADE, a requirement).  Fails (and so does the CREATE
+-- EXTENSION) if objects of the user's depend on them.
+CREATE FUNCTION annoy_yield_bit_operator(creating text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    annoy oid := (SELECT oid FROM pg_extension WHERE extname = 'annoy');
+    op oid := to_regoperator('@extschema@.<~>(bit, bit)');
+    fn oid := to_regprocedure('@extschema@.hamming_distance(bit, bit)');
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector') OR NOT EXISTS (
+        WITH RECURSIVE created(name) AS (
+            SELECT creating::name COLLATE "C"
+            UNION
+            SELECT unnest(v.requires) FROM created c JOIN pg_available_extension_versions v ON v.name = c.name)
+        SELECT 1 FROM created WHERE name = 'vector') THEN
+        RETURN;
+    END IF;
+    IF op IS NOT NULL AND EXISTS (SELECT 1 FROM pg_depend WHERE classid = 'pg_operator'::regclass
+                                  AND objid = op AND refobjid = annoy AND deptype = 'e') THEN
+        ALTER EXTENSION annoy DROP OPERATOR @extschema@.<~> (bit, bit);
+        DROP OPERATOR @extschema@.<~> (bit, bit);
+    END IF;
+    IF fn IS NOT NULL AND EXISTS (SELECT 1 FROM pg_depend WHERE classid = 'pg_proc'::regclass
+                                  AND objid = fn AND refobjid = annoy AND deptype = 'e') THEN
+        ALTER EXTENSION annoy DROP FUNCTION @extschema@.hamming_distance(bit, bit);
+        DROP FUNCTION @extschema@.hamming_distance(bit, bit);
+    END IF;
+END;
+$fn$;
+
+CREATE FUNCTION annoy_yield_bit_operator_trigger() RETURNS event_trigger
+    AS 'MODULE_PATHNAME' LANGUAGE C;
+CREATE FUNCTION annoy_bind_bit_operator_trigger() RETURNS event_trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM @extschema@.annoy_bind_bit_operator();
+END;
+$fn$;
+
+CREATE EVENT TRIGGER annoy_yield_bit_operator ON ddl_command_start
+    WHEN TAG IN ('CREATE EXTENSION') EXECUTE FUNCTION annoy_yield_bit_operator_trigger();
+CREATE EVENT TRIGGER annoy_bind_bit_operator ON ddl_command_end
+    WHEN TAG IN ('CREATE EXTENSION', 'DROP EXTENSION') EXECUTE FUNCTION annoy_bind_bit_operator_trigger();
+
+-- The triggers run as whoever issues the command, so the two functions they
+-- call stay executable by all (they only restore the rule above, as the
+-- extension's owner); claiming objects is for them alone.
+REVOKE ALL ON FUNCTION annoy_claim_object(regclass, oid) FROM PUBLIC;
+
+SELECT annoy_bind_bit_operator();
