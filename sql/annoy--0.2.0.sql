@@ -233,3 +233,52 @@ CREATE EVENT TRIGGER annoy_bind_bit_operator ON ddl_command_end
 REVOKE ALL ON FUNCTION annoy_claim_object(regclass, oid) FROM PUBLIC;
 
 SELECT annoy_bind_bit_operator();
+
+-- double precision[]: the distance functions, operators and operator classes
+-- of real[], with the same input rules.  The functions compute in double
+-- precision; an index stores and ranks vectors in single precision.
+
+CREATE FUNCTION l2_distance(float8[], float8[]) RETURNS float8
+    AS 'MODULE_PATHNAME', 'annoy_l2_distance_float8' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION l2_distance(float8[], float8[]) IS 'Euclidean distance sqrt(sum (a-b)^2)';
+
+CREATE FUNCTION cosine_distance(float8[], float8[]) RETURNS float8
+    AS 'MODULE_PATHNAME', 'annoy_cosine_distance_float8' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cosine_distance(float8[], float8[]) IS 'Cosine distance 1 - cos(a, b); error for a zero vector';
+
+CREATE FUNCTION angular_distance(float8[], float8[]) RETURNS float8
+    AS 'MODULE_PATHNAME', 'annoy_angular_distance_float8' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION angular_distance(float8[], float8[]) IS 'Annoy''s angular distance sqrt(2 - 2 cos(a, b))';
+
+CREATE FUNCTION inner_product(float8[], float8[]) RETURNS float8
+    AS 'MODULE_PATHNAME', 'annoy_inner_product_float8' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION inner_product(float8[], float8[]) IS 'Inner product sum a*b';
+
+CREATE FUNCTION negative_inner_product(float8[], float8[]) RETURNS float8
+    AS 'MODULE_PATHNAME', 'annoy_negative_inner_product_float8' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION negative_inner_product(float8[], float8[]) IS 'Negative inner product -(sum a*b), smaller = closer';
+
+CREATE FUNCTION l1_distance(float8[], float8[]) RETURNS float8
+    AS 'MODULE_PATHNAME', 'annoy_l1_distance_float8' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION l1_distance(float8[], float8[]) IS 'Manhattan distance sum |a-b|';
+
+CREATE OPERATOR <-> (LEFTARG = float8[], RIGHTARG = float8[], FUNCTION = l2_distance, COMMUTATOR = '<->');
+CREATE OPERATOR <=> (LEFTARG = float8[], RIGHTARG = float8[], FUNCTION = cosine_distance, COMMUTATOR = '<=>');
+CREATE OPERATOR <#> (LEFTARG = float8[], RIGHTARG = float8[], FUNCTION = negative_inner_product, COMMUTATOR = '<#>');
+CREATE OPERATOR <+> (LEFTARG = float8[], RIGHTARG = float8[], FUNCTION = l1_distance, COMMUTATOR = '<+>');
+
+CREATE OPERATOR CLASS float8_euclidean_ops DEFAULT FOR TYPE float8[] USING annoy AS
+    OPERATOR 1 <-> (float8[], float8[]) FOR ORDER BY float_ops,
+    FUNCTION 1 annoy_metric_euclidean(internal);
+
+CREATE OPERATOR CLASS float8_angular_ops FOR TYPE float8[] USING annoy AS
+    OPERATOR 1 <=> (float8[], float8[]) FOR ORDER BY float_ops,
+    FUNCTION 1 annoy_metric_angular(internal);
+
+CREATE OPERATOR CLASS float8_dot_ops FOR TYPE float8[] USING annoy AS
+    OPERATOR 1 <#> (float8[], float8[]) FOR ORDER BY float_ops,
+    FUNCTION 1 annoy_metric_dot(internal);
+
+CREATE OPERATOR CLASS float8_manhattan_ops FOR TYPE float8[] USING annoy AS
+    OPERATOR 1 <+> (float8[], float8[]) FOR ORDER BY float_ops,
+    FUNCTION 1 annoy_metric_manhattan(internal);

@@ -15,52 +15,52 @@ SELECT p.proname, pg_get_function_identity_arguments(p.oid) AS args,
 FROM pg_proc p
 WHERE p.proname IN ('l2_distance', 'cosine_distance', 'angular_distance', 'inner_product',
                     'negative_inner_product', 'l1_distance', 'hamming_distance')
-ORDER BY p.proname;
+ORDER BY p.proname, args;
 
 SELECT o.oprname, o.oprleft::regtype, o.oprright::regtype, o.oprresult::regtype,
-       o.oprcode AS function, o.oprcom = o.oid AS self_commutator
+       o.oprcode::regprocedure AS function, o.oprcom = o.oid AS self_commutator
 FROM pg_operator o
 WHERE o.oprname IN ('<->', '<=>', '<#>', '<+>', '<~>')
-  AND o.oprleft IN ('real[]'::regtype, 'bit'::regtype)
-ORDER BY o.oprname;
+  AND o.oprleft IN ('real[]'::regtype, 'float8[]'::regtype, 'bit'::regtype)
+ORDER BY o.oprname, o.oprleft::regtype::text;
 
 --
 -- Known values, checkable by hand.
 --
 
 -- Euclidean: (1,2,3)-(4,6,3) = (-3,-4,0), length 5.
-SELECT l2_distance('{1,2,3}', '{4,6,3}') AS l2,
+SELECT l2_distance('{1,2,3}'::real[], '{4,6,3}') AS l2,
        '{1,2,3}'::real[] <-> '{4,6,3}' AS op,
-       l2_distance('{1,2,3}', '{1,2,3}') AS same,
-       round(l2_distance('{0,0}', '{1,1}')::numeric, 6) AS sqrt2,
-       l2_distance('{-1.5}', '{2.5}') AS one_dim;
+       l2_distance('{1,2,3}'::real[], '{1,2,3}') AS same,
+       round(l2_distance('{0,0}'::real[], '{1,1}')::numeric, 6) AS sqrt2,
+       l2_distance('{-1.5}'::real[], '{2.5}') AS one_dim;
 
 -- Cosine distance 1 - cos: orthogonal 1, parallel 0, opposite 2,
 -- 60 degrees 0.5 ((1,0) and (1,sqrt 3): cos = 1/2).
-SELECT cosine_distance('{1,0}', '{0,1}') AS orthogonal,
-       cosine_distance('{1,2}', '{2,4}') AS parallel,
-       cosine_distance('{1,0}', '{-3,0}') AS opposite,
-       round(cosine_distance('{1,0}', '{1,1.7320508}')::numeric, 6) AS sixty_degrees,
+SELECT cosine_distance('{1,0}'::real[], '{0,1}') AS orthogonal,
+       cosine_distance('{1,2}'::real[], '{2,4}') AS parallel,
+       cosine_distance('{1,0}'::real[], '{-3,0}') AS opposite,
+       round(cosine_distance('{1,0}'::real[], '{1,1.7320508}')::numeric, 6) AS sixty_degrees,
        round(('{3,4}'::real[] <=> '{4,3}')::numeric, 6) AS op;  -- 1 - 24/25 = 0.04
 
 -- Angular distance sqrt(2 - 2 cos): orthogonal sqrt 2, parallel 0,
 -- opposite 2, 60 degrees 1.
-SELECT round(angular_distance('{1,0}', '{0,1}')::numeric, 6) AS orthogonal,
-       angular_distance('{1,2}', '{2,4}') AS parallel,
-       angular_distance('{1,0}', '{-3,0}') AS opposite,
-       round(angular_distance('{1,0}', '{1,1.7320508}')::numeric, 6) AS sixty_degrees;
+SELECT round(angular_distance('{1,0}'::real[], '{0,1}')::numeric, 6) AS orthogonal,
+       angular_distance('{1,2}'::real[], '{2,4}') AS parallel,
+       angular_distance('{1,0}'::real[], '{-3,0}') AS opposite,
+       round(angular_distance('{1,0}'::real[], '{1,1.7320508}')::numeric, 6) AS sixty_degrees;
 
 -- Inner product 1*4 + 2*5 + 3*6 = 32; the operator <#> is its negation.
-SELECT inner_product('{1,2,3}', '{4,5,6}') AS ip,
-       negative_inner_product('{1,2,3}', '{4,5,6}') AS nip,
+SELECT inner_product('{1,2,3}'::real[], '{4,5,6}') AS ip,
+       negative_inner_product('{1,2,3}'::real[], '{4,5,6}') AS nip,
        '{1,2,3}'::real[] <#> '{4,5,6}' AS op,
-       inner_product('{1,-1}', '{1,1}') AS orthogonal,
-       inner_product('{-2,0.5}', '{3,4}') AS negative;
+       inner_product('{1,-1}'::real[], '{1,1}') AS orthogonal,
+       inner_product('{-2,0.5}'::real[], '{3,4}') AS negative;
 
 -- Manhattan: |1-4| + |2-0| + |3-3| = 5.
-SELECT l1_distance('{1,2,3}', '{4,0,3}') AS l1,
+SELECT l1_distance('{1,2,3}'::real[], '{4,0,3}') AS l1,
        '{1,2,3}'::real[] <+> '{4,0,3}' AS op,
-       l1_distance('{-1,-1}', '{1,1}') AS four;
+       l1_distance('{-1,-1}'::real[], '{1,1}') AS four;
 
 -- Hamming: differing bits.
 SELECT hamming_distance(B'1010', B'0110') AS two,
@@ -76,12 +76,12 @@ SELECT repeat('1', 130)::bit(130) <~> repeat('0', 130)::bit(130) AS all_130,
        ('1' || repeat('0', 64))::bit(65) <~> repeat('0', 65)::bit(65) AS first_bit;
 
 -- NULL in, NULL out (STRICT).
-SELECT l2_distance(NULL, '{1}') IS NULL AS l2,
-       cosine_distance('{1}', NULL) IS NULL AS cosine,
-       angular_distance(NULL, NULL) IS NULL AS angular,
-       inner_product(NULL, '{1}') IS NULL AS ip,
-       negative_inner_product('{1}', NULL) IS NULL AS nip,
-       l1_distance(NULL, '{1}') IS NULL AS l1,
+SELECT l2_distance(NULL, '{1}'::real[]) IS NULL AS l2,
+       cosine_distance('{1}'::real[], NULL) IS NULL AS cosine,
+       angular_distance(NULL::real[], NULL) IS NULL AS angular,
+       inner_product(NULL, '{1}'::real[]) IS NULL AS ip,
+       negative_inner_product('{1}'::real[], NULL) IS NULL AS nip,
+       l1_distance(NULL, '{1}'::real[]) IS NULL AS l1,
        hamming_distance(NULL, B'1') IS NULL AS hamming,
        (NULL::real[] <-> '{1}') IS NULL AS op_l2,
        ('{1}'::real[] <=> NULL) IS NULL AS op_cos,
@@ -93,7 +93,7 @@ SELECT l2_distance(NULL, '{1}') IS NULL AS l2,
 SELECT '[0:2]={1,2,3}'::real[] <-> '{4,6,3}' AS l2,
        '{1,2,3}'::real[] <+> '[-5:-3]={4,0,3}' AS l1,
        '[7:8]={1,0}'::real[] <=> '[2:3]={0,1}' AS cosine,
-       inner_product('[0:2]={1,2,3}', '[10:12]={4,5,6}') AS ip;
+       inner_product('[0:2]={1,2,3}'::real[], '[10:12]={4,5,6}') AS ip;
 
 --
 -- Commutativity, on seeded random vectors (exact equality expected: the
@@ -191,54 +191,54 @@ FROM big a, big b WHERE a.id = 1 AND b.id = 2;
 --
 -- Different lengths.
 SELECT pg_temp.sqlstate_of($$SELECT '{1,2}'::real[] <-> '{1,2,3}'$$);
-SELECT pg_temp.sqlstate_of($$SELECT cosine_distance('{1,2,3}', '{1,2}')$$);
-SELECT pg_temp.sqlstate_of($$SELECT angular_distance('{1}', '{1,2}')$$);
-SELECT pg_temp.sqlstate_of($$SELECT inner_product('{1}', '{1,2}')$$);
+SELECT pg_temp.sqlstate_of($$SELECT cosine_distance('{1,2,3}'::real[], '{1,2}')$$);
+SELECT pg_temp.sqlstate_of($$SELECT angular_distance('{1}'::real[], '{1,2}')$$);
+SELECT pg_temp.sqlstate_of($$SELECT inner_product('{1}'::real[], '{1,2}')$$);
 SELECT pg_temp.sqlstate_of($$SELECT '{1}'::real[] <#> '{1,2}'$$);
 SELECT pg_temp.sqlstate_of($$SELECT '{1}'::real[] <+> '{1,2}'$$);
 -- Multi-dimensional arrays (either side).
 SELECT pg_temp.sqlstate_of($$SELECT '{{1,2},{3,4}}'::real[] <-> '{1,2,3,4}'$$);
 SELECT pg_temp.sqlstate_of($$SELECT '{1,2}'::real[] <+> '{{1,2}}'$$);
-SELECT pg_temp.sqlstate_of($$SELECT inner_product('{{{1}}}', '{{{1}}}')$$);
+SELECT pg_temp.sqlstate_of($$SELECT inner_product('{{{1}}}'::real[], '{{{1}}}')$$);
 -- NULL elements.
 SELECT pg_temp.sqlstate_of($$SELECT '{1,NULL}'::real[] <-> '{1,2}'$$);
-SELECT pg_temp.sqlstate_of($$SELECT cosine_distance('{1,2}', '{NULL,2}')$$);
+SELECT pg_temp.sqlstate_of($$SELECT cosine_distance('{1,2}'::real[], '{NULL,2}')$$);
 -- Empty arrays.
 SELECT pg_temp.sqlstate_of($$SELECT '{}'::real[] <-> '{}'$$);
-SELECT pg_temp.sqlstate_of($$SELECT l1_distance('{}', '{1}')$$);
-SELECT pg_temp.sqlstate_of($$SELECT inner_product('{1}', '{}')$$);
+SELECT pg_temp.sqlstate_of($$SELECT l1_distance('{}'::real[], '{1}')$$);
+SELECT pg_temp.sqlstate_of($$SELECT inner_product('{1}'::real[], '{}')$$);
 -- NaN and infinity.
 SELECT pg_temp.sqlstate_of($$SELECT '{1,NaN}'::real[] <-> '{1,2}'$$);
 SELECT pg_temp.sqlstate_of($$SELECT '{1,2}'::real[] <+> '{Infinity,2}'$$);
-SELECT pg_temp.sqlstate_of($$SELECT inner_product('{1,-Infinity,3}', '{1,2,3}')$$);
-SELECT pg_temp.sqlstate_of($$SELECT cosine_distance('{NaN}', '{NaN}')$$);
+SELECT pg_temp.sqlstate_of($$SELECT inner_product('{1,-Infinity,3}'::real[], '{1,2,3}')$$);
+SELECT pg_temp.sqlstate_of($$SELECT cosine_distance('{NaN}'::real[], '{NaN}')$$);
 -- Bit strings of different lengths, and empty ones.
 SELECT pg_temp.sqlstate_of($$SELECT B'101' <~> B'10'$$);
 SELECT pg_temp.sqlstate_of($$SELECT hamming_distance(B'1', repeat('1', 65)::varbit)$$);
 SELECT pg_temp.sqlstate_of($$SELECT B'' <~> B''$$);
 SELECT pg_temp.sqlstate_of($$SELECT hamming_distance(''::varbit, B'1')$$);
 -- A zero vector has no direction: cosine and angular distance are errors.
-SELECT pg_temp.sqlstate_of($$SELECT cosine_distance('{0,0}', '{1,1}')$$);
+SELECT pg_temp.sqlstate_of($$SELECT cosine_distance('{0,0}'::real[], '{1,1}')$$);
 SELECT pg_temp.sqlstate_of($$SELECT '{1,1}'::real[] <=> '{0,0}'$$);
-SELECT pg_temp.sqlstate_of($$SELECT angular_distance('{0,0,0}', '{0,0,0}')$$);
-SELECT pg_temp.sqlstate_of($$SELECT angular_distance('{0,-0}', '{1,2}')$$);
+SELECT pg_temp.sqlstate_of($$SELECT angular_distance('{0,0,0}'::real[], '{0,0,0}')$$);
+SELECT pg_temp.sqlstate_of($$SELECT angular_distance('{0,-0}'::real[], '{1,2}')$$);
 -- ... while the other metrics accept it.
-SELECT l2_distance('{0,0}', '{3,4}') AS l2, inner_product('{0,0}', '{3,4}') AS ip,
-       l1_distance('{0,0}', '{0,0}') AS l1;
+SELECT l2_distance('{0,0}'::real[], '{3,4}') AS l2, inner_product('{0,0}'::real[], '{3,4}') AS ip,
+       l1_distance('{0,0}'::real[], '{0,0}') AS l1;
 -- The error text, with its hint.
-SELECT cosine_distance('{0,0}', '{1,1}');
+SELECT cosine_distance('{0,0}'::real[], '{1,1}');
 SELECT '{1,NaN}'::real[] <-> '{1,2}';
 
 --
 -- Extreme magnitudes: single-precision sums would overflow or underflow;
 -- the functions fall back to double precision and stay exact.
 --
-SELECT cosine_distance('{1e20,0}', '{1e20,0}') AS cos_same_huge,
-       cosine_distance('{1e-30,0}', '{1e-30,0}') AS cos_same_tiny,
-       round(cosine_distance('{1e20,1}', '{1,0}')::numeric, 12) AS cos_nearly_parallel,
-       angular_distance('{1e20,0}', '{1e20,0}') AS ang_same_huge;
-SELECT abs(l2_distance('{3e38}', '{-3e38}') / 6e38 - 1) < 1e-6 AS l2_huge_ok,
-       abs(l2_distance('{1e-30}', '{-1e-30}') / 2e-30 - 1) < 1e-6 AS l2_tiny_ok,
-       abs(inner_product('{3e38,3e38}', '{3e38,3e38}') / 1.8e77 - 1) < 1e-6 AS ip_huge_ok,
-       abs(negative_inner_product('{3e38,3e38}', '{3e38,3e38}') / -1.8e77 - 1) < 1e-6 AS nip_huge_ok,
-       abs(l1_distance('{3e38}', '{-3e38}') / 6e38 - 1) < 1e-6 AS l1_huge_ok;
+SELECT cosine_distance('{1e20,0}'::real[], '{1e20,0}') AS cos_same_huge,
+       cosine_distance('{1e-30,0}'::real[], '{1e-30,0}') AS cos_same_tiny,
+       round(cosine_distance('{1e20,1}'::real[], '{1,0}')::numeric, 12) AS cos_nearly_parallel,
+       angular_distance('{1e20,0}'::real[], '{1e20,0}') AS ang_same_huge;
+SELECT abs(l2_distance('{3e38}'::real[], '{-3e38}') / 6e38 - 1) < 1e-6 AS l2_huge_ok,
+       abs(l2_distance('{1e-30}'::real[], '{-1e-30}') / 2e-30 - 1) < 1e-6 AS l2_tiny_ok,
+       abs(inner_product('{3e38,3e38}'::real[], '{3e38,3e38}') / 1.8e77 - 1) < 1e-6 AS ip_huge_ok,
+       abs(negative_inner_product('{3e38,3e38}'::real[], '{3e38,3e38}') / -1.8e77 - 1) < 1e-6 AS nip_huge_ok,
+       abs(l1_distance('{3e38}'::real[], '{-3e38}') / 6e38 - 1) < 1e-6 AS l1_huge_ok;

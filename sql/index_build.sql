@@ -46,11 +46,11 @@ SELECT opcname, amvalidate(oid) AS valid FROM pg_opclass WHERE opcname = 'bad_no
 SELECT opcname, amvalidate(oid) AS valid FROM pg_opclass WHERE opcname = 'bad_sort';
 SELECT opcname, amvalidate(oid) AS valid FROM pg_opclass WHERE opcname = 'bad_twoops';
 SELECT opcname, amvalidate(oid) AS valid FROM pg_opclass WHERE opcname = 'bad_signature';
--- Only one support function exists.
+-- Only support functions 1 (metric) and 2 (input format) exist.
 CREATE OPERATOR CLASS bad_func2 FOR TYPE real[] USING annoy AS
     OPERATOR 1 <-> (real[], real[]) FOR ORDER BY float_ops,
     FUNCTION 1 annoy_metric_euclidean(internal),
-    FUNCTION 2 annoy_metric_angular(internal);
+    FUNCTION 3 annoy_metric_angular(internal);
 -- An index needs support function 1.
 CREATE TABLE t_opc (v real[]);
 CREATE INDEX t_opc_bad ON t_opc USING annoy (v bad_nofunc);

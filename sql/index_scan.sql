@@ -7,7 +7,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS annoy;
 RESET client_min_messages;
 -- Load the library (and with it the annoy.* settings) before using them.
-SELECT l2_distance('{0}', '{0}') AS loaded;
+SELECT l2_distance('{0}'::real[], '{0}') AS loaded;
 
 SELECT setseed(0.3);
 -- 4-dimensional real vectors and 24-bit strings; every 10th row has NULLs.

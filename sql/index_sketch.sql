@@ -8,7 +8,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS annoy;
 RESET client_min_messages;
 \i sql/regress_helpers.psql
-SELECT l2_distance('{0}', '{0}') AS loaded;
+SELECT l2_distance('{0}'::real[], '{0}') AS loaded;
 
 -- 64-dimensional vectors around 40 centres, off the origin (the Euclidean
 -- sketch's centre must matter), and 20 query vectors from the same mixture.

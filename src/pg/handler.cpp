@@ -54,7 +54,7 @@ Datum annoy_handler(PG_FUNCTION_ARGS)
     IndexAmRoutine *am = makeNode(IndexAmRoutine);
 
     am->amstrategies = 0;  // ordering operators only, no fixed strategy set
-    am->amsupport = 1;     // 1: the opclass's metric
+    am->amsupport = 2;     // 1: the opclass's metric, 2 (optional): its input format
     am->amoptsprocnum = 0;
     am->amcanorder = false;
     am->amcanorderbyop = true;

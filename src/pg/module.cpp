@@ -1,5 +1,6 @@
 // Library entry: module magic, load-time setup, and the operator classes'
 // metric support functions.
+#include "index_vector.hpp"
 #include "options.hpp"
 
 extern "C" {
@@ -30,5 +31,17 @@ ANNOY_METRIC_FUNCTION(annoy_metric_angular, annoy::core::Metric::Angular)
 ANNOY_METRIC_FUNCTION(annoy_metric_dot, annoy::core::Metric::Dot)
 ANNOY_METRIC_FUNCTION(annoy_metric_manhattan, annoy::core::Metric::Manhattan)
 ANNOY_METRIC_FUNCTION(annoy_metric_hamming, annoy::core::Metric::Hamming)
+
+// Support function 2 of the operator classes on pgvector's types (extension
+// annoy_vector): the layout of the indexed values (index_vector.hpp).
+#define ANNOY_INPUT_FUNCTION(name, format) \
+    PG_FUNCTION_INFO_V1(name);             \
+    Datum name(PG_FUNCTION_ARGS)           \
+    {                                      \
+        PG_RETURN_INT32(int32(format));    \
+    }
+
+ANNOY_INPUT_FUNCTION(annoy_input_vector, annoy::pg::InputFormat::PgVector)
+ANNOY_INPUT_FUNCTION(annoy_input_halfvec, annoy::pg::InputFormat::PgHalfVec)
 
 }  // extern "C"

@@ -30,12 +30,13 @@ bool validate(Oid opclassoid)
     char *classname = pstrdup(NameStr(classform->opcname));
     ReleaseSysCache(classtup);
 
-    // Support functions: exactly function 1, (internal) -> int4.
+    // Support functions: function 1 (the metric) and optionally 2 (the
+    // input format), both (internal) -> int4.
     bool has_metric = false;
     CatCList *procs = SearchSysCacheList1(AMPROCNUM, ObjectIdGetDatum(family));
     for (int i = 0; i < procs->n_members; i++) {
         auto *proc = reinterpret_cast<Form_pg_amproc>(GETSTRUCT(&procs->members[i]->tuple));
-        if (proc->amprocnum != 1) {
+        if (proc->amprocnum != 1 && proc->amprocnum != 2) {
             ereport(INFO, (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
                            errmsg("annoy operator class \"%s\" has invalid support function number %d", classname,
                                   proc->amprocnum)));
@@ -44,12 +45,12 @@ bool validate(Oid opclassoid)
         }
         if (!check_amproc_signature(proc->amproc, INT4OID, true, 1, 1, INTERNALOID)) {
             ereport(INFO, (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-                           errmsg("annoy operator class \"%s\" support function 1 must take internal and return "
+                           errmsg("annoy operator class \"%s\" support function %d must take internal and return "
                                   "integer",
-                                  classname)));
+                                  classname, proc->amprocnum)));
             ok = false;
         }
-        has_metric = true;
+        has_metric = has_metric || proc->amprocnum == 1;
     }
     ReleaseSysCacheList(procs);
     if (!has_metric) {

@@ -3,10 +3,12 @@
 
 namespace annoy::pg {
 
-FloatVector float_vector(ArrayType *array)
+// The checks every array input shares: element type, one dimension, no
+// NULL elements.  Returns the number of elements.
+static int check_array(ArrayType *array, Oid elemtype, const char *type_name)
 {
-    if (ARR_ELEMTYPE(array) != FLOAT4OID)
-        ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH), errmsg("vector must be an array of real")));
+    if (ARR_ELEMTYPE(array) != elemtype)
+        ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH), errmsg("vector must be an array of %s", type_name)));
     if (ARR_NDIM(array) == 0)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("vector must have at least 1 dimension")));
     if (ARR_NDIM(array) != 1)
@@ -14,14 +16,49 @@ FloatVector float_vector(ArrayType *array)
                         errmsg("vector must be a one-dimensional array, not %d-dimensional", ARR_NDIM(array))));
     if (ARR_HASNULL(array) && array_contains_nulls(array))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("vector must not contain NULL elements")));
+    return ARR_DIMS(array)[0];
+}
 
-    FloatVector v{reinterpret_cast<const float *>(ARR_DATA_PTR(array)), ARR_DIMS(array)[0]};
-    for (int i = 0; i < v.dim; i++) {
-        if (!std::isfinite(v.data[i]))
+template <class T>
+void check_finite(const T *data, int dim)
+{
+    for (int i = 0; i < dim; i++) {
+        if (!std::isfinite(data[i]))
             ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("vector must not contain NaN or infinity"),
-                            errdetail("Element %d is %s.", i + 1, std::isnan(v.data[i]) ? "NaN" : "infinite")));
+                            errdetail("Element %d is %s.", i + 1, std::isnan(data[i]) ? "NaN" : "infinite")));
     }
+}
+template void check_finite<float>(const float *, int);
+template void check_finite<double>(const double *, int);
+
+FloatVector float_vector(ArrayType *array)
+{
+    int dim = check_array(array, FLOAT4OID, "real");
+    FloatVector v{reinterpret_cast<const float *>(ARR_DATA_PTR(array)), dim};
+    check_finite(v.data, v.dim);
     return v;
+}
+
+DoubleVector double_vector(ArrayType *array)
+{
+    int dim = check_array(array, FLOAT8OID, "double precision");
+    DoubleVector v{reinterpret_cast<const double *>(ARR_DATA_PTR(array)), dim};
+    check_finite(v.data, v.dim);
+    return v;
+}
+
+FloatVector doubles_as_floats(const DoubleVector &v)
+{
+    auto *out = static_cast<float *>(palloc(size_t(v.dim) * sizeof(float)));
+    for (int i = 0; i < v.dim; i++) {
+        if (std::fabs(v.data[i]) > double(FLT_MAX))
+            ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+                            errmsg("vector element %g is out of range for an annoy index", v.data[i]),
+                            errdetail("Element %d: an index stores vectors in single precision (at most %g).", i + 1,
+                                      double(FLT_MAX))));
+        out[i] = float(v.data[i]);
+    }
+    return FloatVector{out, v.dim};
 }
 
 void bits_to_words(VarBit *bits, uint64_t *buf)
@@ -57,14 +94,18 @@ void check_same_bit_lengths(int a, int b)
                         errmsg("bit strings have different lengths: %d and %d", a, b)));
 }
 
-void check_nonzero_for_cosine(const float *data, int dim)
+template <class T>
+void check_nonzero_for_cosine(const T *data, int dim)
 {
     for (int i = 0; i < dim; i++) {
-        if (data[i] != 0.0f)
+        if (data[i] != T(0))
             return;
     }
     ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("cosine distance is undefined for a zero vector"),
                     errhint("Normalise vectors or exclude all-zero vectors before using <=> or angular_ops.")));
 }
+
+template void check_nonzero_for_cosine<float>(const float *, int);
+template void check_nonzero_for_cosine<double>(const double *, int);
 
 }  // namespace annoy::pg

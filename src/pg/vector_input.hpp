@@ -1,4 +1,4 @@
-// Turning SQL values (real[] and bit) into vectors the kernels can read, with
+// Turning SQL values (real[], double precision[] and bit) into vectors the kernels can read, with
 // the input checks every entry point shares: one dimension, no NULL
 // elements, finite values, matching lengths.
 #pragma once
@@ -12,6 +12,11 @@ struct FloatVector {
     int dim;
 };
 
+struct DoubleVector {
+    const double *data;
+    int dim;
+};
+
 struct BitVector {
     const uint64_t *words;  // palloc'd, tail bits zero
     int bits;
@@ -20,6 +25,16 @@ struct BitVector {
 // Validates a detoasted real[] and returns a view of its elements.
 // Errors: not one-dimensional, empty, NULL elements, NaN or infinity.
 FloatVector float_vector(ArrayType *array);
+// The same for a detoasted double precision[].
+DoubleVector double_vector(ArrayType *array);
+
+// A palloc'd single-precision copy, for an index (which stores floats).
+// Errors: an element beyond the range of real.
+FloatVector doubles_as_floats(const DoubleVector &v);
+
+// Errors on the first NaN or infinite element (float and double).
+template <class T>
+void check_finite(const T *data, int dim);
 
 // Copies a bit string into 64-bit words (palloc'd in the current context).
 // Errors: empty bit string.
@@ -33,6 +48,7 @@ void check_same_bit_lengths(int a, int b);
 void bits_to_words(VarBit *bits, uint64_t *buf);
 
 // Errors when the vector has zero norm (cosine distance is undefined).
-void check_nonzero_for_cosine(const float *data, int dim);
+template <class T>
+void check_nonzero_for_cosine(const T *data, int dim);
 
 }  // namespace annoy::pg
