@@ -1,7 +1,7 @@
 // Reading pgvector's vector and halfvec layouts (pgvector_input.hpp).
-#include "pgvector_input.hpp"
-
 #include "half.hpp"
+
+#include "pgvector_input.hpp"
 
 namespace annoy::pg {
 
