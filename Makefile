@@ -8,6 +8,9 @@
 EXTENSION = annoy
 MODULE_big = annoy
 DATA = sql/annoy--0.1.0.sql sql/annoy--0.2.0.sql sql/annoy--0.1.0--0.2.0.sql
+# The companion extension for pgvector's types (needs pgvector only at
+# CREATE EXTENSION time, never to build).
+DATA += annoy_vector/annoy_vector.control annoy_vector/annoy_vector--0.2.0.sql
 PGFILEDESC = "annoy - approximate nearest neighbour index"
 
 CORE_SRCS := $(sort $(wildcard src/core/*.cpp))
