@@ -153,29 +153,38 @@ INSERT INTO bad VALUES (3, '{1,2,3}');
 DROP TABLE bad;
 
 --
--- Size limits: a vector and a split hyperplane must each fit in a page.
+-- Size limits: 16,000 dimensions (pgvector's).  Vectors larger than a page
+-- continue in chunk tuples; split hyperplanes are stored in fewer bits.
 --
 CREATE TABLE wide (id int, v real[]);
-INSERT INTO wide VALUES (1, array_fill(1::real, ARRAY[2100]));
+INSERT INTO wide VALUES (1, array_fill(1::real, ARRAY[16001]));
 CREATE INDEX wide_l2 ON wide USING annoy (v);
 TRUNCATE wide;
 CREATE INDEX wide_l2 ON wide USING annoy (v);
-INSERT INTO wide VALUES (1, array_fill(1::real, ARRAY[2100]));
-SELECT id FROM wide ORDER BY v <-> array_fill(1::real, ARRAY[2100]) LIMIT 1;
--- The exact limit (with BLCKSZ 8192): 2034 dimensions for every metric on
--- real[] (an item tuple must fit in a page; split hyperplanes are stored in
--- half precision and are smaller).
-SELECT pg_temp.sqlstate_of($$INSERT INTO wide VALUES (1, array_fill(1::real, ARRAY[2035]))$$);
+INSERT INTO wide VALUES (1, array_fill(1::real, ARRAY[16001]));
+SELECT id FROM wide ORDER BY v <-> array_fill(1::real, ARRAY[16001]) LIMIT 1;
+-- Around one page (BLCKSZ 8192): 2034 dimensions fit in the item tuple,
+-- 2035 need a chunk tuple; both are indexed and read back exactly.
 DROP INDEX wide_l2;
 CREATE INDEX wide_l2 ON wide USING annoy (v) WITH (n_trees = 2, leaf_size = 2);
 INSERT INTO wide SELECT i, array_fill(i::real, ARRAY[2034]) FROM generate_series(1, 6) i;
 SELECT id, round((v <-> array_fill(2.25::real, ARRAY[2034]))::numeric, 4) AS d
 FROM wide ORDER BY v <-> array_fill(2.25::real, ARRAY[2034]) LIMIT 2;
 SELECT 'wide_l2' AS idx, * FROM pg_temp.check_scan('wide_l2', array_fill(0::real, ARRAY[2034])::text);
--- dot_ops (whose hyperplanes carry an extra coordinate) holds 2034 too.
-CREATE INDEX wide_dot ON wide USING annoy (v dot_ops) WITH (n_trees = 2, leaf_size = 2);
-SELECT 'wide_dot' AS idx, * FROM pg_temp.check_scan('wide_dot', array_fill(1::real, ARRAY[2034])::text);
 SELECT pg_temp.sqlstate_of($$INSERT INTO wide VALUES (7, array_fill(1::real, ARRAY[2035]))$$);
+TRUNCATE wide;
+INSERT INTO wide SELECT i, array_fill(i::real, ARRAY[2035]) FROM generate_series(1, 6) i;
+SELECT id, round((v <-> array_fill(2.25::real, ARRAY[2035]))::numeric, 4) AS d
+FROM wide ORDER BY v <-> array_fill(2.25::real, ARRAY[2035]) LIMIT 2;
+SELECT 'wide_l2' AS idx, * FROM pg_temp.check_scan('wide_l2', array_fill(0::real, ARRAY[2035])::text);
+SELECT annoy_check('wide_l2');
+-- dot_ops (whose hyperplanes carry an extra coordinate), at the limit.
+TRUNCATE wide;
+INSERT INTO wide SELECT i, array_fill((i % 5)::real, ARRAY[16000]) FROM generate_series(1, 6) i;
+CREATE INDEX wide_dot ON wide USING annoy (v dot_ops) WITH (n_trees = 2, leaf_size = 2);
+SELECT 'wide_dot' AS idx, * FROM pg_temp.check_scan('wide_dot', array_fill(1::real, ARRAY[16000])::text);
+SELECT annoy_check('wide_dot');
+SELECT pg_temp.sqlstate_of($$INSERT INTO wide VALUES (7, array_fill(1::real, ARRAY[16001]))$$);
 DROP TABLE wide;
 
 -- 2000 dimensions work, for builds and inserts that split leaves.

@@ -53,10 +53,10 @@ float margin(const Space &space, const PlaneView &plane, const void *vec, float 
         return ((w >> (plane.bit % 64)) & 1) ? 1.0f : -1.0f;
     }
     const float *x = static_cast<const float *>(vec);
-    if (plane.normal_half != nullptr) {
-        float m = kernels().dot_half(plane.normal_half, x, space.dim) + plane.offset;
+    if (plane.stored != nullptr) {
+        float m = dot_stored_plane(plane.stored_codec, plane.stored, x, space.dim) + plane.offset;
         if (space.metric == Metric::Dot)
-            m += half_to_float(plane.normal_half[space.dim]) * extra;
+            m += stored_plane_coordinate(plane.stored_codec, plane.stored, space.plane_dim(), space.dim) * extra;
         return m;
     }
     if (plane.normal == nullptr)

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "common.hpp"
+#include "plane_codec.hpp"
 
 namespace annoy::core {
 
@@ -40,9 +41,10 @@ struct PlaneView {
     const float *normal = nullptr;  // plane_dim floats (nullptr for Hamming)
     float offset = 0.0f;
     uint32_t bit = 0;
-    // The normal as stored on pages, in half precision (half.hpp); used
-    // instead of `normal` when set.
-    const uint16_t *normal_half = nullptr;
+    // The normal as stored on pages (plane_codec.hpp: plane_dim
+    // coordinates in `stored_codec`); used instead of `normal` when set.
+    const void *stored = nullptr;
+    PlaneCodec stored_codec = PlaneCodec::Half;
 };
 
 // The extra coordinate Dot appends to every stored item so that inner-product

@@ -20,6 +20,7 @@
 #include "build_write.hpp"
 #include "guard.hpp"
 #include "index_sketch.hpp"
+#include "item_chain.hpp"
 #include "node_access.hpp"
 
 extern "C" {
@@ -74,11 +75,8 @@ void sample_vector(BuildState &st, size_t item, const void *vec)
 
 void write_item(BuildState &st, const void *vec, ItemPointer heap_tid)
 {
-    Size size = item_tuple_size(st.space);
-    ItemTupleHeader *tuple = st.item_buf;
-    tuple->heap_tid = *heap_tid;
-    memcpy(item_vector(tuple), vec, st.vector_bytes);
-    append_ref(st, st.items.add(tuple, size));
+    WriterSink sink(st.items);
+    append_ref(st, write_item(sink, st.space, st.item_buf, vec, *heap_tid));
     if (st.space.metric == core::Metric::Dot) {
         const float *v = static_cast<const float *>(vec);
         double sq = 0;
@@ -105,8 +103,13 @@ void read_vector(const BuildState &st, const TupleRef &ref, Buffer *buf, char *d
     auto *item = reinterpret_cast<ItemTupleHeader *>(tuple_at(st.index, BufferGetPage(*buf), ref, &size));
     if (item == nullptr || item->kind != kItemTuple)
         elog(ERROR, "annoy build: item tuple (%u,%u) vanished", blkno, ItemPointerGetOffsetNumber(&ref));
-    memcpy(dst, item_vector(item), st.vector_bytes);
+    Size head = item_tuple_size(st.space) - sizeof(ItemTupleHeader);
+    memcpy(dst, item_vector(item), head);
+    ItemPointerData tid = item->heap_tid;
+    TupleRef next = item->next;
     LockBuffer(*buf, BUFFER_LOCK_UNLOCK);
+    if (head < st.vector_bytes && !read_chunks(st.index, next, tid, dst, head, st.vector_bytes))
+        elog(ERROR, "annoy build: the chunks of item (%u,%u) vanished", blkno, ItemPointerGetOffsetNumber(&ref));
 }
 
 // The cell (top-level leaf) a vector falls in.
@@ -143,7 +146,6 @@ void spill(BuildState &st)
     st.item_refs = static_cast<TupleRef *>(palloc_extended(st.refs_cap * sizeof(TupleRef), MCXT_ALLOC_HUGE));
     st.rng = st.seed ^ 0x5DEECE66Dull;
     st.item_buf = static_cast<ItemTupleHeader *>(palloc0(item_tuple_size(st.space)));
-    st.item_buf->kind = kItemTuple;
 
     // Block 0 is the meta page, written at the end.
     Buffer meta = ReadBuffer(st.index, P_NEW);

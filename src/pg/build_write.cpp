@@ -5,6 +5,7 @@
 #include "build_write.hpp"
 
 #include "guard.hpp"
+#include "item_chain.hpp"
 #include "node_access.hpp"
 
 extern "C" {
@@ -53,9 +54,8 @@ TupleRef *write_items(PageWriter &w, const core::Space &space, const core::FlatF
 {
     auto *refs = static_cast<TupleRef *>(palloc_extended(std::max<size_t>(n, 1) * sizeof(TupleRef), MCXT_ALLOC_HUGE));
     size_t bytes = space.vector_bytes();
-    Size size = item_tuple_size(space);
-    auto *tuple = static_cast<ItemTupleHeader *>(palloc0(size));
-    tuple->kind = kItemTuple;
+    auto *tuple = static_cast<ItemTupleHeader *>(palloc0(item_tuple_size(space)));
+    WriterSink sink(w);
     core::NodeRef *stack = node_stack(f);
     size_t top = 0, written = 0;
     stack[top++] = root;
@@ -70,9 +70,7 @@ TupleRef *write_items(PageWriter &w, const core::Space &space, const core::FlatF
         const core::FlatForest::Leaf &leaf = f.leaves[core::node_index(r)];
         for (uint32_t i = 0; i < leaf.count; i++) {
             uint32_t item = f.leaf_items[leaf.begin + i];
-            tuple->heap_tid = heap_tids[item];
-            memcpy(item_vector(tuple), vectors + size_t(item) * bytes, bytes);
-            refs[item] = w.add(tuple, size);
+            refs[item] = write_item(sink, space, tuple, vectors + size_t(item) * bytes, heap_tids[item]);
             if (++written % 1024 == 0) {
                 CHECK_FOR_INTERRUPTS();
                 pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, int64(written));
@@ -107,11 +105,19 @@ float *sketch_center(const core::Space &space, const char *vectors, size_t n)
 
 TupleRef write_center(PageWriter &w, const float *center, uint32 dim)
 {
-    Size size = sizeof(CenterTupleHeader) + Size(dim) * sizeof(float);
+    // Larger than a page: the rest in chunk tuples (owner TID invalid: the
+    // centre lives as long as the index).
+    Size bytes = Size(dim) * sizeof(float);
+    Size head = vector_head_bytes(bytes, sizeof(CenterTupleHeader));
+    Size size = sizeof(CenterTupleHeader) + head;
     auto *t = static_cast<CenterTupleHeader *>(palloc0(size));
     t->kind = kCenterTuple;
     t->dim = dim;
-    memcpy(t + 1, center, Size(dim) * sizeof(float));
+    ItemPointerData none;
+    ItemPointerSetInvalid(&none);
+    WriterSink sink(w);
+    t->next = write_chunks(sink, reinterpret_cast<const char *>(center), bytes, head, none);
+    memcpy(t + 1, center, head);
     TupleRef ref = w.add(t, size);
     pfree(t);
     return ref;

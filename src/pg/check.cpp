@@ -18,6 +18,7 @@
 #include "am.hpp"
 #include "forest_walk.hpp"
 #include "index_sketch.hpp"
+#include "node_access.hpp"
 
 extern "C" {
 #include "access/relation.h"
@@ -123,6 +124,9 @@ Datum annoy_check(PG_FUNCTION_ARGS)
     auto *in_tree = new (MemoryContextAlloc(cxt, sizeof(annoy::core::ItemSet))) annoy::core::ItemSet(alloc);
     size_t nlive = 0, live_cap = 1024;
     auto *live = static_cast<LiveItem *>(MemoryContextAllocHuge(cxt, live_cap * sizeof(LiveItem)));
+    size_t nchunk_owners = 0, chunk_owners_cap = 1024;
+    auto *chunk_owners =
+        static_cast<ItemPointerData *>(MemoryContextAllocHuge(cxt, chunk_owners_cap * sizeof(ItemPointerData)));
 
     // Every page: known tuple kinds of plausible sizes; collect the items.
     walk_pages(index, [&](Page page, BlockNumber blkno) {
@@ -150,6 +154,22 @@ Datum annoy_check(PG_FUNCTION_ARGS)
                     }
                     break;
                 }
+                case kChunkTuple: {
+                    // Part of a vector larger than a page; its chain is
+                    // followed from its owner below.
+                    auto *chunk = reinterpret_cast<const ItemTupleHeader *>(tuple);
+                    ok = size > sizeof(ItemTupleHeader) && size <= sizeof(ItemTupleHeader) + chunk_capacity() &&
+                         chunk->seq >= 1;
+                    if (ok && !(chunk->flags & kItemDead) && ItemPointerIsValid(&chunk->heap_tid)) {
+                        if (nchunk_owners == chunk_owners_cap) {
+                            chunk_owners_cap *= 2;
+                            chunk_owners = static_cast<ItemPointerData *>(
+                                repalloc_huge(chunk_owners, chunk_owners_cap * sizeof(ItemPointerData)));
+                        }
+                        chunk_owners[nchunk_owners++] = chunk->heap_tid;
+                    }
+                    break;
+                }
                 case kSplitTuple:
                     ok = size == split_tuple_size(space);
                     break;
@@ -162,7 +182,8 @@ Datum annoy_check(PG_FUNCTION_ARGS)
                 case kCenterTuple: {
                     TupleRef ref;
                     ItemPointerSet(&ref, blkno, off);
-                    ok = size == sizeof(CenterTupleHeader) + Size(space.dim) * sizeof(float) &&
+                    ok = size == sizeof(CenterTupleHeader) +
+                                     vector_head_bytes(Size(space.dim) * sizeof(float), sizeof(CenterTupleHeader)) &&
                          ItemPointerEquals(&ref, &meta->center);
                     break;
                 }
@@ -201,6 +222,33 @@ Datum annoy_check(PG_FUNCTION_ARGS)
                             RelationGetRelationName(index), t, ItemPointerGetBlockNumber(&live[i].ref),
                             ItemPointerGetOffsetNumber(&live[i].ref), ItemPointerGetBlockNumber(&live[i].heap_tid),
                             ItemPointerGetOffsetNumber(&live[i].heap_tid))));
+        }
+    }
+
+    // Vectors larger than a page: the chain of every live item of a visible
+    // row is complete, and every live chunk belongs to one of them (an
+    // insert cancelled between its chunks and its item leaves chunks of an
+    // invisible row, which VACUUM removes).
+    if (item_chunks(space) > 0) {
+        auto *owners = new (MemoryContextAlloc(cxt, sizeof(annoy::core::ItemSet))) annoy::core::ItemSet(alloc);
+        char *vec = static_cast<char *>(MemoryContextAllocHuge(cxt, space.vector_bytes()));
+        for (size_t i = 0; i < nlive; i++) {
+            CHECK_FOR_INTERRUPTS();
+            if (!row_visible(fetch, slot, &live[i].heap_tid))
+                continue;
+            owners->insert(ref_key(live[i].heap_tid));
+            if (!read_item_vector(index, live[i].ref, vec, space.vector_bytes(), nullptr))
+                ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                                errmsg("index \"%s\": item (%u,%u) has an incomplete chain of chunk tuples",
+                                       RelationGetRelationName(index), ItemPointerGetBlockNumber(&live[i].ref),
+                                       ItemPointerGetOffsetNumber(&live[i].ref))));
+        }
+        for (size_t i = 0; i < nchunk_owners; i++) {
+            if (!owners->contains(ref_key(chunk_owners[i])) && row_visible(fetch, slot, &chunk_owners[i]))
+                ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                                errmsg("index \"%s\" has a chunk tuple of visible row (%u,%u) without its item",
+                                       RelationGetRelationName(index), ItemPointerGetBlockNumber(&chunk_owners[i]),
+                                       ItemPointerGetOffsetNumber(&chunk_owners[i]))));
         }
     }
     ExecDropSingleTupleTableSlot(slot);

@@ -59,10 +59,12 @@ void walk_tree(Relation index, const MetaPageData &meta, int tree, WalkVisitor &
                 UnlockReleaseBuffer(buf);
                 corrupted(index, tree, f.ref, "split node of the wrong size");
             }
-            const uint16 *plane = split_plane(node.split);
-            size_t plane_dim = core::Space{core::Metric(meta.metric), meta.dim}.plane_dim();
+            const core::Space space{core::Metric(meta.metric), meta.dim};
+            const void *plane = split_plane(node.split);
+            const core::PlaneCodec codec = plane_codec(space);
+            size_t plane_dim = space.plane_dim();
             for (size_t i = 0; i < plane_dim; i++) {
-                if (!std::isfinite(core::half_to_float(plane[i]))) {
+                if (!std::isfinite(core::stored_plane_coordinate(codec, plane, plane_dim, i))) {
                     UnlockReleaseBuffer(buf);
                     corrupted(index, tree, f.ref, "split node with a non-finite hyperplane");
                 }

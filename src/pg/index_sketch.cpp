@@ -4,6 +4,8 @@
 
 #include "index_sketch.hpp"
 
+#include "item_chain.hpp"
+
 #include "buffer_hint.hpp"
 #include "guard.hpp"
 
@@ -59,21 +61,30 @@ const core::Sketcher *cache_sketcher(Relation index, const core::Space &space, u
     return made;
 }
 
-// The centre tuple's values, palloc'd; errors if the reference is bad.
+// The centre tuple's values (with its chunks, if larger than a page),
+// palloc'd; errors if the reference is bad.
 float *read_center(Relation index, const TupleRef &ref, uint32 dim)
 {
+    Size bytes = Size(dim) * sizeof(float);
+    Size head = vector_head_bytes(bytes, sizeof(CenterTupleHeader));
     Buffer buf = lock_ref_buffer(index, ref, BUFFER_LOCK_SHARE);
     Size size;
     auto *c = reinterpret_cast<CenterTupleHeader *>(tuple_at(index, BufferGetPage(buf), ref, &size));
-    if (c == nullptr || c->kind != kCenterTuple || c->dim != dim ||
-        size < sizeof(CenterTupleHeader) + Size(dim) * sizeof(float)) {
-        UnlockReleaseBuffer(buf);
+    bool ok = c != nullptr && c->kind == kCenterTuple && c->dim == dim && size >= sizeof(CenterTupleHeader) + head;
+    auto *values = static_cast<float *>(palloc(bytes));
+    TupleRef next;
+    if (ok) {
+        memcpy(values, c + 1, head);
+        next = c->next;
+    }
+    UnlockReleaseBuffer(buf);
+    ItemPointerData none;
+    ItemPointerSetInvalid(&none);
+    if (ok && head < bytes)
+        ok = read_chunks(index, next, none, reinterpret_cast<char *>(values), head, bytes);
+    if (!ok)
         ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
                         errmsg("index \"%s\" has a bad sketch centre tuple", RelationGetRelationName(index))));
-    }
-    auto *values = static_cast<float *>(palloc(Size(dim) * sizeof(float)));
-    memcpy(values, c + 1, Size(dim) * sizeof(float));
-    UnlockReleaseBuffer(buf);
     return values;
 }
 

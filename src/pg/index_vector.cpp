@@ -14,13 +14,16 @@ static void check_dimension_limit(Relation index, core::Metric metric, int dim)
 {
     int limit = max_dimensions(metric);
     if (dim > limit)
-        ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-                        errmsg(core::is_bit_metric(metric)
-                                   ? "bit string has %d bits, more than the %d an annoy index can hold"
-                                   : "vector has %d dimensions, more than the %d an annoy index can hold",
-                               dim, limit),
-                        errdetail("Index \"%s\": each vector and each split hyperplane must fit in one %d-byte page.",
-                                  RelationGetRelationName(index), BLCKSZ)));
+        ereport(
+            ERROR,
+            (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+             errmsg(core::is_bit_metric(metric) ? "bit string has %d bits, more than the %d an annoy index can hold"
+                                                : "vector has %d dimensions, more than the %d an annoy index can hold",
+                    dim, limit),
+             core::is_bit_metric(metric) ? errdetail("Index \"%s\": each bit string must fit in one %d-byte page.",
+                                                     RelationGetRelationName(index), BLCKSZ)
+                                         : errdetail("Index \"%s\": %d dimensions is the limit (pgvector's too).",
+                                                     RelationGetRelationName(index), limit)));
 }
 
 InputFormat input_format(Relation index, core::Metric metric)

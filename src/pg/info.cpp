@@ -84,6 +84,8 @@ Datum annoy_index_info(PG_FUNCTION_ARGS)
             if (item->kind == kItemTuple) {
                 items += !(item->flags & kItemDead);  // live items only
                 has_items = true;
+            } else if (item->kind == kChunkTuple) {
+                has_items = true;  // the rest of a vector larger than a page
             } else {
                 has_nodes = true;
             }

@@ -16,6 +16,7 @@
 #include "guard.hpp"
 #include "index_sketch.hpp"
 #include "index_vector.hpp"
+#include "item_chain.hpp"
 #include "node_access.hpp"
 #include "tree_edit.hpp"
 
@@ -44,26 +45,9 @@ void set_dimension(Relation index, core::Metric metric, int dim)
 
 TupleRef add_item(Relation index, const core::Space &space, ItemPointer heap_tid, const void *vec)
 {
-    Size size = item_tuple_size(space);
-    auto *tuple = static_cast<ItemTupleHeader *>(palloc0(size));
-    tuple->kind = kItemTuple;
-    tuple->heap_tid = *heap_tid;
-    memcpy(item_vector(tuple), vec, space.vector_bytes());
-
-    bool is_new;
-    Buffer buf = page_with_room(index, size, nullptr, 0, &is_new);
-    GenericXLogState *state = GenericXLogStart(index);
-    Page page = GenericXLogRegisterBuffer(state, buf, is_new ? GENERIC_XLOG_FULL_IMAGE : 0);
-    if (is_new)
-        init_data_page(page);
-    TupleRef ref;
-    ItemPointerSet(&ref, BufferGetBlockNumber(buf), add_tuple(index, page, tuple, size));
-    GenericXLogFinish(state);
-    // Keep the free space map truthful: a page it still believed roomy
-    // after filling up would send later inserts on a chase through full
-    // pages, and they would end up extending the index instead.
-    record_free_space(index, buf);
-    UnlockReleaseBuffer(buf);
+    LoggedSink sink(index);
+    auto *tuple = static_cast<ItemTupleHeader *>(palloc(item_tuple_size(space)));
+    TupleRef ref = write_item(sink, space, tuple, vec, *heap_tid);
     pfree(tuple);
     return ref;
 }

@@ -3,6 +3,8 @@
 
 #include "node_access.hpp"
 
+#include "item_chain.hpp"
+
 namespace annoy::pg {
 
 NodeView view_node(const char *tuple, Size size, int tree)
@@ -43,9 +45,7 @@ NodeView view_node(const char *tuple, Size size, int tree)
 
 void store_plane(const core::Space &space, SplitTupleHeader *split, const float *normal)
 {
-    uint16 *dst = split_plane(split);
-    for (size_t i = 0; i < space.plane_dim(); i++)
-        dst[i] = core::float_to_half(normal[i]);
+    core::encode_plane(plane_codec(space), normal, space.plane_dim(), split_plane(split));
 }
 
 TupleRef read_root(Relation index, int tree)
@@ -59,17 +59,25 @@ TupleRef read_root(Relation index, int tree)
 
 bool read_item_vector(Relation index, const TupleRef &ref, void *dst, size_t bytes, ItemPointer heap_tid)
 {
+    Size head = vector_head_bytes(bytes, sizeof(ItemTupleHeader));
     Buffer buf = lock_ref_buffer(index, ref, BUFFER_LOCK_SHARE);
     Size size;
     auto *item = reinterpret_cast<ItemTupleHeader *>(tuple_at(index, BufferGetPage(buf), ref, &size));
     bool ok = item != nullptr && item->kind == kItemTuple && !(item->flags & kItemDead) &&
-              size >= sizeof(ItemTupleHeader) + bytes;
+              size >= sizeof(ItemTupleHeader) + head;
+    ItemPointerData tid;
+    TupleRef next;
     if (ok) {
-        memcpy(dst, item_vector(item), bytes);
-        if (heap_tid != nullptr)
-            *heap_tid = item->heap_tid;
+        memcpy(dst, item_vector(item), head);
+        tid = item->heap_tid;
+        next = item->next;
     }
     UnlockReleaseBuffer(buf);
+    // The rest of a vector larger than a page, one chunk page at a time.
+    if (ok && head < bytes)
+        ok = read_chunks(index, next, tid, static_cast<char *>(dst), head, bytes);
+    if (ok && heap_tid != nullptr)
+        *heap_tid = tid;
     return ok;
 }
 

@@ -25,7 +25,8 @@ inline core::PlaneView split_view(const core::Space &space, SplitTupleHeader *sp
     core::PlaneView plane;
     plane.offset = split->offset;
     plane.bit = split->bit;
-    plane.normal_half = space.plane_dim() ? split_plane(split) : nullptr;
+    plane.stored = space.plane_dim() ? split_plane(split) : nullptr;
+    plane.stored_codec = plane_codec(space);
     return plane;
 }
 
@@ -35,8 +36,10 @@ void store_plane(const core::Space &space, SplitTupleHeader *split, const float 
 // The tree's current root reference (meta page, share lock).
 TupleRef read_root(Relation index, int tree);
 
-// Copies the vector of the item at `ref` into dst (bytes long) and its heap
-// TID into *heap_tid (if not null).  False if the slot no longer holds a live
+// Copies the vector of the item at `ref` into dst (bytes long, the whole
+// vector: read from its chunk tuples too when it has them) and its heap
+// TID into *heap_tid (if not null).  The one way to fetch an item's vector
+// apart from the scan's in-place scoring of vectors that fit in a page.  False if the slot no longer holds a live
 // item (flagged dead or freed by VACUUM after the reference was read).
 bool read_item_vector(Relation index, const TupleRef &ref, void *dst, size_t bytes, ItemPointer heap_tid);
 

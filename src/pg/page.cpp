@@ -7,14 +7,36 @@ namespace annoy::pg {
 
 int max_dimensions(core::Metric metric)
 {
-    Size item_room = kMaxTupleSize - sizeof(ItemTupleHeader);
     if (core::is_bit_metric(metric))
-        return int(item_room / 8 * 64);
-    Size split_room = (kMaxTupleSize - sizeof(SplitTupleHeader)) / sizeof(uint16);
-    if (metric == core::Metric::Dot)
-        split_room -= 1;  // the extra coordinate
-    return int(std::min(item_room / sizeof(float), split_room));
+        return int((kMaxTupleSize - sizeof(ItemTupleHeader)) / 8 * 64);
+    return kMaxFloatDimensions;
 }
+
+Size chunk_capacity() noexcept
+{
+    return (kMaxTupleSize - sizeof(ItemTupleHeader)) & ~Size(7);
+}
+
+int vector_chunks(Size bytes, Size header) noexcept
+{
+    Size head_room = kMaxTupleSize - header;
+    if (bytes <= head_room)
+        return 0;
+    return int((bytes - head_room + chunk_capacity() - 1) / chunk_capacity());
+}
+
+core::PlaneCodec plane_codec(const core::Space &space) noexcept
+{
+    Size room = kMaxTupleSize - sizeof(SplitTupleHeader);
+    size_t n = space.plane_dim();
+    if (core::plane_bytes(core::PlaneCodec::Half, n) <= room)
+        return core::PlaneCodec::Half;
+    if (core::plane_bytes(core::PlaneCodec::Int8, n) <= room)
+        return core::PlaneCodec::Int8;
+    return core::PlaneCodec::Int4;
+}
+static_assert(sizeof(SplitTupleHeader) + sizeof(float) + (kMaxFloatDimensions + 2) / 2 <= kMaxTupleSize,
+              "a 4-bit hyperplane of the largest dimension (plus Dot's coordinate) fits in a page");
 
 void init_data_page(Page page)
 {

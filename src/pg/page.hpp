@@ -21,7 +21,9 @@ namespace annoy::pg {
 
 constexpr uint32 kMagic = 0x414E4E59;  // "ANNY"
 // Bump when the on-disk format changes; older indexes must be REINDEXed.
-constexpr uint32 kLayoutVersion = 3;
+// 4: vectors beyond one page continue in chunk tuples; split hyperplanes in
+// 8 or 4 bits when half precision does not fit (plane_codec.hpp).
+constexpr uint32 kLayoutVersion = 4;
 constexpr BlockNumber kMetaBlock = 0;
 constexpr uint16 kPageId = 0xFF8A;  // identifies our pages (pg_filedump etc.)
 
@@ -44,6 +46,7 @@ enum TupleKind : uint8 {
     kLeafTuple = 3,
     kForwardTuple = 4,
     kCenterTuple = 5,
+    kChunkTuple = 6,
 };
 
 // A reference to a tuple: block and offset, the layout of ItemPointerData
@@ -74,13 +77,18 @@ constexpr uint8 kItemDead = 1 << 0;
 // split sees the flags.
 constexpr BlockNumber kSplitBarrier = 0xFFFFFFF0u;
 
+// An item tuple holds its vector, or, when the vector does not fit in one
+// page (more than about 2,000 dimensions), its first bytes and a reference
+// to a chain of chunk tuples with the rest (item_chain.hpp).  Chunk tuples
+// share the header: kind kChunkTuple, `seq` 1, 2, ... along the chain, the
+// owner's heap TID (VACUUM flags and frees them by it, like items), and the
+// next chunk.
 struct ItemTupleHeader {
-    uint8 kind;  // kItemTuple
+    uint8 kind;  // kItemTuple or kChunkTuple
     uint8 flags;
-    uint16 unused;
+    uint16 seq;  // 0 for the item, i for its i-th chunk
     ItemPointerData heap_tid;
-    uint16 unused2;
-    uint32 unused3;
+    TupleRef next;  // first (next) chunk; invalid if none
     // vector bytes follow, 8-byte aligned: dim floats or ceil(bits/64) words
 };
 static_assert(sizeof(ItemTupleHeader) == 16, "item header must keep the vector 8-byte aligned");
@@ -95,8 +103,8 @@ struct SplitTupleHeader {
     uint32 bit;         // Hamming: the bit tested
     TupleRef child[2];  // child[1] takes margin > 0
     float offset;
-    // plane_dim half-precision floats of the hyperplane normal follow
-    // (core/half.hpp: they only steer the search)
+    // the hyperplane normal follows, plane_dim coordinates encoded with
+    // plane_codec(space) (core/plane_codec.hpp: they only steer the search)
 };
 static_assert(sizeof(SplitTupleHeader) == 24, "split header layout");
 
@@ -133,9 +141,9 @@ struct ForwardTupleHeader {
     }
 };
 
-inline uint16 *split_plane(SplitTupleHeader *s)
+inline void *split_plane(SplitTupleHeader *s)
 {
-    return reinterpret_cast<uint16 *>(s + 1);
+    return s + 1;
 }
 inline TupleRef *leaf_refs(LeafTupleHeader *l)
 {
@@ -150,13 +158,32 @@ inline char *item_vector(ItemTupleHeader *t)
     return reinterpret_cast<char *>(t + 1);
 }
 
+// Vector bytes a chunk tuple carries at most (a full page, 8-byte units).
+Size chunk_capacity() noexcept;
+// Chunk tuples a vector of `bytes` needs when its head tuple has a header
+// of `header` bytes, and the bytes that stay in the head.
+int vector_chunks(Size bytes, Size header) noexcept;
+inline Size vector_head_bytes(Size bytes, Size header) noexcept
+{
+    return bytes - Size(vector_chunks(bytes, header)) * chunk_capacity();
+}
+
+// The item tuple (with the head of the vector, if it has chunks).
 inline Size item_tuple_size(const core::Space &space)
 {
-    return sizeof(ItemTupleHeader) + space.vector_bytes();
+    return sizeof(ItemTupleHeader) + vector_head_bytes(space.vector_bytes(), sizeof(ItemTupleHeader));
 }
+inline int item_chunks(const core::Space &space)
+{
+    return vector_chunks(space.vector_bytes(), sizeof(ItemTupleHeader));
+}
+
+// How split tuples store their hyperplane: half precision while it fits in
+// a page, then 8 and 4 bits.
+core::PlaneCodec plane_codec(const core::Space &space) noexcept;
 inline Size split_tuple_size(const core::Space &space)
 {
-    return sizeof(SplitTupleHeader) + space.plane_dim() * sizeof(uint16);
+    return sizeof(SplitTupleHeader) + core::plane_bytes(plane_codec(space), space.plane_dim());
 }
 inline Size leaf_tuple_size(int capacity, int code_bytes)
 {
@@ -183,23 +210,29 @@ inline void copy_leaf_entry(LeafTupleHeader *dst, int to, LeafTupleHeader *src, 
     set_leaf_entry(dst, to, leaf_refs(src)[from], leaf_codes(src) + Size(from) * src->code_bytes);
 }
 
-// The centre of the sketches: dim floats.
+// The centre of the sketches: dim floats, continued in chunk tuples (heap
+// TID invalid) when they do not fit in one page, like an item's vector.
 struct CenterTupleHeader {
     uint8 kind;  // kCenterTuple
     uint8 unused;
     uint16 unused2;
     uint32 dim;
-    // dim floats follow
+    TupleRef next;  // first chunk; invalid if none
+    uint16 unused3;
+    // dim floats (the head of them, with chunks) follow
 };
-static_assert(sizeof(CenterTupleHeader) == 8, "centre header layout");
+static_assert(sizeof(CenterTupleHeader) == 16, "centre header layout");
 
 // Room for tuples on an empty data page, line pointer included.
 constexpr Size kPageRoom = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(PageOpaque)) - sizeof(ItemIdData);
 // Largest tuple that fits on an empty data page.
 constexpr Size kMaxTupleSize = kPageRoom - (kPageRoom % MAXIMUM_ALIGNOF);
 
-// Largest dimension an index can hold for a metric: both its item tuple and
-// its split tuple must fit in one page.
+// Largest dimension an index can hold for a metric: 16,000 for vectors
+// (pgvector's limit; longer vectors continue in chunk tuples, hyperplanes
+// are stored in 4 bits at most), and for bit strings what one item tuple
+// holds.
+constexpr int kMaxFloatDimensions = 16000;
 int max_dimensions(core::Metric metric);
 
 constexpr int kMaxTrees = 1000;  // roots must fit in the meta page

@@ -148,6 +148,10 @@ struct ScanState {
     size_t gather_stop;  // rank this many before scoring the batch
 
     Buffer pinned;  // last data page read, kept pinned
+
+    // Vectors larger than a page (chunk tuples): scored from a copy.
+    bool chained;
+    char *item_buf;  // vector_bytes, in cxt
 };
 
 // The page of `blkno`, pinned (reusing the pin of the previous read).
@@ -183,8 +187,30 @@ inline void prefetch(const void *p)
 //      items sharing a page share a pin) and prefetch each page's header;
 //   2. score them page by page, prefetching the next page's first tuple
 //      while computing on the current one.
+// score_leaf for vectors larger than a page: each is assembled from its
+// item and chunk tuples (read_item_vector, one page lock at a time) and
+// scored from the copy.
+void score_chained(Relation index, ScanState *so, int count, bool check_seen)
+{
+    const TupleRef *refs = so->buf->leaf_copy;
+    for (int i = 0; i < count; i++) {
+        if (check_seen && !so->buf->seen.insert(ref_key(refs[i])))
+            continue;
+        ItemPointerData tid;
+        if (!read_item_vector(index, refs[i], so->item_buf, so->space.vector_bytes(), &tid))
+            continue;  // dead, or freed by VACUUM since the leaf was read
+        float d = so->query != nullptr ? so->space.distance(so->query, so->item_buf) : 0.0f;
+        so->buf->candidates.push(d, heap_key(tid));
+        so->examined++;
+    }
+}
+
 void score_leaf(Relation index, ScanState *so, int count, bool check_seen = true)
 {
+    if (so->chained) {
+        score_chained(index, so, count, check_seen);
+        return;
+    }
     const TupleRef *refs = so->buf->leaf_copy;
     TupleRef *todo = so->buf->todo;
     ItemGroup *groups = so->buf->groups;
@@ -417,6 +443,9 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
         so->space.dim = uint32(v.dim);
         so->query = static_cast<char *>(palloc(so->space.vector_bytes()));
         memcpy(so->query, v.data, so->space.vector_bytes());
+        so->chained = item_chunks(so->space) > 0;
+        if (so->chained && so->item_buf == nullptr)
+            so->item_buf = static_cast<char *>(palloc(so->space.vector_bytes()));
         MemoryContextSwitchTo(old);
     }
     // Sketch ranking, if the index has sketches and it is not turned off.

@@ -91,6 +91,21 @@ void flag_dead(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, void *st
                 }
                 continue;
             }
+            if (uint8(tuple[0]) == kChunkTuple) {
+                // Part of a vector larger than a page: it goes with its
+                // owner's row (no leaf refers to it; the centre's chunks,
+                // whose owner TID is invalid, stay).
+                auto *chunk = reinterpret_cast<const ItemTupleHeader *>(tuple);
+                if (chunk->flags & kItemDead) {
+                    dead.free_now->insert(ref_key(ref));
+                } else if (callback != nullptr && ItemPointerIsValid(&chunk->heap_tid) &&
+                           callback(const_cast<ItemPointer>(&chunk->heap_tid), state)) {
+                    auto *w = reinterpret_cast<ItemTupleHeader *>(PageGetItem(writable(), PageGetItemId(copy, off)));
+                    w->flags |= kItemDead;
+                    dead.free_now->insert(ref_key(ref));
+                }
+                continue;
+            }
             if (uint8(tuple[0]) != kItemTuple)
                 continue;
             auto *item = reinterpret_cast<const ItemTupleHeader *>(tuple);
@@ -156,7 +171,7 @@ void clean_leaves(IndexVacuumInfo *info, const core::ItemSet &dead)
     });
 }
 
-// Pass 3: free the flagged items.  Their line pointers
+// Pass 3: free the flagged items (and chunks).  Their line pointers
 // stay (unused) unless last on the page, so a stale reference finds a free
 // slot or, once reused, a tuple whose kind or tree tells it apart.
 void free_items(IndexVacuumInfo *info, const core::ItemSet &dead)
@@ -173,7 +188,8 @@ void free_items(IndexVacuumInfo *info, const core::ItemSet &dead)
             TupleRef ref;
             ItemPointerSet(&ref, blkno, off);
             auto *item = reinterpret_cast<ItemTupleHeader *>(PageGetItem(page, id));
-            if (item->kind != kItemTuple || !(item->flags & kItemDead) || !dead.contains(ref_key(ref)))
+            if ((item->kind != kItemTuple && item->kind != kChunkTuple) || !(item->flags & kItemDead) ||
+                !dead.contains(ref_key(ref)))
                 continue;
             if (state == nullptr) {
                 state = GenericXLogStart(index);
