@@ -14,6 +14,7 @@
 // vectors are read about twice per tree instead of once per tree level.
 #include "rng.hpp"
 #include "forest.hpp"
+#include "search_state.hpp"
 #include "sketch.hpp"
 
 #include "build_state.hpp"
@@ -185,8 +186,8 @@ void build_spilled_trees(BuildState &st, int n_trees, MetaPageData *meta)
         std::max<size_t>(size_t(st.leaf_size), size_t(double(cell_cap) * double(st.sample_n) / double(n) / 2));
 
     MemoryContext tree_cxt = AllocSetContextCreate(CurrentMemoryContext, "annoy tree", ALLOCSET_DEFAULT_SIZES);
-    ForestHolder *top_holder = forest_holder(tree_cxt);
-    ForestHolder *cell_holder = forest_holder(tree_cxt);
+    auto *top_slot = ContextOwned<core::FlatForest>::create(tree_cxt);
+    auto *cell_slot = ContextOwned<core::FlatForest>::create(tree_cxt);
     auto *cell_of = static_cast<uint32 *>(palloc_extended(n * sizeof(uint32), MCXT_ALLOC_HUGE));
     auto *order = static_cast<uint32 *>(palloc_extended(n * sizeof(uint32), MCXT_ALLOC_HUGE));
     char *vec = static_cast<char *>(palloc(vb));
@@ -218,7 +219,7 @@ void build_spilled_trees(BuildState &st, int n_trees, MetaPageData *meta)
         top_params.seed = tree_seed;
         top_params.cancel = interrupt_check();
         top_params.dot_max_norm = max_norm;
-        const core::FlatForest &top = build_into(top_holder, space, st.sample, st.sample_n, top_params);
+        const core::FlatForest &top = build_into(top_slot, space, st.sample, st.sample_n, top_params);
         size_t ncells = top.leaves.size();
 
         // Route every item to its cell, reading items in page order.
@@ -260,7 +261,7 @@ void build_spilled_trees(BuildState &st, int n_trees, MetaPageData *meta)
             cell_params.seed = core::mix_seed(tree_seed, c + 1);
             cell_params.cancel = interrupt_check();
             cell_params.dot_max_norm = max_norm;
-            const core::FlatForest &sub = build_into(cell_holder, space, cell_vectors, count, cell_params);
+            const core::FlatForest &sub = build_into(cell_slot, space, cell_vectors, count, cell_params);
             uint8 *codes = sketcher != nullptr ? encode_items(*sketcher, cell_vectors, count) : nullptr;
             cell_roots[c] =
                 write_tree(w, space, sub, sub.roots[0], uint16(t), cell_refs, st.leaf_size, nullptr, codes, code_bytes);

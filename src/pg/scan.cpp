@@ -72,7 +72,6 @@ struct ScanBuffers {
     TupleRef todo[kMaxRefs];
     ItemGroup groups[kMaxRefs];
     ScanBuffers *next_free;
-    MemoryContextCallback on_scan_end;  // hands it back when the scan's context goes
 
     explicit ScanBuffers(core::RawAllocator a) : nodes(a), seen(a), candidates(a), pending(a) {}
 };
@@ -115,9 +114,7 @@ ScanBuffers *take_buffers(MemoryContext cxt)
             buffers_cxt = AllocSetContextCreate(TopMemoryContext, "annoy scan buffers", ALLOCSET_DEFAULT_SIZES);
         b = new (MemoryContextAlloc(buffers_cxt, sizeof(ScanBuffers))) ScanBuffers(context_allocator(buffers_cxt));
     }
-    b->on_scan_end.func = return_buffers;
-    b->on_scan_end.arg = b;
-    MemoryContextRegisterResetCallback(cxt, &b->on_scan_end);
+    at_context_reset(cxt, return_buffers, b);
     return b;
 }
 
