@@ -277,8 +277,7 @@ restart:
         if (node.kind == kSplitTuple) {
             static_assert(noexcept(core::margin(space, split_view(space, node.split), vec, extra)),
                           "called outside guarded()");
-            float m = core::margin(space, split_view(space, node.split), vec, extra);
-            int side = m > 0 ? 1 : m < 0 ? 0 : int(ref_key(item) & 1);
+            int side = core::side_of(core::margin(space, split_view(space, node.split), vec, extra), ref_key(item));
             parent.slot.split = ref;
             parent.slot.side = side;
             parent.slot_ref = node.split->child[side];
