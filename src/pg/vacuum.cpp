@@ -76,8 +76,7 @@ struct PageChange {
 
 // What pass 1 found.
 struct DeadItems {
-    core::ItemSet *unreference;  // items whose references pass 2 removes
-    core::ItemSet *free_now;     // items pass 3 frees (all flagged ones)
+    core::ItemSet *flagged;  // every flagged item: pass 2 removes its references, pass 3 frees it
     double newly_dead;
     double live;
 };
@@ -113,14 +112,12 @@ void flag_dead(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, void *st
             auto *item = reinterpret_cast<const ItemTupleHeader *>(tuple);
             if (item->flags & kItemDead) {
                 // Flagged by a VACUUM that did not finish.
-                dead.unreference->insert(ref_key(ref));
-                dead.free_now->insert(ref_key(ref));
+                dead.flagged->insert(ref_key(ref));
             } else if (callback != nullptr && callback(const_cast<ItemPointer>(&item->heap_tid), state)) {
                 Page p = change.writable();
                 auto *w = reinterpret_cast<ItemTupleHeader *>(PageGetItem(p, PageGetItemId(p, off)));
                 w->flags |= kItemDead;
-                dead.unreference->insert(ref_key(ref));
-                dead.free_now->insert(ref_key(ref));
+                dead.flagged->insert(ref_key(ref));
                 dead.newly_dead += 1;
             } else {
                 dead.live += 1;
@@ -367,24 +364,22 @@ double vacuum_index(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, voi
     MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "annoy vacuum", ALLOCSET_DEFAULT_SIZES);
     core::RawAllocator alloc = context_allocator(cxt);
     DeadItems dead{};
-    dead.unreference = context_new<core::ItemSet>(cxt, alloc);
-    dead.free_now = context_new<core::ItemSet>(cxt, alloc);
+    dead.flagged = context_new<core::ItemSet>(cxt, alloc);
     flag_dead(info, callback, callback_state, dead);
     // The barrier: wait for leaf splits that may have read references
     // before the flags were set (they hold it in share mode).
     LockPage(info->index, kSplitBarrier, ExclusiveLock);
     UnlockPage(info->index, kSplitBarrier, ExclusiveLock);
-    if (dead.unreference->size() > 0)
-        clean_leaves(info, *dead.unreference);
-    if (dead.free_now->size() > 0)
-        free_items(info, *dead.free_now);
-    if (dead.unreference->size() > 0)
+    if (dead.flagged->size() > 0) {
+        clean_leaves(info, *dead.flagged);
+        free_items(info, *dead.flagged);
         tidy_trees(info->index);
+    }
     stats->tuples_removed += dead.newly_dead;
     stats->num_index_tuples = dead.live;
     stats->num_pages = RelationGetNumberOfBlocks(info->index);
     store_item_count(info->index, dead.live);
-    MemoryContextDelete(cxt);  // the sets and their memory
+    MemoryContextDelete(cxt);  // the set and its memory
     return dead.live;
 }
 
