@@ -57,4 +57,5 @@ while read -r f; do
     case $f in *.sql|*.control) cmp -s "$work/dest-zip/$f" "$work/dest-repo/$f" || fail "$f differs" ;; esac
 done <<<"$zip_files"
 echo "dist_check: $(basename "$zip") ($(du -k "$zip" | cut -f1) kB, $(echo "$actual" | wc -l) files) builds and installs:"
-echo "$zip_files" | sed "s|^\./|  |"
+echo "$zip_files" | grep -v /bitcode/ | sed "s|^\./|  |"
+echo "  and $(echo "$zip_files" | grep -c /bitcode/) LLVM bitcode files for the JIT inliner"
