@@ -17,10 +17,6 @@ make -s check-core-purity
 make -s -j2
 make -s install >/dev/null
 
-section "core unit tests"
-make -s -C test/core -j2 core_tests
-(cd test/core && ./core_tests --gtest_brief=1)
-
 bindir=$(pg_config --bindir)
 pgxs_dir=$(dirname "$(pg_config --pgxs)")/../..
 work=$(mktemp -d /tmp/annoy-test.XXXXXX)
@@ -33,6 +29,18 @@ cleanup() {
 trap cleanup EXIT
 
 failures=()
+
+section "packaging"
+# META.json against the PGXN spec and annoy.control, the validator's own
+# refusals, and the PGXN zip of HEAD built and installed from its contents.
+if ! { /usr/bin/python3 test/packaging/meta_validate.py && /usr/bin/python3 test/packaging/meta_validate.py --self-test | tail -1 \
+        && test/packaging/dist_check.sh "$work/dist"; }; then
+    failures+=(packaging)
+fi
+
+section "core unit tests"
+make -s -C test/core -j2 core_tests
+(cd test/core && ./core_tests --gtest_brief=1)
 
 section "pg_regress"
 cluster_start "$work/cluster" >/dev/null
