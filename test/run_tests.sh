@@ -59,6 +59,13 @@ if ls test/isolation/specs/*.spec >/dev/null 2>&1; then
         failures+=(isolation)
     fi
 fi
+
+section "examples"
+# The client examples (Node + a sentence-embedding model, Python + psycopg +
+# numpy, serving to several processes) on the same cluster.
+if ! test/examples/run_examples.sh; then
+    failures+=(examples)
+fi
 cluster_stop "$work/cluster" >/dev/null
 
 section "TAP"
