@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The PGXN package builds and installs: `make dist` makes annoy-<version>.zip
 # from HEAD; this unpacks it in a scratch directory, checks what it holds
-# (every committed file but the export-ignored ones, a valid META.json),
+# (every committed file but the export-ignored ones, a valid META.json, no
+# reference to files outside the repository),
 # builds it with the pg_config on PATH and installs it into a DESTDIR, and
 # compares the installed files with those of the repository's own build
 # (same names, identical SQL and control files).
@@ -44,6 +45,12 @@ done
 [ -x "$pkg/test/run_tests.sh" ] || fail "the zip lost the executable bit of test/run_tests.sh"
 /usr/bin/python3 "$pkg/test/packaging/meta_validate.py" "$pkg/META.json" >/dev/null \
     || fail "META.json in the zip is invalid: $(/usr/bin/python3 "$pkg/test/packaging/meta_validate.py" "$pkg/META.json")"
+
+# Self-contained: no file points at notes outside the repository.
+if outside=$(cd "$pkg" && grep -rnIE 'anchors\.md|\.\./shared/|shared/doc[s]' .); then
+    echo "$outside" >&2
+    fail "files of the package refer to files outside it"
+fi
 
 # Build and install the package, and the repository, into two DESTDIRs.
 make -s -C "$pkg" -j2 >"$work/build.log" 2>&1 || { tail -30 "$work/build.log" >&2; fail "the package does not build"; }
