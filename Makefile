@@ -1,12 +1,13 @@
 # annoy: approximate nearest-neighbour index access method for PostgreSQL.
 #
-#   make && make install      build and install into the Postgres found by pg_config
-#   make test                 set up a fresh machine, then run every test (README)
-#   make demo                 Fashion-MNIST demo on a private throwaway cluster
-#   make bench                the benchmark tool (test/bench)
-#   make installcheck         pg_regress suite against the server the PG* variables point at
-#   make installcheck-tap   TAP suite (test/t) against the installed build (own throwaway clusters)
-#   make dist                 the PGXN source package annoy-<version>.zip (git archive of HEAD)
+#   make && make install        build and install into the Postgres found by pg_config
+#   make test                   set up a fresh machine, then run every test (README)
+#   make demo                   Fashion-MNIST demo on a private throwaway cluster
+#   make bench                  the benchmark tool (test/bench)
+#   make installcheck           pg_regress suite against the server the PG* variables point at
+#   make installcheck-tap       TAP suite (test/t) against the installed build (own throwaway clusters)
+#   make installcheck-examples  client examples (test/examples) against the server of the PG* variables
+#   make dist                   the PGXN source package annoy-<version>.zip (git archive of HEAD)
 
 EXTENSION = annoy
 MODULE_big = annoy
@@ -64,6 +65,11 @@ installcheck-tap:
 	  TESTDIR="$(CURDIR)/test" ANNOY_DATA_CACHE="$${ANNOY_DATA_CACHE:-/var/tmp/annoy-data}" \
 	  $(PROVE) -I "$(top_srcdir)/src/test/perl" --ext .pl $(PROVE_FLAGS) $(if $(PROVE_TESTS),$(PROVE_TESTS),t/)
 
+# The client examples against the server the PG* variables point at (or a
+# throwaway cluster of their own when PGHOST is unset).
+installcheck-examples:
+	test/examples/run_examples.sh $(EXAMPLES)
+
 # The PGXN distribution: exactly the committed tree of HEAD (less what
 # .gitattributes marks export-ignore), under the directory annoy-<version>/.
 DIST_VERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(dir $(firstword $(MAKEFILE_LIST)))annoy.control)
@@ -72,4 +78,4 @@ dist:
 	git archive --format=zip --prefix=$(EXTENSION)-$(DIST_VERSION)/ -o $(DIST_DIR)/$(EXTENSION)-$(DIST_VERSION).zip HEAD
 	@echo "$(DIST_DIR)/$(EXTENSION)-$(DIST_VERSION).zip"
 
-.PHONY: test demo bench check-core-purity installcheck-tap dist
+.PHONY: test demo bench check-core-purity installcheck-tap installcheck-examples dist

@@ -23,6 +23,7 @@ Connection: the usual PG* environment variables (libpq reads them); needs
 the contrib extension pg_buffercache.
 """
 import multiprocessing as mp
+import os
 import sys
 import time
 
@@ -93,7 +94,8 @@ def main(argv):
             print(f"{n_train} images, {n_queries} query images; plan:", short_plan(cur, KNN, {"q": queries[0]}))
         size, shared_buffers = conn.execute("SELECT pg_size_pretty(pg_relation_size('fashion_embedding_idx')), "
                                             "current_setting('shared_buffers')").fetchone()
-        print(f"index: {size}, shared_buffers = {shared_buffers}")
+        print(f"index: {size}, shared_buffers = {shared_buffers}; load average {os.getloadavg()[0]:.1f} "
+              f"on {os.cpu_count()} cores")
 
         # 1. 1, 2 and 4 client processes, each answering every query twice.
         reference = None
