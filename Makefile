@@ -61,6 +61,7 @@ bench:
 PROVE ?= prove
 PROVE_FLAGS ?=
 installcheck-tap:
+	@if [ "$$(id -u)" = 0 ]; then echo "installcheck-tap: run it as a non-root user (initdb refuses root; make test runs the suite as postgres)" >&2; exit 1; fi
 	cd test && PATH="$(bindir):$$PATH" PG_REGRESS="$(top_builddir)/src/test/regress/pg_regress" \
 	  TESTDIR="$(CURDIR)/test" ANNOY_DATA_CACHE="$${ANNOY_DATA_CACHE:-/var/tmp/annoy-data}" \
 	  $(PROVE) -I "$(top_srcdir)/src/test/perl" --ext .pl $(PROVE_FLAGS) $(if $(PROVE_TESTS),$(PROVE_TESTS),t/)

@@ -76,7 +76,7 @@ cp -r test/t test/tools "$work/tap/"
 chown -R postgres "$work/tap"
 if ! runuser -u postgres -- env PATH="$bindir:$PATH" PG_REGRESS="$pgxs_dir/src/test/regress/pg_regress" \
     TESTDIR="$work/tap" ANNOY_DATA_CACHE="${ANNOY_DATA_CACHE:-/var/tmp/annoy-data}" \
-    bash -c "cd '$work/tap' && prove -I '$pgxs_dir/src/test/perl' --ext .pl --timer ${PROVE_FLAGS:-} t/"; then
+    bash -c "cd '$work/tap' && prove -I '$pgxs_dir/src/test/perl' --ext .pl --timer ${PROVE_FLAGS:-} ${PROVE_TESTS:-t/}"; then
     for f in "$work"/tap/tmp_check/log/regress_log_*; do
         echo "--- $f"
         tail -60 "$f"

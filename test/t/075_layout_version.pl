@@ -1,6 +1,6 @@
 # An index whose meta page records another on-disk layout version (one
 # written by an older or newer build of annoy) is refused, never read: scans,
-# inserts, annoy_check and annoy_index_info fail with SQLSTATE 0A000,
+# inserts, VACUUM, annoy_check and annoy_index_info fail with SQLSTATE 0A000,
 # a message naming both versions and the hint to REINDEX; the table stays
 # readable without the index; REINDEX makes the index work again.
 #
@@ -60,11 +60,20 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM t'), '3000', 'the table is
 is(knn_ids($node, 'postgres', "SELECT id FROM t ORDER BY v <-> $q, id LIMIT 10", 'SET enable_indexscan = off;'),
 	$exact, 'without the index the same query is answered exactly');
 
+# VACUUM must read the index to remove a dead row's entries: refused too.
+$node->safe_psql('postgres', 'DELETE FROM t WHERE id = 3000');
+my ($vret, $vout, $verr) = $node->psql('postgres', "\\set VERBOSITY verbose\nVACUUM t");
+isnt($vret, 0, 'VACUUM of the table with the old-layout index fails');
+like($verr, $refusal, 'VACUUM: SQLSTATE 0A000, both layout versions and the REINDEX hint');
+$exact = knn_ids($node, 'postgres', "SELECT id FROM t ORDER BY l2_distance(v, $q), id LIMIT 10");
+
 $node->safe_psql('postgres', 'REINDEX INDEX t_v');
 is(knn_ids($node, 'postgres', $knn, $settings), $exact, 'after REINDEX the index answers exactly');
 annoy_check_ok($node, 'postgres', 't_v', 'after REINDEX');
-is($node->safe_psql('postgres', "SELECT items FROM annoy_index_info('t_v')"), '3000',
+is($node->safe_psql('postgres', "SELECT items FROM annoy_index_info('t_v')"), '2999',
 	'after REINDEX the index holds every row');
+$node->safe_psql('postgres', 'VACUUM t');
+annoy_check_ok($node, 'postgres', 't_v', 'after REINDEX and VACUUM');
 
 $node->stop;
 done_testing();
