@@ -1,5 +1,6 @@
 // Writing built forests to pages.
 #include "forest.hpp"
+#include "search_state.hpp"
 #include "sketch.hpp"
 
 #include "build_write.hpp"
@@ -15,31 +16,14 @@ extern "C" {
 
 namespace annoy::pg {
 
-static void free_forest(void *arg)
-{
-    auto *h = static_cast<ForestHolder *>(arg);
-    delete h->forest;
-    h->forest = nullptr;
-}
-
-ForestHolder *forest_holder(MemoryContext cxt)
-{
-    auto *h = static_cast<ForestHolder *>(MemoryContextAllocZero(cxt, sizeof(ForestHolder)));
-    h->cb.func = free_forest;
-    h->cb.arg = h;
-    MemoryContextRegisterResetCallback(cxt, &h->cb);
-    return h;
-}
-
-const core::FlatForest &build_into(ForestHolder *holder, const core::Space &space, const void *vectors, size_t n,
-                                   const core::BuildParams &params)
+const core::FlatForest &build_into(ContextOwned<core::FlatForest> *slot, const core::Space &space, const void *vectors,
+                                   size_t n, const core::BuildParams &params)
 {
     guarded([&] {
-        delete holder->forest;
-        holder->forest = nullptr;
-        holder->forest = new core::FlatForest(core::build_forest(space, vectors, n, params));
+        slot->reset();  // the previous forest's memory first
+        slot->emplace(core::build_forest(space, vectors, n, params));
     });
-    return *holder->forest;
+    return *slot->get();
 }
 
 static core::NodeRef *node_stack(const core::FlatForest &f)
