@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from vectors import connect, copy_vectors, fashion, short_plan
+from vectors import connect, copy_vectors, fashion, short_plan, verdict
 
 
 def main(argv):
@@ -87,11 +87,7 @@ def main(argv):
     if recall < 0.95:
         failures.append(f"recall@10 {recall:.3f} < 0.95")
 
-    if failures:
-        print("FAILED:\n  " + "\n  ".join(failures), file=sys.stderr)
-        return 1
-    print("psycopg example: all checks passed")
-    return 0
+    return verdict("psycopg example", failures)
 
 
 if __name__ == "__main__":

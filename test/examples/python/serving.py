@@ -27,7 +27,7 @@ import os
 import sys
 import time
 
-from vectors import connect, copy_vectors, fashion, short_plan
+from vectors import connect, copy_vectors, fashion, short_plan, verdict
 
 KNN = "SELECT id FROM fashion ORDER BY embedding <-> %(q)b LIMIT 10"
 
@@ -164,11 +164,7 @@ def main(argv):
         in_buffers, blocks = index_buffers(conn)
         print(f"rebuilt index: {in_buffers} of its {blocks} blocks in shared buffers")
 
-    if failures:
-        print("FAILED:\n  " + "\n  ".join(failures), file=sys.stderr)
-        return 1
-    print("serving example: all checks passed")
-    return 0
+    return verdict("serving example", failures)
 
 
 if __name__ == "__main__":

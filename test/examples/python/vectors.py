@@ -9,6 +9,7 @@ the Debian package dataset-fashion-mnist, and a binary COPY loader.
 import gzip
 import re
 import struct
+import sys
 
 import numpy as np
 import psycopg
@@ -85,6 +86,15 @@ def copy_vectors(conn, table, vectors, labels):
             copy.set_types(["int4", "int4", "float4[]"])
             for i in range(len(vectors)):
                 copy.write_row((i, int(labels[i]), vectors[i]))
+
+
+def verdict(example, failures):
+    """Prints the failed checks (or that all passed); the exit status."""
+    if failures:
+        print("FAILED:\n  " + "\n  ".join(failures), file=sys.stderr)
+        return 1
+    print(f"{example}: all checks passed")
+    return 0
 
 
 def short_plan(cur, sql, params):
