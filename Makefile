@@ -4,6 +4,7 @@
 #   make test                 set up a fresh machine, then run every test (README)
 #   make demo                 Fashion-MNIST demo on a private throwaway cluster
 #   make bench                the benchmark tool (test/bench)
+#   make bench-anchors        the core next to Annoy, hnswlib and FAISS, in memory (test/bench/anchors)
 
 EXTENSION = annoy
 MODULE_big = annoy
@@ -51,4 +52,7 @@ demo:
 bench:
 	test/bench/run_bench.sh
 
-.PHONY: test demo bench check-core-purity
+bench-anchors:
+	test/bench/anchors/run_anchors.sh
+
+.PHONY: test demo bench bench-anchors check-core-purity
