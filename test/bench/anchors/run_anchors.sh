@@ -42,9 +42,9 @@ die() { printf 'run_anchors.sh: ERROR: %s\n' "$*" >&2; exit 1; }
 pkg_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "(not installed)"; }
 
 # Debian packages besides the project's own (test/setup_deps.sh): hnswlib,
-# FAISS with the BLAS and LAPACK it links against, and npm for GloVe.
-extra=(libhnswlib-dev libfaiss-dev libblas-dev liblapack-dev python3)
-if [[ ,$DATASETS, == *,glove,* ]] && ! command -v npm >/dev/null; then extra+=(npm); fi
+# FAISS with the BLAS and LAPACK it links against.
+# (setup_deps.sh also brings npm.)
+extra=(libhnswlib-dev libfaiss-dev libblas-dev liblapack-dev)
 "$REPO/test/setup_deps.sh" "${extra[@]}" || die "cannot install the packages it needs (${extra[*]})"
 
 # Annoy: annoylib.h and kissrandom.h from r-cran-rcppannoy, downloaded with
