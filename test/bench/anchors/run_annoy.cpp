@@ -21,7 +21,7 @@ void run_trees(Bench &bench, const std::vector<float> &vectors)
     // Annoy's search_k counts candidate ids with duplicates across trees
     // (its default is n_trees x k), ours distinct items scored: compare at
     // equal recall, not equal search_k.
-    const std::vector<int> search_ks = {1000, 2000, 5000, 10000, 20000, 50000, 100000};
+    const std::vector<int> search_ks = {1000, 2000, 3000, 5000, 7000, 10000, 15000, 20000, 30000, 50000, 100000};
     for (int trees : {10, 50}) {
         std::unique_ptr<Index> index;
         Row &row = bench.build("Annoy", std::to_string(trees) + " trees", [&] {

@@ -107,8 +107,8 @@ void run_core(Bench &bench)
     const DataSet &d = bench.data();
     const core::Space space{d.metric == Metric::L2 ? core::Metric::Euclidean : core::Metric::Angular, uint32_t(d.dim)};
     const double vector_bytes = double(d.base.size()) * sizeof(float);
-    const std::vector<size_t> plain_k = {250, 500, 1000, 2000, 5000, 10000, 20000};
-    const std::vector<size_t> sketch_k = {50, 100, 200, 300, 500, 1000, 2000, 5000};
+    const std::vector<size_t> plain_k = {250, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000, 20000};
+    const std::vector<size_t> sketch_k = {50, 100, 150, 200, 300, 400, 500, 700, 1000, 1500, 2000, 5000};
     auto sq = std::make_unique<core::Sketcher::Query>();  // 64 kB of tables, reused by every query
     for (uint32_t trees : {10u, 50u}) {
         core::BuildParams params;

@@ -27,7 +27,7 @@ void run_hnswlib(Bench &bench)
         for (size_t i = 0; i < d.n; i++)
             index->addPoint(vectors + i * d.dim, hnswlib::labeltype(i));
     });
-    const std::vector<size_t> efs = {10, 20, 40, 80, 160, 320, 640};
+    const std::vector<size_t> efs = {10, 15, 20, 30, 40, 60, 80, 120, 160, 320, 640};
     bench.sweep<size_t>(
         row, efs, [](size_t ef) { return "ef " + std::to_string(ef); },
         [&](const size_t &ef) -> QueryFn {
