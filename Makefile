@@ -1,5 +1,12 @@
 # annoy: approximate nearest-neighbour index access method for PostgreSQL.
 #
+<<<<<<< HEAD
+#   make && make install      build and install into the Postgres found by pg_config
+#   make test                 set up a fresh machine, then run every test (README)
+#   make demo                 Fashion-MNIST demo on a private throwaway cluster
+#   make bench                the benchmark tool (test/bench)
+#   make bench-anchors        the core next to Annoy, hnswlib and FAISS, in memory (test/bench/anchors)
+=======
 #   make && make install        build and install into the Postgres found by pg_config
 #   make test                   set up a fresh machine, then run every test (README)
 #   make demo                   Fashion-MNIST demo on a private throwaway cluster
@@ -8,6 +15,7 @@
 #   make installcheck-tap       TAP suite (test/t) against the installed build (own throwaway clusters)
 #   make installcheck-examples  client examples (test/examples) against the server of the PG* variables
 #   make dist                   the PGXN source package annoy-<version>.zip (git archive of HEAD)
+>>>>>>> main
 
 EXTENSION = annoy
 MODULE_big = annoy
@@ -55,6 +63,12 @@ demo:
 bench:
 	test/bench/run_bench.sh
 
+<<<<<<< HEAD
+bench-anchors:
+	test/bench/anchors/run_anchors.sh
+
+.PHONY: test demo bench bench-anchors check-core-purity
+=======
 # The TAP suite against the build installed into the Postgres of pg_config, as
 # the current (non-root) user: each test starts its own throwaway clusters, so
 # no server is needed.  test/run_tests.sh runs the same suite as root.
@@ -80,3 +94,4 @@ dist:
 	@echo "$(DIST_DIR)/$(EXTENSION)-$(DIST_VERSION).zip"
 
 .PHONY: test demo bench check-core-purity installcheck-tap installcheck-examples dist
+>>>>>>> main
