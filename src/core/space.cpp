@@ -35,11 +35,16 @@ float item_extra(const Space &space, float dot_max_norm, const void *vec) noexce
 {
     if (space.metric != Metric::Dot)
         return 0.0f;
-    const float *v = static_cast<const float *>(vec);
-    const float sq = kernels().dot(v, v, space.dim);
+    const float sq = squared_norm(space, vec);
     // max(0, ...) because the largest item's own sq can exceed the square of
     // its (rounded) norm by an ulp.
     return std::sqrt(std::max(0.0f, dot_max_norm * dot_max_norm - sq));
+}
+
+float squared_norm(const Space &space, const void *vec) noexcept
+{
+    const float *v = static_cast<const float *>(vec);
+    return kernels().dot(v, v, space.dim);
 }
 
 float margin(const Space &space, const PlaneView &plane, const void *vec, float extra) noexcept

@@ -51,8 +51,19 @@ struct PlaneView {
 // search becomes angular search (Bachrach et al. 2014):
 // sqrt(max(0, max_norm^2 - |x|^2)).  Queries use 0.  Other metrics: 0.
 float item_extra(const Space &space, float dot_max_norm, const void *vec) noexcept;
+// |x|^2 of a float vector, the norm the Dot reduction takes its maximum of.
+float squared_norm(const Space &space, const void *vec) noexcept;
 
 float margin(const Space &space, const PlaneView &plane, const void *vec, float extra) noexcept;
+
+// The child an item is routed to from a split where its margin is m: 1 for
+// m > 0, 0 for m < 0, and for a margin of exactly 0 (or NaN) the low bit of
+// `tie`, a number fixed for the item (its number, or its reference), so an
+// item on the plane goes the same way every time it is routed.
+inline int side_of(float m, uint64_t tie) noexcept
+{
+    return m > 0.0f ? 1 : m < 0.0f ? 0 : int(tie & 1);
+}
 
 // Priority of a child in the best-first search, larger = explored earlier.
 // Float metrics: min(parent, m) for side 1 and min(parent, -m) for side 0

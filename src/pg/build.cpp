@@ -7,6 +7,7 @@
 // then each tree's nodes in post-order.  When they do not fit, the build
 // continues with bounded memory (build_spill.cpp).
 #include "forest.hpp"
+#include "search_state.hpp"
 #include "sketch.hpp"
 
 #include "am.hpp"
@@ -110,8 +111,8 @@ MetaPageData *new_meta(const IndexOptions &opts, core::Metric metric)
 void build_in_memory(BuildState &st, const IndexOptions &opts, const core::BuildParams &params, MetaPageData *meta,
                      MemoryContext cxt)
 {
-    ForestHolder *holder = forest_holder(cxt);
-    const core::FlatForest &f = build_into(holder, st.space, st.vectors, st.n, params);
+    auto *slot = ContextOwned<core::FlatForest>::create(cxt);
+    const core::FlatForest &f = build_into(slot, st.space, st.vectors, st.n, params);
 
     pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseWrite);
     pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, int64(st.n));
@@ -145,7 +146,7 @@ void build_in_memory(BuildState &st, const IndexOptions &opts, const core::Build
     meta->dot_max_norm = f.dot_max_norm;
     for (int t = 0; t < opts.n_trees; t++)
         meta->roots[t] =
-            write_tree(w, st.space, f, f.roots[t], uint16(t), item_refs, opts.leaf_size, nullptr, codes, code_bytes);
+            write_tree(w, f, f.roots[t], uint16(t), TreeLeaves::items(item_refs, opts.leaf_size, codes, code_bytes));
     w.finish();
 }
 

@@ -1,7 +1,7 @@
 // On-disk layout of an annoy index.  See src/pg/README.md for the picture.
 //
 // Block 0 is the meta page.  Every other page is a data page holding tuples
-// of four kinds, each starting with a kind byte:
+// of five kinds, each starting with a kind byte:
 //   item     one indexed vector and the heap TID of its row (stored once)
 //   split    a tree's inner node: hyperplane + two child references
 //   leaf     a tree's leaf: up to `capacity` references to item tuples, and
@@ -13,6 +13,10 @@
 // Tuples are addressed by (block, offset) like heap tuples.  Line pointers
 // are never compacted away while a reference may exist, so addresses are
 // stable; freed slots are marked unused and reused by later tuples.
+//
+// Every on-disk struct has its size and field offsets asserted below it:
+// a change that moves a byte of the format fails to compile until the
+// assertions, src/pg/README.md and kLayoutVersion are updated together.
 #pragma once
 
 #include "pg.hpp"
@@ -32,6 +36,7 @@ struct PageOpaque {
     uint16 flags;
     uint16 page_id;
 };
+static_assert(sizeof(PageOpaque) == 4 && offsetof(PageOpaque, page_id) == 2, "special space layout");
 constexpr uint16 kPageMeta = 1 << 0;
 constexpr uint16 kPageData = 1 << 1;
 
@@ -52,6 +57,7 @@ enum TupleKind : uint8 {
 // A reference to a tuple: block and offset, the layout of ItemPointerData
 // (6 bytes, 2-byte aligned) so references in leaves stay compact.
 using TupleRef = ItemPointerData;
+static_assert(sizeof(TupleRef) == 6 && alignof(TupleRef) == 2, "references are 6 bytes, 2-byte aligned");
 
 inline uint64 ref_key(const TupleRef &r)
 {
@@ -92,6 +98,9 @@ struct ItemTupleHeader {
     // vector bytes follow, 8-byte aligned: dim floats or ceil(bits/64) words
 };
 static_assert(sizeof(ItemTupleHeader) == 16, "item header must keep the vector 8-byte aligned");
+static_assert(offsetof(ItemTupleHeader, flags) == 1 && offsetof(ItemTupleHeader, seq) == 2 &&
+                  offsetof(ItemTupleHeader, heap_tid) == 4 && offsetof(ItemTupleHeader, next) == 10,
+              "item header layout");
 
 // Node tuples carry their tree's number: a reader holding a stale reference
 // (to a slot VACUUM freed and a later insert reused) can tell the tuple is
@@ -106,7 +115,10 @@ struct SplitTupleHeader {
     // the hyperplane normal follows, plane_dim coordinates encoded with
     // plane_codec(space) (core/plane_codec.hpp: they only steer the search)
 };
-static_assert(sizeof(SplitTupleHeader) == 24, "split header layout");
+static_assert(sizeof(SplitTupleHeader) == 24 && offsetof(SplitTupleHeader, tree) == 2 &&
+                  offsetof(SplitTupleHeader, bit) == 4 && offsetof(SplitTupleHeader, child) == 8 &&
+                  offsetof(SplitTupleHeader, offset) == 20,
+              "split header layout");
 
 struct LeafTupleHeader {
     uint8 kind;        // kLeafTuple
@@ -117,7 +129,10 @@ struct LeafTupleHeader {
     // capacity TupleRefs follow, then capacity sketches of code_bytes each
     // (sketch i belongs to reference i)
 };
-static_assert(sizeof(LeafTupleHeader) == 8, "leaf header layout");
+static_assert(sizeof(LeafTupleHeader) == 8 && offsetof(LeafTupleHeader, code_bytes) == 1 &&
+                  offsetof(LeafTupleHeader, count) == 2 && offsetof(LeafTupleHeader, capacity) == 4 &&
+                  offsetof(LeafTupleHeader, tree) == 6,
+              "leaf header layout");
 
 // A forward tuple is "retired" once nothing in the tree refers to it any
 // more (its parent now points past it): `retired` holds the next full
@@ -140,6 +155,10 @@ struct ForwardTupleHeader {
         retired_hi = uint32(fxid >> 32);
     }
 };
+static_assert(sizeof(ForwardTupleHeader) == 20 && offsetof(ForwardTupleHeader, tree) == 2 &&
+                  offsetof(ForwardTupleHeader, target) == 4 && offsetof(ForwardTupleHeader, retired_lo) == 12 &&
+                  offsetof(ForwardTupleHeader, retired_hi) == 16,
+              "forward tuple layout");
 
 inline void *split_plane(SplitTupleHeader *s)
 {
@@ -221,7 +240,9 @@ struct CenterTupleHeader {
     uint16 unused3;
     // dim floats (the head of them, with chunks) follow
 };
-static_assert(sizeof(CenterTupleHeader) == 16, "centre header layout");
+static_assert(sizeof(CenterTupleHeader) == 16 && offsetof(CenterTupleHeader, dim) == 4 &&
+                  offsetof(CenterTupleHeader, next) == 8,
+              "center header layout");
 
 // Room for tuples on an empty data page, line pointer included.
 constexpr Size kPageRoom = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(PageOpaque)) - sizeof(ItemIdData);
@@ -258,6 +279,16 @@ struct MetaPageData {
     uint16 sketch_bits;
     TupleRef roots[FLEXIBLE_ARRAY_MEMBER];
 };
+static_assert(offsetof(MetaPageData, version) == 4 && offsetof(MetaPageData, metric) == 8 &&
+                  offsetof(MetaPageData, n_trees) == 10 && offsetof(MetaPageData, dim) == 12 &&
+                  offsetof(MetaPageData, leaf_size) == 16 && offsetof(MetaPageData, seed) == 20 &&
+                  offsetof(MetaPageData, dot_max_norm) == 24 && offsetof(MetaPageData, counted_pages) == 28 &&
+                  offsetof(MetaPageData, n_items) == 32 && offsetof(MetaPageData, center) == 40 &&
+                  offsetof(MetaPageData, sketch_bits) == 46 && offsetof(MetaPageData, roots) == 48,
+              "meta page layout");
+static_assert(MAXALIGN(SizeOfPageHeaderData) + offsetof(MetaPageData, roots) + kMaxTrees * sizeof(TupleRef) <=
+                  BLCKSZ - MAXALIGN(sizeof(PageOpaque)),
+              "the roots of kMaxTrees trees fit in the meta page");
 
 inline MetaPageData *meta_data(Page page)
 {
@@ -290,8 +321,10 @@ inline void check_page_header(Relation index, Page page, BlockNumber blkno)
         check_data_page(index, page, blkno);  // raises the error
 }
 
-// The tuple at `ref` on a locked page, with its kind checked against
-// `expected` (0 = any).  Errors (index corrupted) on a bad reference.
+// The tuple at `ref` on a locked page and its size, or nullptr (size 0) if
+// the slot is free or past the end (VACUUM freed it after the reference was
+// read).  The caller checks the tuple's kind.  Errors (index corrupted) on
+// offset 0.
 char *tuple_at(Relation index, Page page, const TupleRef &ref, Size *size);
 
 // Errors (index corrupted) unless blkno can hold data tuples.

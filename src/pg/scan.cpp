@@ -72,7 +72,6 @@ struct ScanBuffers {
     TupleRef todo[kMaxRefs];
     ItemGroup groups[kMaxRefs];
     ScanBuffers *next_free;
-    MemoryContextCallback on_scan_end;  // hands it back when the scan's context goes
 
     explicit ScanBuffers(core::RawAllocator a) : nodes(a), seen(a), candidates(a), pending(a) {}
 };
@@ -115,19 +114,15 @@ ScanBuffers *take_buffers(MemoryContext cxt)
             buffers_cxt = AllocSetContextCreate(TopMemoryContext, "annoy scan buffers", ALLOCSET_DEFAULT_SIZES);
         b = new (MemoryContextAlloc(buffers_cxt, sizeof(ScanBuffers))) ScanBuffers(context_allocator(buffers_cxt));
     }
-    b->on_scan_end.func = return_buffers;
-    b->on_scan_end.arg = b;
-    MemoryContextRegisterResetCallback(cxt, &b->on_scan_end);
+    at_context_reset(cxt, return_buffers, b);
     return b;
 }
 
 struct ScanState {
     MemoryContext cxt;
+    MetaPageData *meta;  // as begin_scan read it: tree roots, sketch parameters
     core::Space space;
-    int n_trees;
-    float dot_max_norm;
     uint64 n_items;
-    TupleRef roots[kMaxTrees];
 
     char *query;  // vector bytes; nullptr for a NULL query
     bool started;
@@ -141,7 +136,6 @@ struct ScanState {
 
     // Sketch ranking (use_sketch): candidates gathered from leaves wait in
     // buf->pending, with their estimated distances, until chosen for scoring.
-    MetaPageData *meta;
     bool use_sketch;
     int code_bytes;
     size_t gathered;     // candidates ranked so far
@@ -404,10 +398,7 @@ IndexScanDesc begin_scan(Relation index, int nkeys, int norderbys)
     so->meta = meta;
     so->space.metric = core::Metric(meta->metric);
     so->space.dim = meta->dim;
-    so->n_trees = meta->n_trees;
-    so->dot_max_norm = meta->dot_max_norm;
     so->n_items = estimated_items(index, *meta);
-    memcpy(so->roots, meta->roots, sizeof(TupleRef) * size_t(meta->n_trees));
 
     so->buf = take_buffers(cxt);
     static_assert(sizeof(ItemGroup) >= sizeof(uint64), "score_pending uses groups as key scratch");
@@ -474,8 +465,8 @@ bool get_tuple(IndexScanDesc scan, ScanDirection dir)
         so->started = true;
         // Tree roots are explored first (Annoy's +infinity priority), in
         // order of the trees.
-        for (int t = 0; t < so->n_trees; t++)
-            so->buf->nodes.push(std::numeric_limits<float>::infinity(), node_key(so->roots[t], t));
+        for (int t = 0; t < so->meta->n_trees; t++)
+            so->buf->nodes.push(std::numeric_limits<float>::infinity(), node_key(so->meta->roots[t], t));
         next_batch(so);
     }
     for (;;) {
