@@ -111,14 +111,17 @@ void flag_dead(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, void *st
                 // Part of a vector larger than a page: it goes with its
                 // owner's row (no leaf refers to it; the centre's chunks,
                 // whose owner TID is invalid, stay).
+                // (No leaf refers to a chunk: pass 2 finds none, pass 3
+                // frees it.)
                 auto *chunk = reinterpret_cast<const ItemTupleHeader *>(tuple);
                 if (chunk->flags & kItemDead) {
-                    dead.free_now->insert(ref_key(ref));
+                    dead.flagged->insert(ref_key(ref));
                 } else if (callback != nullptr && ItemPointerIsValid(&chunk->heap_tid) &&
                            callback(const_cast<ItemPointer>(&chunk->heap_tid), state)) {
-                    auto *w = reinterpret_cast<ItemTupleHeader *>(PageGetItem(writable(), PageGetItemId(copy, off)));
+                    Page p = change.writable();
+                    auto *w = reinterpret_cast<ItemTupleHeader *>(PageGetItem(p, PageGetItemId(p, off)));
                     w->flags |= kItemDead;
-                    dead.free_now->insert(ref_key(ref));
+                    dead.flagged->insert(ref_key(ref));
                 }
                 continue;
             }
