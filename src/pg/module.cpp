@@ -17,31 +17,24 @@ void _PG_init(void)
     annoy::pg::define_options();
 }
 
-// Support function 1 of each operator class: tells the index which metric
-// the class orders by.  Takes `internal` so that it cannot be called from SQL.
-#define ANNOY_METRIC_FUNCTION(name, metric) \
-    PG_FUNCTION_INFO_V1(name);              \
-    Datum name(PG_FUNCTION_ARGS)            \
-    {                                       \
-        PG_RETURN_INT32(int32(metric));     \
+// Support functions that answer a constant: function 1 of each operator
+// class tells the index which metric the class orders by, function 2 (the
+// classes on pgvector's types, extension annoy_vector) the layout of the
+// indexed values (index_vector.hpp).  They take `internal` so that they
+// cannot be called from SQL.
+#define ANNOY_CONSTANT_FUNCTION(name, value) \
+    PG_FUNCTION_INFO_V1(name);               \
+    Datum name(PG_FUNCTION_ARGS)             \
+    {                                        \
+        PG_RETURN_INT32(int32(value));       \
     }
 
-ANNOY_METRIC_FUNCTION(annoy_metric_euclidean, annoy::core::Metric::Euclidean)
-ANNOY_METRIC_FUNCTION(annoy_metric_angular, annoy::core::Metric::Angular)
-ANNOY_METRIC_FUNCTION(annoy_metric_dot, annoy::core::Metric::Dot)
-ANNOY_METRIC_FUNCTION(annoy_metric_manhattan, annoy::core::Metric::Manhattan)
-ANNOY_METRIC_FUNCTION(annoy_metric_hamming, annoy::core::Metric::Hamming)
-
-// Support function 2 of the operator classes on pgvector's types (extension
-// annoy_vector): the layout of the indexed values (index_vector.hpp).
-#define ANNOY_INPUT_FUNCTION(name, format) \
-    PG_FUNCTION_INFO_V1(name);             \
-    Datum name(PG_FUNCTION_ARGS)           \
-    {                                      \
-        PG_RETURN_INT32(int32(format));    \
-    }
-
-ANNOY_INPUT_FUNCTION(annoy_input_vector, annoy::pg::InputFormat::PgVector)
-ANNOY_INPUT_FUNCTION(annoy_input_halfvec, annoy::pg::InputFormat::PgHalfVec)
+ANNOY_CONSTANT_FUNCTION(annoy_metric_euclidean, annoy::core::Metric::Euclidean)
+ANNOY_CONSTANT_FUNCTION(annoy_metric_angular, annoy::core::Metric::Angular)
+ANNOY_CONSTANT_FUNCTION(annoy_metric_dot, annoy::core::Metric::Dot)
+ANNOY_CONSTANT_FUNCTION(annoy_metric_manhattan, annoy::core::Metric::Manhattan)
+ANNOY_CONSTANT_FUNCTION(annoy_metric_hamming, annoy::core::Metric::Hamming)
+ANNOY_CONSTANT_FUNCTION(annoy_input_vector, annoy::pg::InputFormat::PgVector)
+ANNOY_CONSTANT_FUNCTION(annoy_input_halfvec, annoy::pg::InputFormat::PgHalfVec)
 
 }  // extern "C"
