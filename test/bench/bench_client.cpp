@@ -335,7 +335,10 @@ int cmd_gen(const Args &a)
     exec(c, "SET client_min_messages = warning");
     exec(c, "DROP TABLE IF EXISTS " + table);
     exec(c, "CREATE TABLE " + table + " (id int NOT NULL, v real[] NOT NULL)");
-    exec(c, "ALTER TABLE " + table + " ALTER COLUMN v SET STORAGE PLAIN");
+    // Uncompressed and in line while a row fits in a heap page; beyond
+    // that (more than about 2,000 dimensions) out of line, still
+    // uncompressed, as it must be.
+    exec(c, "ALTER TABLE " + table + " ALTER COLUMN v SET STORAGE " + (dim <= 2000 ? "PLAIN" : "EXTERNAL"));
     exec(c, "BEGIN");
     exec(c, "TRUNCATE " + table);  // same transaction as COPY FREEZE
     PGresult *r = PQexec(c, ("COPY " + table + " (id, v) FROM STDIN (FORMAT binary, FREEZE)").c_str());

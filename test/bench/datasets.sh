@@ -17,7 +17,8 @@
 #   synthetic:N:D         clustered gaussian mixture, N x D, euclidean; 10,000 queries
 #
 # Vectors are stored uncompressed (STORAGE PLAIN: exact scans would otherwise
-# decompress every row), and the vector column gets no planner statistics:
+# decompress every row; synthetic sets of more than 2,000 dimensions, whose rows
+# do not fit in a heap page, STORAGE EXTERNAL: out of line, uncompressed), and the vector column gets no planner statistics:
 # ANALYZE would spend seconds building element statistics for real[] that no
 # query here can use; the row counts it records are all the planner needs.
 
