@@ -100,9 +100,9 @@ void read_vector(const BuildState &st, const TupleRef &ref, Buffer *buf, char *d
         *buf = ReadBuffer(st.index, blkno);
     }
     LockBuffer(*buf, BUFFER_LOCK_SHARE);
-    Size size;
-    auto *item = reinterpret_cast<ItemTupleHeader *>(tuple_at(st.index, BufferGetPage(*buf), ref, &size));
-    if (item == nullptr || item->kind != kItemTuple)
+    IndexShape shape{st.space, 1, 0};  // the build's own items: only their size matters here
+    ItemTupleHeader *item = read_item(st.index, BufferGetPage(*buf), ref, shape);
+    if (item == nullptr)
         elog(ERROR, "annoy build: item tuple (%u,%u) vanished", blkno, ItemPointerGetOffsetNumber(&ref));
     memcpy(dst, item_vector(item), st.vector_bytes);
     LockBuffer(*buf, BUFFER_LOCK_UNLOCK);

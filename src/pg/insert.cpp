@@ -30,7 +30,9 @@ void set_dimension(Relation index, core::Metric metric, int dim)
     MetaPageData *meta = meta_data(BufferGetPage(buf));
     if (meta->dim == 0) {
         GenericXLogState *state = GenericXLogStart(index);
-        meta_data(GenericXLogRegisterBuffer(state, buf, 0))->dim = uint32(dim);
+        MetaPageData *m = meta_data(GenericXLogRegisterBuffer(state, buf, 0));
+        m->dim = uint32(dim);
+        m->checksum = meta_checksum(*m);
         GenericXLogFinish(state);
     } else {
         uint32 existing = meta->dim;
@@ -80,23 +82,21 @@ struct Parent {
 // forward tuple (VACUUM frees it once no earlier snapshot remains), if the
 // slot still holds the leaf's reference (a concurrent change may have moved
 // it; the forward tuple then stays live and keeps the tree whole).
-void update_parent(Relation index, int tree, const Parent &parent, const TupleRef &leaf_ref,
+void update_parent(Relation index, const IndexShape &shape, int tree, const Parent &parent, const TupleRef &leaf_ref,
                    const TupleRef &replacement)
 {
     BlockNumber blocks[2] = {slot_block(parent.slot), ItemPointerGetBlockNumber(&leaf_ref)};
     LockedPages pages = LockedPages::lock(index, blocks, 2);
-    TupleRef *slot = slot_ref_in(pages, parent.slot, tree);
+    TupleRef *slot = slot_ref_in(pages, parent.slot, tree, shape);
     if (slot == nullptr || !ItemPointerEquals(slot, const_cast<TupleRef *>(&parent.slot_ref))) {
         pages.abandon();
         return;
     }
     *slot = replacement;
-    Size size;
-    auto *fwd = reinterpret_cast<ForwardTupleHeader *>(tuple_in(pages, leaf_ref, &size));
+    NodeView old = node_in(pages, leaf_ref, tree, shape);
     if (ItemPointerEquals(const_cast<TupleRef *>(&parent.slot_ref), const_cast<TupleRef *>(&leaf_ref)) &&
-        fwd != nullptr && fwd->kind == kForwardTuple && fwd->tree == tree &&
-        ItemPointerEquals(&fwd->target, const_cast<TupleRef *>(&replacement)))
-        fwd->set_retired(retirement_stamp());
+        old.kind == kForwardTuple && ItemPointerEquals(&old.forward->target, const_cast<TupleRef *>(&replacement)))
+        old.forward->set_retired(retirement_stamp());
     pages.commit();
 }
 
@@ -117,10 +117,11 @@ struct LeafSplit {
 // Reads the vectors of refs[0..count), keeps the live ones plus the new
 // item, and runs the core's split rule over them when they overflow
 // `capacity`.
-void compute_split(Relation index, const core::Space &space, const MetaPageData &meta, const TupleRef *refs,
+void compute_split(Relation index, const IndexShape &shape, const MetaPageData &meta, const TupleRef *refs,
                    const uint8 *codes, int count, int capacity, const TupleRef &new_ref, const void *new_vec,
                    const uint8 *new_code, int cb, LeafSplit *out)
 {
+    const core::Space &space = shape.space;
     size_t bytes = space.vector_bytes();
     int n = count + 1;
     char *vecs = static_cast<char *>(palloc(size_t(n) * bytes));
@@ -131,7 +132,7 @@ void compute_split(Relation index, const core::Space &space, const MetaPageData 
     out->codes = cb > 0 ? static_cast<uint8 *>(palloc(size_t(n) * size_t(cb))) : nullptr;
     out->n = 0;
     for (int i = 0; i < count; i++) {
-        if (read_item_vector(index, refs[i], vecs + size_t(out->n) * bytes, bytes, nullptr)) {
+        if (read_item_vector(index, refs[i], shape, vecs + size_t(out->n) * bytes, nullptr)) {
             if (cb > 0)
                 memcpy(out->codes + size_t(out->n) * size_t(cb), codes + size_t(i) * size_t(cb), size_t(cb));
             out->keep[out->n++] = refs[i];
@@ -203,21 +204,21 @@ TupleRef place(Relation index, PageSet &ps, const void *tuple, Size size)
 // copied into refs[0..count)): drops references to dead items and, if the
 // rest still overflows, splits the leaf.  Returns false if the leaf changed
 // meanwhile; the caller then starts over at leaf_ref.
-bool split_leaf(Relation index, const core::Space &space, const MetaPageData &meta, int tree, const TupleRef &leaf_ref,
+bool split_leaf(Relation index, const IndexShape &shape, const MetaPageData &meta, int tree, const TupleRef &leaf_ref,
                 const TupleRef *refs, const uint8 *codes, int count, int capacity, const TupleRef &new_ref,
                 const void *new_vec, const uint8 *new_code, int cb, const Parent &parent)
 {
+    const core::Space &space = shape.space;
     // Held until the new leaves are written (see kSplitBarrier).
     LockPage(index, kSplitBarrier, ShareLock);
     LeafSplit split;
-    compute_split(index, space, meta, refs, codes, count, capacity, new_ref, new_vec, new_code, cb, &split);
+    compute_split(index, shape, meta, refs, codes, count, capacity, new_ref, new_vec, new_code, cb, &split);
     int n = split.n;
 
     Buffer leaf_buf = lock_ref_buffer(index, leaf_ref, BUFFER_LOCK_EXCLUSIVE);
-    Size size;
-    auto *leaf = reinterpret_cast<LeafTupleHeader *>(tuple_at(index, BufferGetPage(leaf_buf), leaf_ref, &size));
-    if (leaf == nullptr || leaf->kind != kLeafTuple || leaf->tree != tree || leaf->count != count ||
-        leaf->code_bytes != cb || memcmp(leaf_refs(leaf), refs, size_t(count) * sizeof(TupleRef)) != 0) {
+    NodeView now = read_node(index, BufferGetPage(leaf_buf), leaf_ref, tree, shape);
+    if (now.kind != kLeafTuple || now.leaf->count != count ||
+        memcmp(leaf_refs(now.leaf), refs, size_t(count) * sizeof(TupleRef)) != 0) {
         UnlockReleaseBuffer(leaf_buf);
         UnlockPage(index, kSplitBarrier, ShareLock);
         return false;
@@ -227,7 +228,7 @@ bool split_leaf(Relation index, const core::Space &space, const MetaPageData &me
         // Dead references made room: the leaf keeps the live ones and the new item.
         GenericXLogState *state = GenericXLogStart(index);
         Page copy = GenericXLogRegisterBuffer(state, leaf_buf, 0);
-        auto *l = reinterpret_cast<LeafTupleHeader *>(tuple_at(index, copy, leaf_ref, &size));
+        LeafTupleHeader *l = read_node(index, copy, leaf_ref, tree, shape).leaf;
         memset(leaf_refs(l), 0, leaf_tuple_size(l) - sizeof(LeafTupleHeader));
         memcpy(leaf_refs(l), split.keep, size_t(n) * sizeof(TupleRef));
         if (cb > 0)
@@ -286,36 +287,53 @@ bool split_leaf(Relation index, const core::Space &space, const MetaPageData &me
     }
 
     UnlockPage(index, kSplitBarrier, ShareLock);
-    update_parent(index, tree, parent, leaf_ref, split_ref);
+    update_parent(index, shape, tree, parent, leaf_ref, split_ref);
     return true;
 }
 
-void insert_into_tree(Relation index, const core::Space &space, const MetaPageData &meta, int tree,
-                      const TupleRef &item, const void *vec, float extra, const uint8 *code, int cb)
+// The side of split `split_ref` an item with margin m takes.  An item on
+// the plane (a zero plane: the split of items no hyperplane divides, such as
+// identical vectors) takes a side drawn from the item and the split
+// together, so such items spread over both subtrees at every level, as the
+// build's random sides do, instead of all following one path down a chain.
+int insert_side(float m, const TupleRef &item, const TupleRef &split_ref)
 {
+    if (m > 0)
+        return 1;
+    if (m < 0)
+        return 0;
+    return int(core::mix_seed(ref_key(item), ref_key(split_ref)) & 1);
+}
+
+void insert_into_tree(Relation index, const IndexShape &shape, const MetaPageData &meta, int tree, const TupleRef &item,
+                      const void *vec, float extra, const uint8 *code, int cb)
+{
+    const core::Space &space = shape.space;
     // The root from the meta page read at the start of this insert: if a
     // split replaced it since, it is a forward tuple leading to its
-    // replacement.  Only after a stale reference (a freed and reused slot)
-    // is the meta page read again.
-    bool reread_root = false;
-restart:
+    // replacement (nothing frees a node this insert may still reach).
     Parent parent;
     parent.slot = root_slot();
-    TupleRef ref = reread_root ? read_root(index, tree) : meta.roots[tree];
-    reread_root = true;
+    TupleRef ref = meta.roots[tree];
     parent.slot_ref = ref;
-    for (int steps = 0;; steps++) {
-        if (steps > 100000)
-            ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                            errmsg("index \"%s\" tree %d has a cycle", RelationGetRelationName(index), tree)));
+    // A descent visits each node once, apart from looking again at one that
+    // changed under it: far fewer steps than the index has tuples, unless a
+    // corrupted tree has a cycle.  The bound is looked up only once a
+    // descent is long.
+    uint64 max_steps = 0;
+    for (uint64 steps = 0;; steps++) {
+        if (unlikely(steps >= 1024)) {
+            if (max_steps == 0)
+                max_steps = max_tuples(RelationGetNumberOfBlocks(index)) + 1024;
+            if (steps > max_steps)
+                tuple_corrupted(index, ref, tree, "descent longer than the index (a cycle)");
+        }
         CHECK_FOR_INTERRUPTS();
         Buffer buf = lock_ref_buffer(index, ref, BUFFER_LOCK_SHARE);
-        Size size;
-        char *tuple = tuple_at(index, BufferGetPage(buf), ref, &size);
-        NodeView node = view_node(tuple, size, tree);
+        NodeView node = read_node(index, BufferGetPage(buf), ref, tree, shape);
         if (node.kind == kSplitTuple) {
             float m = core::margin(space, split_view(space, node.split), vec, extra);
-            int side = m > 0 ? 1 : m < 0 ? 0 : int(ref_key(item) & 1);
+            int side = insert_side(m, item, ref);
             parent.slot.split = ref;
             parent.slot.side = side;
             parent.slot_ref = node.split->child[side];
@@ -328,35 +346,20 @@ restart:
             UnlockReleaseBuffer(buf);
             continue;
         }
-        if (node.kind != kLeafTuple) {
-            // A stale reference to a slot that was freed and reused.
-            UnlockReleaseBuffer(buf);
-            goto restart;
-        }
 
         // A leaf: take the exclusive lock and look again.
         LockBuffer(buf, BUFFER_LOCK_UNLOCK);
         LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-        tuple = tuple_at(index, BufferGetPage(buf), ref, &size);
-        node = view_node(tuple, size, tree);
+        node = read_node(index, BufferGetPage(buf), ref, tree, shape);
         if (node.kind != kLeafTuple) {
             UnlockReleaseBuffer(buf);
-            if (node.kind == kForwardTuple || node.kind == kSplitTuple)
-                continue;  // changed under us: look at it again
-            goto restart;
+            continue;  // split or merged under us: look at it again
         }
         LeafTupleHeader *leaf = node.leaf;
-        if (leaf->code_bytes != cb) {
-            UnlockReleaseBuffer(buf);
-            ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                            errmsg("index \"%s\" tree %d: leaf (%u,%u) has sketches of %d bytes, expected %d",
-                                   RelationGetRelationName(index), tree, ItemPointerGetBlockNumber(&ref),
-                                   ItemPointerGetOffsetNumber(&ref), int(leaf->code_bytes), cb)));
-        }
         if (leaf->count < leaf->capacity) {
             GenericXLogState *state = GenericXLogStart(index);
             Page copy = GenericXLogRegisterBuffer(state, buf, 0);
-            auto *l = reinterpret_cast<LeafTupleHeader *>(tuple_at(index, copy, ref, &size));
+            LeafTupleHeader *l = read_node(index, copy, ref, tree, shape).leaf;
             set_leaf_entry(l, l->count++, item, code);
             GenericXLogFinish(state);
             UnlockReleaseBuffer(buf);
@@ -372,7 +375,7 @@ restart:
         }
         UnlockReleaseBuffer(buf);
         bool done =
-            split_leaf(index, space, meta, tree, ref, refs, codes, count, capacity, item, vec, code, cb, parent);
+            split_leaf(index, shape, meta, tree, ref, refs, codes, count, capacity, item, vec, code, cb, parent);
         pfree(refs);
         if (codes != nullptr)
             pfree(codes);
@@ -414,9 +417,15 @@ bool insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, R
         code = static_cast<uint8 *>(palloc(size_t(cb)));
         sketcher->encode(v.data, code);  // never throws (fixed buffers)
     }
+    IndexShape shape = index_shape(*meta);
+    shape.space = space;  // with the dimension, if this row set it
+    if (cb != shape.code_bytes)
+        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                        errmsg("index \"%s\" has sketches of %d bytes, its meta page says %d",
+                               RelationGetRelationName(index), cb, shape.code_bytes)));
     TupleRef item = add_item(index, space, heap_tid, v.data);
     for (int t = 0; t < meta->n_trees; t++)
-        insert_into_tree(index, space, *meta, t, item, v.data, extra, code, cb);
+        insert_into_tree(index, shape, *meta, t, item, v.data, extra, code, cb);
 
     MemoryContextSwitchTo(old);
     MemoryContextDelete(cxt);

@@ -63,6 +63,7 @@ constexpr size_t kMaxRefs = kMaxTupleSize / sizeof(TupleRef);  // references in 
 // the memory back and fault it in again, 10% of a short query's time).
 struct ScanBuffers {
     core::NodeQueue nodes;
+    core::ItemSet expanded;  // node keys already expanded
     core::ItemSet seen;
     core::CandidateQueue candidates;
     core::CandidatePool pending;
@@ -73,7 +74,7 @@ struct ScanBuffers {
     ScanBuffers *next_free;
     MemoryContextCallback on_scan_end;  // hands it back when the scan's context goes
 
-    explicit ScanBuffers(core::RawAllocator a) : nodes(a), seen(a), candidates(a), pending(a) {}
+    explicit ScanBuffers(core::RawAllocator a) : nodes(a), expanded(a), seen(a), candidates(a), pending(a) {}
 };
 
 // Spare buffers kept, and the container capacity beyond which a returned
@@ -89,8 +90,9 @@ int n_spare = 0;
 void return_buffers(void *arg)
 {
     auto *b = static_cast<ScanBuffers *>(arg);
-    bool large = b->seen.capacity() > 2 * kKeepCapacity || b->nodes.capacity() > kKeepCapacity ||
-                 b->candidates.capacity() > kKeepCapacity || b->pending.capacity() > kKeepCapacity;
+    bool large = b->seen.capacity() > 2 * kKeepCapacity || b->expanded.capacity() > 2 * kKeepCapacity ||
+                 b->nodes.capacity() > kKeepCapacity || b->candidates.capacity() > kKeepCapacity ||
+                 b->pending.capacity() > kKeepCapacity;
     if (large || n_spare >= kSpareBuffers) {
         b->~ScanBuffers();  // releases the containers' memory (pfree)
         pfree(b);
@@ -123,6 +125,8 @@ ScanBuffers *take_buffers(MemoryContext cxt)
 struct ScanState {
     MemoryContext cxt;
     core::Space space;
+    IndexShape shape;     // what the index's tuples look like (node_access.hpp)
+    BlockNumber nblocks;  // blocks when last looked up (the index may grow)
     int n_trees;
     float dot_max_norm;
     uint64 n_items;
@@ -149,24 +153,39 @@ struct ScanState {
     Buffer pinned;  // last data page read, kept pinned
 };
 
+// Errors unless blkno is a data block of the index; the size is looked up
+// again only for a block past the last one seen (the index may have grown).
+inline void check_scan_block(Relation index, ScanState *so, BlockNumber blkno)
+{
+    check_block_ref(index, blkno);
+    if (unlikely(blkno >= so->nblocks)) {
+        so->nblocks = RelationGetNumberOfBlocks(index);
+        if (blkno >= so->nblocks)
+            ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                            errmsg("index \"%s\" refers to block %u past its end (%u blocks)",
+                                   RelationGetRelationName(index), blkno, so->nblocks)));
+    }
+}
+
 // The page of `blkno`, pinned (reusing the pin of the previous read).
 Buffer pin_block(Relation index, ScanState *so, BlockNumber blkno)
 {
-    check_block_ref(index, blkno);
+    check_scan_block(index, so, blkno);
     so->pinned = reread_index_buffer(so->pinned, index, blkno);
     return so->pinned;
 }
 
 // Items in the index now: the count of the last build or VACUUM, scaled by
 // how much the index has grown since (inserts do not update the meta page).
-uint64 estimated_items(Relation index, const MetaPageData &meta)
+uint64 estimated_items(Relation index, const MetaPageData &meta, BlockNumber now)
 {
     double n = double(meta.n_items);
-    if (meta.counted_pages > 1) {
-        BlockNumber now = RelationGetNumberOfBlocks(index);
+    if (meta.counted_pages > 1)
         n *= std::max(1.0, double(now - 1) / double(meta.counted_pages - 1));
-    }
-    return uint64(std::max(n, double(std::max<float>(index->rd_rel->reltuples, 0.0f))));
+    n = std::max(n, double(std::max<float>(index->rd_rel->reltuples, 0.0f)));
+    // No more than the index can hold (a damaged count must not turn the
+    // automatic search_k into a read of everything).
+    return uint64(std::min(n, double(max_tuples(now))));
 }
 
 // Hints the CPU to start loading memory we will read soon.
@@ -193,7 +212,7 @@ void score_leaf(Relation index, ScanState *so, int count, bool check_seen = true
             continue;  // already scored from another tree
         BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(&refs[i]);
         if (ngroups == 0 || groups[ngroups - 1].blkno != blkno) {
-            check_block_ref(index, blkno);
+            check_scan_block(index, so, blkno);
             Buffer buf = read_index_buffer(index, blkno);
             prefetch(BufferGetPage(buf));
             groups[ngroups++] = ItemGroup{blkno, buf, n, n};
@@ -202,7 +221,6 @@ void score_leaf(Relation index, ScanState *so, int count, bool check_seen = true
         groups[ngroups - 1].end = n;
     }
 
-    size_t min_size = item_tuple_size(so->space);
     for (int g = 0; g < ngroups; g++) {
         if (g + 1 < ngroups) {
             // The next page's first tuple: its line pointer was prefetched
@@ -223,9 +241,8 @@ void score_leaf(Relation index, ScanState *so, int count, bool check_seen = true
         Page page = BufferGetPage(grp.buf);
         check_page_header(index, page, grp.blkno);
         for (int i = grp.begin; i < grp.end; i++) {
-            Size size;
-            auto *item = reinterpret_cast<ItemTupleHeader *>(tuple_at(index, page, todo[i], &size));
-            if (item == nullptr || item->kind != kItemTuple || (item->flags & kItemDead) || size < min_size)
+            ItemTupleHeader *item = read_item(index, page, todo[i], so->shape);
+            if (item == nullptr)
                 continue;  // dead, or freed by VACUUM since the leaf was read
             float d = so->query != nullptr ? so->space.distance(so->query, item_vector(item)) : 0.0f;
             so->buf->candidates.push(d, heap_key(item->heap_tid));
@@ -257,16 +274,22 @@ void rank_leaf(ScanState *so, LeafTupleHeader *leaf)
 void expand_one(Relation index, ScanState *so)
 {
     core::NodeQueue::Entry e = so->buf->nodes.pop();
+    // A node may be queued twice (a scan that queued both children of a
+    // split VACUUM then merged reaches the merged leaf again through the
+    // forward tuple); expanding each once also bounds the walk on a
+    // corrupted tree with a cycle.
+    if (!so->buf->expanded.insert(e.ref))
+        return;
     int tree = key_tree(e.ref);
+    if (unlikely(tree >= so->n_trees))
+        elog(ERROR, "annoy scan: node key of tree %d", tree);
     TupleRef ref = key_ref(e.ref);
     BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(&ref);
     Buffer buf = pin_block(index, so, blkno);
     LockBuffer(buf, BUFFER_LOCK_SHARE);
     Page page = BufferGetPage(buf);
     check_page_header(index, page, blkno);
-    Size size;
-    char *tuple = tuple_at(index, page, ref, &size);
-    NodeView node = view_node(tuple, size, tree);
+    NodeView node = read_node(index, page, ref, tree, so->shape);
     int leaf_count = -1;
     switch (node.kind) {
         case kSplitTuple: {
@@ -283,15 +306,13 @@ void expand_one(Relation index, ScanState *so)
             so->buf->nodes.push(e.priority, node_key(node.forward->target, tree));
             break;
         case kLeafTuple:
-            if (so->use_sketch && node.leaf->code_bytes == so->code_bytes) {
+            if (so->use_sketch) {
                 rank_leaf(so, node.leaf);
             } else {
                 leaf_count = node.leaf->count;
                 memcpy(so->buf->leaf_copy, leaf_refs(node.leaf), size_t(leaf_count) * sizeof(TupleRef));
             }
             break;
-        default:
-            break;  // a stale reference (freed and reused slot): nothing there for us
     }
     LockBuffer(buf, BUFFER_LOCK_UNLOCK);
     if (leaf_count > 0)
@@ -370,11 +391,13 @@ IndexScanDesc begin_scan(Relation index, int nkeys, int norderbys)
     MetaPageData *meta = static_cast<MetaPageData *>(MemoryContextAllocZero(cxt, meta_size(kMaxTrees)));
     read_meta(index, meta);
     so->meta = meta;
+    so->shape = index_shape(*meta);
+    so->nblocks = RelationGetNumberOfBlocks(index);
     so->space.metric = core::Metric(meta->metric);
     so->space.dim = meta->dim;
     so->n_trees = meta->n_trees;
     so->dot_max_norm = meta->dot_max_norm;
-    so->n_items = estimated_items(index, *meta);
+    so->n_items = estimated_items(index, *meta, so->nblocks);
     memcpy(so->roots, meta->roots, sizeof(TupleRef) * size_t(meta->n_trees));
 
     so->buf = take_buffers(cxt);
@@ -391,6 +414,7 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
         memmove(scan->orderByData, orderbys, sizeof(ScanKeyData) * size_t(norderbys));
 
     so->buf->nodes.clear();
+    so->buf->expanded.clear();
     so->buf->seen.clear();
     so->buf->candidates.clear();
     so->buf->pending.clear();
@@ -409,6 +433,7 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
         if (so->space.dim != 0)
             check_index_dimension(index, so->space.metric, int(so->space.dim), v.dim);
         so->space.dim = uint32(v.dim);
+        so->shape.space.dim = so->space.dim;  // an empty index gets it from its first row, as the query
         so->query = static_cast<char *>(palloc(so->space.vector_bytes()));
         memcpy(so->query, v.data, so->space.vector_bytes());
         MemoryContextSwitchTo(old);
