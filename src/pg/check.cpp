@@ -178,11 +178,7 @@ Datum annoy_check(PG_FUNCTION_ARGS)
     Relation heap = table_open(index->rd_index->indrelid, AccessShareLock);
 
     MetaPageData *meta = alloc_meta();
-    read_meta(index, meta);  // magic, layout version, checksum, field ranges
-    if (meta->metric != uint8(opclass_metric(index)))
-        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                        errmsg("index \"%s\" has metric %u in its meta page, its operator class has %u",
-                               RelationGetRelationName(index), meta->metric, uint32(opclass_metric(index)))));
+    read_meta(index, meta);  // magic, layout version, checksum, metric, field ranges
     const IndexShape shape = index_shape(*meta);
     annoy::core::Space space = shape.space;
     bool center_seen = false;

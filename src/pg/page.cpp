@@ -1,6 +1,8 @@
 // Page and tuple helpers shared by build, insert, scan and vacuum.
 #include "page.hpp"
 
+#include "am.hpp"
+
 #include "buffer_hint.hpp"
 
 #include "sketch.hpp"
@@ -91,8 +93,8 @@ static void check_meta(Relation index, Page page)
         bad("has an invalid tree count");
     if (meta->checksum != meta_checksum(*meta))
         bad("fails its checksum (metric, dimension, options or sketch fields changed)");
-    if (meta->metric > uint8(core::Metric::Hamming))
-        bad("has an unknown metric");
+    if (meta->metric != uint8(opclass_metric(index)))
+        bad("has a metric its operator class does not have");
     if (meta->dim > uint32(max_dimensions(core::Metric(meta->metric))))
         bad("has an impossible dimension");
     if (meta->sketch_bits % 8 != 0 || meta->sketch_bits > core::kMaxSketchBits ||
@@ -116,6 +118,18 @@ void check_data_page(Relation index, Page page, BlockNumber blkno)
         (page_opaque(page)->flags & kPageData) == 0)
         ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED), errmsg("index \"%s\" block %u is not an annoy data page",
                                                                  RelationGetRelationName(index), blkno)));
+}
+
+void check_block_ref_slow(Relation index, BlockNumber blkno)
+{
+    if (blkno == kMetaBlock || blkno == InvalidBlockNumber)
+        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                        errmsg("index \"%s\" refers to invalid block %u", RelationGetRelationName(index), blkno)));
+    BlockNumber nblocks = RelationGetNumberOfBlocks(index);  // refreshes the cached count
+    if (blkno >= nblocks)
+        ereport(ERROR,
+                (errcode(ERRCODE_INDEX_CORRUPTED), errmsg("index \"%s\" refers to block %u past its end (%u blocks)",
+                                                          RelationGetRelationName(index), blkno, nblocks)));
 }
 
 Buffer lock_ref_buffer(Relation index, const TupleRef &ref, int mode)

@@ -278,14 +278,15 @@ inline void check_page_header(Relation index, Page page, BlockNumber blkno)
         check_data_page(index, page, blkno);  // raises the error
 }
 
-// Errors (index corrupted) unless blkno can hold data tuples.
+// Errors (index corrupted) unless blkno is a data block of the index.  The
+// size comes from the storage manager's cached block count, refreshed (a
+// system call) only for a block past it: the index may have grown since.
+void check_block_ref_slow(Relation index, BlockNumber blkno);
 inline void check_block_ref(Relation index, BlockNumber blkno)
 {
-    // (Reading past the end fails in ReadBuffer; not checked here because
-    // RelationGetNumberOfBlocks costs a system call on hot paths.)
-    if (unlikely(blkno == kMetaBlock || blkno == InvalidBlockNumber))
-        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                        errmsg("index \"%s\" refers to invalid block %u", RelationGetRelationName(index), blkno)));
+    BlockNumber known = RelationGetSmgr(index)->smgr_cached_nblocks[MAIN_FORKNUM];
+    if (unlikely(blkno == kMetaBlock || blkno >= known || known == InvalidBlockNumber))
+        check_block_ref_slow(index, blkno);
 }
 
 // Pins and locks the block of `ref`; returns the buffer.

@@ -125,8 +125,9 @@ ScanBuffers *take_buffers(MemoryContext cxt)
 struct ScanState {
     MemoryContext cxt;
     core::Space space;
-    IndexShape shape;     // what the index's tuples look like (node_access.hpp)
-    BlockNumber nblocks;  // blocks when last looked up (the index may grow)
+    IndexShape shape;         // what the index's tuples look like (node_access.hpp)
+    BlockNumber nblocks;      // blocks at the start of the scan
+    BlockNumber heap_blocks;  // the table's blocks when last looked up (0: not yet)
     int n_trees;
     float dot_max_norm;
     uint64 n_items;
@@ -153,24 +154,10 @@ struct ScanState {
     Buffer pinned;  // last data page read, kept pinned
 };
 
-// Errors unless blkno is a data block of the index; the size is looked up
-// again only for a block past the last one seen (the index may have grown).
-inline void check_scan_block(Relation index, ScanState *so, BlockNumber blkno)
-{
-    check_block_ref(index, blkno);
-    if (unlikely(blkno >= so->nblocks)) {
-        so->nblocks = RelationGetNumberOfBlocks(index);
-        if (blkno >= so->nblocks)
-            ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                            errmsg("index \"%s\" refers to block %u past its end (%u blocks)",
-                                   RelationGetRelationName(index), blkno, so->nblocks)));
-    }
-}
-
 // The page of `blkno`, pinned (reusing the pin of the previous read).
 Buffer pin_block(Relation index, ScanState *so, BlockNumber blkno)
 {
-    check_scan_block(index, so, blkno);
+    check_block_ref(index, blkno);
     so->pinned = reread_index_buffer(so->pinned, index, blkno);
     return so->pinned;
 }
@@ -212,7 +199,7 @@ void score_leaf(Relation index, ScanState *so, int count, bool check_seen = true
             continue;  // already scored from another tree
         BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(&refs[i]);
         if (ngroups == 0 || groups[ngroups - 1].blkno != blkno) {
-            check_scan_block(index, so, blkno);
+            check_block_ref(index, blkno);
             Buffer buf = read_index_buffer(index, blkno);
             prefetch(BufferGetPage(buf));
             groups[ngroups++] = ItemGroup{blkno, buf, n, n};
@@ -470,6 +457,19 @@ bool get_tuple(IndexScanDesc scan, ScanDirection dir)
         if (!so->buf->candidates.empty() && (so->examined >= so->next_stop || exhausted(so))) {
             core::CandidateQueue::Entry e = so->buf->candidates.pop();
             ItemPointerData tid = ref_from_key(e.ref);
+            // A heap TID past the table's end would make the executor's
+            // fetch fail with a misleading error.
+            BlockNumber heap_block = ItemPointerGetBlockNumber(&tid);
+            if (unlikely(heap_block >= so->heap_blocks) && scan->heapRelation != nullptr) {
+                so->heap_blocks = RelationGetNumberOfBlocks(scan->heapRelation);
+                if (heap_block >= so->heap_blocks)
+                    ereport(ERROR,
+                            (errcode(ERRCODE_INDEX_CORRUPTED),
+                             errmsg("index \"%s\" has an item for heap row (%u,%u), past the end of table "
+                                    "\"%s\"",
+                                    RelationGetRelationName(scan->indexRelation), heap_block,
+                                    ItemPointerGetOffsetNumber(&tid), RelationGetRelationName(scan->heapRelation))));
+            }
             scan->xs_heaptid = tid;
             scan->xs_recheck = false;
             scan->xs_recheckorderby = false;
