@@ -30,6 +30,9 @@ struct Space {
     // 1 - cos (NaN for a zero vector), dot -(a.b), manhattan sum |d|,
     // hamming the number of differing bits.  Smaller is closer.
     float distance(const void *a, const void *b) const;
+    // The same as the SQL operators compute it (distance.hpp: exact_*), in
+    // double precision: what index scans rank by.
+    double exact_distance(const void *a, const void *b) const;
 };
 
 // A split node's hyperplane.  Float metrics: side(x) = margin(x) > 0 with

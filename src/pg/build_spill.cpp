@@ -115,7 +115,9 @@ uint32 route(const core::Space &space, const core::FlatForest &top, const void *
     while (!core::is_leaf(r)) {
         uint32 idx = core::node_index(r);
         float m = core::margin(space, top.plane(idx), vec, extra);
-        int side = m > 0 ? 1 : m < 0 ? 0 : int(item & 1);
+        // On the plane (a zero plane: items no hyperplane divides), a side
+        // drawn from the item and the node, so such items spread.
+        int side = m > 0 ? 1 : m < 0 ? 0 : int(core::mix_seed(item, idx) & 1);
         r = top.splits[idx].child[side];
     }
     return core::node_index(r);

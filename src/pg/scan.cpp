@@ -231,7 +231,7 @@ void score_leaf(Relation index, ScanState *so, int count, bool check_seen = true
             ItemTupleHeader *item = read_item(index, page, todo[i], so->shape);
             if (item == nullptr)
                 continue;  // dead, or freed by VACUUM since the leaf was read
-            float d = so->query != nullptr ? so->space.distance(so->query, item_vector(item)) : 0.0f;
+            double d = so->query != nullptr ? so->space.exact_distance(so->query, item_vector(item)) : 0.0;
             so->buf->candidates.push(d, heap_key(item->heap_tid));
             so->examined++;
         }
@@ -474,7 +474,7 @@ bool get_tuple(IndexScanDesc scan, ScanDirection dir)
             scan->xs_recheck = false;
             scan->xs_recheckorderby = false;
             if (scan->numberOfOrderBys > 0) {
-                scan->xs_orderbyvals[0] = Float8GetDatum(double(e.distance));
+                scan->xs_orderbyvals[0] = Float8GetDatum(e.distance);
                 scan->xs_orderbynulls[0] = so->query == nullptr;
             }
             return true;
