@@ -1,11 +1,26 @@
 // Tree walks for the check and info functions.
+#include "half.hpp"
+#include "search_state.hpp"
+
 #include "forest_walk.hpp"
 
+#include "am.hpp"
 #include "node_access.hpp"
 
-#include "half.hpp"
+extern "C" {
+#include "access/relation.h"
+}
 
 namespace annoy::pg {
+
+Relation open_annoy_index(Oid indexoid, LOCKMODE lockmode)
+{
+    Relation index = relation_open(indexoid, lockmode);
+    if (index->rd_rel->relkind != RELKIND_INDEX || index->rd_indam == nullptr || index->rd_indam->ambuild != build)
+        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                        errmsg("\"%s\" is not an annoy index", RelationGetRelationName(index))));
+    return index;
+}
 
 void walk_tree(Relation index, const MetaPageData &meta, int tree, WalkVisitor &visitor)
 {
@@ -16,7 +31,7 @@ void walk_tree(Relation index, const MetaPageData &meta, int tree, WalkVisitor &
     const IndexShape shape = index_shape(meta);
     MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "annoy walk", ALLOCSET_DEFAULT_SIZES);
     MemoryContext old = MemoryContextSwitchTo(cxt);
-    auto *visited = new (palloc(sizeof(core::ItemSet))) core::ItemSet(context_allocator(cxt));
+    auto *visited = context_new<core::ItemSet>(cxt, context_allocator(cxt));
     size_t cap = 1024, top = 0;
     auto *stack = static_cast<Frame *>(palloc(cap * sizeof(Frame)));
     auto *items = static_cast<TupleRef *>(palloc(kMaxTupleSize));

@@ -9,14 +9,15 @@
 // same WAL record that writes the new nodes, then updates the parent's
 // reference in a second record; readers that still hold the old reference
 // follow the forward tuple, so no state in between loses an item.
+#include "split.hpp"
+#include "sketch.hpp"
+
 #include "am.hpp"
 #include "guard.hpp"
 #include "index_sketch.hpp"
 #include "index_vector.hpp"
 #include "node_access.hpp"
 #include "tree_edit.hpp"
-
-#include "split.hpp"
 
 namespace annoy::pg {
 
@@ -168,38 +169,6 @@ void compute_split(Relation index, const IndexShape &shape, const MetaPageData &
     });
 }
 
-// Places a tuple on one of the pages already registered in `state`, or on a
-// new page registered now.  pages/bufs hold the registered pages (at most 4).
-struct PageSet {
-    GenericXLogState *state;
-    Buffer bufs[MAX_GENERIC_XLOG_PAGES];
-    Page pages[MAX_GENERIC_XLOG_PAGES];
-    int n;
-};
-
-TupleRef place(Relation index, PageSet &ps, const void *tuple, Size size)
-{
-    for (int i = 0; i < ps.n; i++) {
-        if (PageGetFreeSpace(ps.pages[i]) >= MAXALIGN(size)) {
-            TupleRef ref;
-            ItemPointerSet(&ref, BufferGetBlockNumber(ps.bufs[i]), add_tuple(index, ps.pages[i], tuple, size));
-            return ref;
-        }
-    }
-    if (ps.n == MAX_GENERIC_XLOG_PAGES)
-        elog(ERROR, "annoy: too many pages in one leaf split");
-    bool is_new;
-    Buffer buf = page_with_room(index, size, ps.bufs, ps.n, &is_new);
-    int i = ps.n++;
-    ps.bufs[i] = buf;
-    ps.pages[i] = GenericXLogRegisterBuffer(ps.state, buf, is_new ? GENERIC_XLOG_FULL_IMAGE : 0);
-    if (is_new)
-        init_data_page(ps.pages[i]);
-    TupleRef ref;
-    ItemPointerSet(&ref, BufferGetBlockNumber(buf), add_tuple(index, ps.pages[i], tuple, size));
-    return ref;
-}
-
 // Adds the new item to the full leaf at `leaf_ref` (whose references were
 // copied into refs[0..count)): drops references to dead items and, if the
 // rest still overflows, splits the leaf.  Returns false if the leaf changed
@@ -263,46 +232,24 @@ bool split_leaf(Relation index, const IndexShape &shape, const MetaPageData &met
     if (split.plane != nullptr)
         store_plane(space, node, split.plane);
 
-    PageSet ps{};
-    ps.state = GenericXLogStart(index);
-    ps.bufs[0] = leaf_buf;
-    ps.pages[0] = GenericXLogRegisterBuffer(ps.state, leaf_buf, 0);
-    ps.n = 1;
-    node->child[0] = place(index, ps, halves[0], lsize);
-    node->child[1] = place(index, ps, halves[1], lsize);
-    TupleRef split_ref = place(index, ps, node, ssize);
+    LockedPages pages = LockedPages::adopt(index, leaf_buf);
+    node->child[0] = pages.place(halves[0], lsize);
+    node->child[1] = pages.place(halves[1], lsize);
+    TupleRef split_ref = pages.place(node, ssize);
 
     ForwardTupleHeader fwd{};
     fwd.kind = kForwardTuple;
     fwd.tree = uint16(tree);
     fwd.target = split_ref;
-    if (!PageIndexTupleOverwrite(ps.pages[0], ItemPointerGetOffsetNumber(&leaf_ref), reinterpret_cast<Item>(&fwd),
-                                 sizeof(fwd)))
+    if (!PageIndexTupleOverwrite(pages.page(BufferGetBlockNumber(leaf_buf)), ItemPointerGetOffsetNumber(&leaf_ref),
+                                 reinterpret_cast<Item>(&fwd), sizeof(fwd)))
         elog(ERROR, "annoy: failed to replace leaf (%u,%u)", ItemPointerGetBlockNumber(&leaf_ref),
              ItemPointerGetOffsetNumber(&leaf_ref));
-    GenericXLogFinish(ps.state);
-    for (int i = 0; i < ps.n; i++) {
-        record_free_space(index, ps.bufs[i]);
-        UnlockReleaseBuffer(ps.bufs[i]);
-    }
+    pages.commit();  // records every page's free space
 
     UnlockPage(index, kSplitBarrier, ShareLock);
     update_parent(index, shape, tree, parent, leaf_ref, split_ref);
     return true;
-}
-
-// The side of split `split_ref` an item with margin m takes.  An item on
-// the plane (a zero plane: the split of items no hyperplane divides, such as
-// identical vectors) takes a side drawn from the item and the split
-// together, so such items spread over both subtrees at every level, as the
-// build's random sides do, instead of all following one path down a chain.
-int insert_side(float m, const TupleRef &item, const TupleRef &split_ref)
-{
-    if (m > 0)
-        return 1;
-    if (m < 0)
-        return 0;
-    return int(core::mix_seed(ref_key(item), ref_key(split_ref)) & 1);
 }
 
 void insert_into_tree(Relation index, const IndexShape &shape, const MetaPageData &meta, int tree, const TupleRef &item,
@@ -332,8 +279,11 @@ void insert_into_tree(Relation index, const IndexShape &shape, const MetaPageDat
         Buffer buf = lock_ref_buffer(index, ref, BUFFER_LOCK_SHARE);
         NodeView node = read_node(index, BufferGetPage(buf), ref, tree, shape);
         if (node.kind == kSplitTuple) {
-            float m = core::margin(space, split_view(space, node.split), vec, extra);
-            int side = insert_side(m, item, ref);
+            static_assert(noexcept(core::margin(space, split_view(space, node.split), vec, extra)),
+                          "called outside guarded()");
+            // The tie mixes in the split: items on a zero plane spread.
+            int side = core::side_of(core::margin(space, split_view(space, node.split), vec, extra),
+                                     core::mix_seed(ref_key(item), ref_key(ref)));
             parent.slot.split = ref;
             parent.slot.side = side;
             parent.slot_ref = node.split->child[side];
@@ -407,6 +357,7 @@ bool insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, R
         check_index_dimension(index, space.metric, int(meta->dim), v.dim);
     space.dim = uint32(v.dim);
 
+    static_assert(noexcept(core::item_extra(space, meta->dot_max_norm, v.data)), "called outside guarded()");
     float extra = core::item_extra(space, meta->dot_max_norm, v.data);
     // The item's sketch, computed once for all trees.
     const core::Sketcher *sketcher = index_sketcher(index, *meta);
@@ -415,7 +366,8 @@ bool insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, R
     if (sketcher != nullptr) {
         cb = int(sketcher->code_bytes());
         code = static_cast<uint8 *>(palloc(size_t(cb)));
-        sketcher->encode(v.data, code);  // never throws (fixed buffers)
+        static_assert(noexcept(sketcher->encode(v.data, code)), "called outside guarded()");
+        sketcher->encode(v.data, code);
     }
     IndexShape shape = index_shape(*meta);
     shape.space = space;  // with the dimension, if this row set it

@@ -1,12 +1,12 @@
 // The checks every reader applies to tuples and references (node_access.hpp).
-#include "node_access.hpp"
-
 #include "half.hpp"
 #include "index_sketch.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
 }
+
+#include "node_access.hpp"
 
 namespace annoy::pg {
 

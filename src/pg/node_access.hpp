@@ -65,8 +65,15 @@ NodeView read_node(Relation index, Page page, const TupleRef &ref, int tree, con
 // tuple is there but malformed.
 ItemTupleHeader *read_item(Relation index, Page page, const TupleRef &ref, const IndexShape &shape);
 
+// Raises ERRCODE_INDEX_CORRUPTED for a problem found in tree `tree`:
+// "index "<name>" tree <tree>: <fmt, args>".  A macro so that the message
+// is one format literal the compiler checks against its arguments.
+#define ANNOY_TREE_CORRUPTED(index, tree, fmt, ...)   \
+    ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED), \
+                    errmsg("index \"%s\" tree %d: " fmt, RelationGetRelationName(index), int(tree), ##__VA_ARGS__)))
+
 // The hyperplane of a split tuple, for core::margin.
-inline core::PlaneView split_view(const core::Space &space, SplitTupleHeader *split)
+inline core::PlaneView split_view(const core::Space &space, SplitTupleHeader *split) noexcept
 {
     core::PlaneView plane;
     plane.offset = split->offset;

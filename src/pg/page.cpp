@@ -1,11 +1,11 @@
 // Page and tuple helpers shared by build, insert, scan and vacuum.
+#include "sketch.hpp"
+
 #include "page.hpp"
 
 #include "am.hpp"
 
 #include "buffer_hint.hpp"
-
-#include "sketch.hpp"
 
 extern "C" {
 #include "port/pg_crc32c.h"
