@@ -1,6 +1,8 @@
 -- Degenerate data and every documented option (issue: never crash, hang or
 -- mis-order).
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS annoy;
+RESET client_min_messages;
 \i sql/regress_helpers.psql
 SET client_min_messages = warning;
 SET enable_seqscan = off;
