@@ -35,14 +35,17 @@ inline uint64 node_key(const TupleRef &ref, int tree)
 {
     return ref_key(ref) | (uint64(tree) << 48);
 }
+// Set on the key of a node reached through a forward tuple.
+constexpr uint64 kViaForward = uint64(1) << 63;
 inline int key_tree(uint64 key)
 {
-    return int(key >> 48);
+    return int((key & ~kViaForward) >> 48);
 }
 inline TupleRef key_ref(uint64 key)
 {
     return ref_from_key(key & ((uint64(1) << 48) - 1));
 }
+static_assert(kMaxTrees < (1 << 15), "tree numbers fit below kViaForward");
 
 inline uint64 heap_key(const ItemPointerData &tid)
 {
@@ -258,12 +261,22 @@ void rank_leaf(ScanState *so, LeafTupleHeader *leaf)
 void expand_one(Relation index, ScanState *so)
 {
     core::NodeQueue::Entry e = so->buf->nodes.pop();
-    // A node may be queued twice (a scan that queued both children of a
-    // split VACUUM then merged reaches the merged leaf again through the
-    // forward tuple); expanding each once also bounds the walk on a
-    // corrupted tree with a cycle.
-    if (!so->buf->expanded.insert(e.ref))
-        return;
+    // Each node is expanded once.  A node may be reached twice when one of
+    // the ways leads through a forward tuple (a scan that queued both
+    // children of a split VACUUM then merged reaches the merged leaf again
+    // through the one the sibling became): the second time is skipped.
+    // Reached twice straight from split children or roots, it is a cycle or
+    // a shared subtree, which no writer makes.
+    const uint64 direct = e.ref & ~kViaForward;
+    if (e.ref & kViaForward) {
+        if (so->buf->expanded.contains(direct) || !so->buf->expanded.insert(e.ref))
+            return;
+    } else {
+        if (unlikely(!so->buf->expanded.insert(direct)))
+            tuple_corrupted(index, key_ref(direct), key_tree(direct), "node reached twice (cycle or shared subtree)");
+        if (unlikely(so->buf->expanded.contains(direct | kViaForward)))
+            return;
+    }
     int tree = key_tree(e.ref);
     if (unlikely(tree >= so->shape.n_trees))
         elog(ERROR, "annoy scan: node key of tree %d", tree);
@@ -290,7 +303,7 @@ void expand_one(Relation index, ScanState *so)
             break;
         }
         case kForwardTuple:
-            so->buf->nodes.push(e.priority, node_key(node.forward->target, tree));
+            so->buf->nodes.push(e.priority, node_key(node.forward->target, tree) | kViaForward);
             break;
         case kLeafTuple:
             if (so->use_sketch) {
