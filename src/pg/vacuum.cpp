@@ -24,7 +24,9 @@
 #include "tree_edit.hpp"
 
 extern "C" {
+#include "access/nbtxlog.h"
 #include "access/transam.h"
+#include "access/xloginsert.h"
 #include "commands/vacuum.h"
 #include "utils/snapmgr.h"
 }
@@ -90,6 +92,29 @@ struct PageChange {
     }
 };
 
+// Before freeing retired forward tuples: a hot standby replays the free
+// without knowing which of its queries may still hold a reference to them
+// (the primary only waits for its own snapshots).  So, as btree does before
+// reusing a deleted page, log a recovery conflict: replaying it cancels the
+// standby queries whose snapshot is as old as the newest retirement stamp
+// freed (or waits for them, max_standby_streaming_delay); with
+// hot_standby_feedback the primary's horizon already includes the standby's
+// queries and none is affected.  btree's XLOG_BTREE_REUSE_PAGE record is
+// exactly that conflict and touches no page, so it serves any relation; a
+// resource manager of our own would need shared_preload_libraries.
+void log_standby_conflict(Relation index, BlockNumber blkno, uint64 newest_retired)
+{
+    if (!RelationNeedsWAL(index) || !XLogStandbyInfoActive())
+        return;
+    xl_btree_reuse_page conflict;
+    conflict.node = index->rd_node;
+    conflict.block = blkno;
+    conflict.latestRemovedFullXid = FullTransactionIdFromU64(newest_retired);
+    XLogBeginInsert();
+    XLogRegisterData(reinterpret_cast<char *>(&conflict), SizeOfBtreeReusePage);
+    XLogInsert(RM_BTREE_ID, XLOG_BTREE_REUSE_PAGE);
+}
+
 // What pass 1 found.
 struct DeadItems {
     core::ItemSet *flagged;  // every flagged item: pass 2 removes its references, pass 3 frees it
@@ -107,6 +132,7 @@ void flag_dead(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, void *st
         index, info->strategy, BUFFER_LOCK_EXCLUSIVE,
         [&](Buffer buf, Page page, BlockNumber blkno, const IndexShape &shape) {
             PageChange change{index, buf};
+            uint64 newest_freed = 0;  // the latest retirement stamp freed here
             OffsetNumber max = PageGetMaxOffsetNumber(page);
             for (OffsetNumber off = FirstOffsetNumber; off <= max; off++) {
                 Size size;
@@ -122,6 +148,7 @@ void flag_dead(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, void *st
                         Page p = change.writable();
                         PageIndexTupleDeleteNoCompact(p, off);
                         PageSetHasFreeLinePointers(p);
+                        newest_freed = std::max(newest_freed, retired);
                     }
                     continue;
                 }
@@ -141,6 +168,8 @@ void flag_dead(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, void *st
                     dead.live += 1;
                 }
             }
+            if (newest_freed != 0)
+                log_standby_conflict(index, blkno, newest_freed);  // before the record that frees them
             change.finish();
             // Every page's free space, afresh: inserts may have recorded a busy
             // page as full.
