@@ -45,7 +45,6 @@ private:
     size_t size_ = 0, cap_ = 0;
 };
 
-// Min-heap of (distance, payload): candidates waiting to be returned.
 // (distance, ref) entries in an array from a RawAllocator: the storage of
 // CandidateQueue and CandidatePool.
 class CandidateArray {
@@ -72,6 +71,7 @@ protected:
     size_t size_ = 0, cap_ = 0;
 };
 
+// Min-heap of (distance, payload): candidates waiting to be returned.
 class CandidateQueue : public CandidateArray {
 public:
     explicit CandidateQueue(RawAllocator a) noexcept : CandidateArray(a) {}

@@ -146,7 +146,7 @@ void build_in_memory(BuildState &st, const IndexOptions &opts, const core::Build
     meta->dot_max_norm = f.dot_max_norm;
     for (int t = 0; t < opts.n_trees; t++)
         meta->roots[t] =
-            write_tree(w, st.space, f, f.roots[t], uint16(t), item_refs, opts.leaf_size, nullptr, codes, code_bytes);
+            write_tree(w, f, f.roots[t], uint16(t), TreeLeaves::items(item_refs, opts.leaf_size, codes, code_bytes));
     w.finish();
 }
 

@@ -250,16 +250,15 @@ void build_spilled_trees(BuildState &st, int n_trees, MetaPageData *meta)
             cell_params.dot_max_norm = max_norm;
             const core::FlatForest &sub = build_into(cell_slot, space, cell_vectors, count, cell_params);
             uint8 *codes = sketcher != nullptr ? encode_items(*sketcher, cell_vectors, count) : nullptr;
-            cell_roots[c] =
-                write_tree(w, space, sub, sub.roots[0], uint16(t), cell_refs, st.leaf_size, nullptr, codes, code_bytes);
+            cell_roots[c] = write_tree(w, sub, sub.roots[0], uint16(t),
+                                       TreeLeaves::items(cell_refs, st.leaf_size, codes, code_bytes));
             if (codes != nullptr)
                 pfree(codes);
             begin = end;
         }
         if (BufferIsValid(buf))
             ReleaseBuffer(buf);
-        meta->roots[t] =
-            write_tree(w, space, top, top.roots[0], uint16(t), nullptr, st.leaf_size, cell_roots, nullptr, code_bytes);
+        meta->roots[t] = write_tree(w, top, top.roots[0], uint16(t), TreeLeaves::subtree_roots(cell_roots));
         pfree(cell_refs);
         pfree(cell_roots);
         pfree(counts);
