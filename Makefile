@@ -24,7 +24,7 @@ OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 ANNOY_HEADERS := $(wildcard src/core/*.hpp src/pg/*.hpp)
 
 # pg_regress suite: sql/<name>.sql against expected/<name>.out
-REGRESS = distance_functions index_build index_scan index_errors index_bounded_build index_sketch extension_upgrade \
+REGRESS = distance_functions index_build index_scan index_errors index_bounded_build index_sketch extension_upgrade index_robust \
 	bit_operator_sharing float8_vectors
 REGRESS_OPTS = --inputdir=. --outputdir=test/regress_out
 
@@ -60,9 +60,6 @@ demo:
 bench:
 	test/bench/run_bench.sh
 
-bench-anchors:
-	test/bench/anchors/run_anchors.sh
-
 # The TAP suite against the build installed into the Postgres of pg_config, as
 # the current (non-root) user: each test starts its own throwaway clusters, so
 # no server is needed.  test/run_tests.sh runs the same suite as root.
@@ -86,5 +83,8 @@ DIST_DIR ?= .
 dist:
 	git archive --format=zip --prefix=$(EXTENSION)-$(DIST_VERSION)/ -o $(DIST_DIR)/$(EXTENSION)-$(DIST_VERSION).zip HEAD
 	@echo "$(DIST_DIR)/$(EXTENSION)-$(DIST_VERSION).zip"
+
+bench-anchors:
+	test/bench/anchors/run_anchors.sh
 
 .PHONY: test demo bench bench-anchors check-core-purity installcheck-tap installcheck-examples dist

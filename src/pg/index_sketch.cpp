@@ -10,6 +10,7 @@
 #include "buffer_hint.hpp"
 #include "context_alloc.hpp"
 #include "guard.hpp"
+#include "node_access.hpp"
 
 namespace annoy::pg {
 
@@ -64,29 +65,35 @@ const core::Sketcher *cache_sketcher(Relation index, const core::Space &space, u
 }
 
 // The centre tuple's values (with its chunks, if larger than a page),
-// palloc'd; errors if the reference is bad.
-float *read_center(Relation index, const TupleRef &ref, uint32 dim)
+// palloc'd; errors if the reference or the tuple is bad (a non-finite
+// centre would make every estimate NaN).
+float *read_center(Relation index, const MetaPageData &meta)
 {
-    Size bytes = Size(dim) * sizeof(float);
+    const TupleRef &ref = meta.center;
+    const IndexShape shape = index_shape(meta);
+    Size bytes = Size(meta.dim) * sizeof(float);
     Size head = vector_head_bytes(bytes, sizeof(CenterTupleHeader));
     Buffer buf = lock_ref_buffer(index, ref, BUFFER_LOCK_SHARE);
+    Page page = BufferGetPage(buf);
+    OffsetNumber off = ItemPointerGetOffsetNumberNoCheck(&ref);
+    if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
+        tuple_corrupted(index, ref, -1, "sketch centre reference to a missing tuple");
     Size size;
-    auto *c = reinterpret_cast<CenterTupleHeader *>(tuple_at(index, BufferGetPage(buf), ref, &size));
-    bool ok = c != nullptr && c->kind == kCenterTuple && c->dim == dim && size >= sizeof(CenterTupleHeader) + head;
+    char *tuple = checked_tuple(index, page, ItemPointerGetBlockNumber(&ref), off, shape, &size);
+    if (tuple == nullptr || uint8(tuple[0]) != kCenterTuple)
+        tuple_corrupted(index, ref, -1, "sketch centre reference to a tuple that is not the centre");
     auto *values = static_cast<float *>(palloc(bytes));
-    TupleRef next;
-    if (ok) {
-        memcpy(values, c + 1, head);
-        next = c->next;
-    }
+    memcpy(values, tuple + sizeof(CenterTupleHeader), head);
+    TupleRef next = reinterpret_cast<CenterTupleHeader *>(tuple)->next;
     UnlockReleaseBuffer(buf);
     ItemPointerData none;
     ItemPointerSetInvalid(&none);
-    if (ok && head < bytes)
-        ok = read_chunks(index, next, none, reinterpret_cast<char *>(values), head, bytes);
-    if (!ok)
-        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                        errmsg("index \"%s\" has a bad sketch centre tuple", RelationGetRelationName(index))));
+    if (head < bytes && !read_chunks(index, shape, next, none, reinterpret_cast<char *>(values), head, bytes))
+        tuple_corrupted(index, ref, -1, "sketch centre with an incomplete chain of chunk tuples");
+    for (uint32 d = 0; d < meta.dim; d++) {
+        if (!std::isfinite(values[d]))
+            tuple_corrupted(index, ref, -1, "sketch centre with a non-finite value");
+    }
     return values;
 }
 
@@ -106,7 +113,7 @@ const core::Sketcher *index_sketcher(Relation index, const MetaPageData &meta)
         if (matches(c, index->rd_node, space, meta.sketch_bits, meta.seed, meta.center))
             return c.sketcher;
     }
-    float *center = read_center(index, meta.center, meta.dim);
+    float *center = read_center(index, meta);
     const core::Sketcher *s = cache_sketcher(index, space, meta.sketch_bits, meta.seed, meta.center, center);
     pfree(center);
     return s;

@@ -1,6 +1,8 @@
 // Chunk chains of vectors larger than a page (item_chain.hpp).
 #include "item_chain.hpp"
 
+#include "node_access.hpp"
+
 namespace annoy::pg {
 
 TupleRef write_chunks(TupleSink &sink, const char *vec, Size bytes, Size head_bytes, const ItemPointerData &owner)
@@ -27,7 +29,8 @@ TupleRef write_chunks(TupleSink &sink, const char *vec, Size bytes, Size head_by
     return next;
 }
 
-bool read_chunks(Relation index, TupleRef next, const ItemPointerData &owner, char *dst, Size head_bytes, Size bytes)
+bool read_chunks(Relation index, const IndexShape &shape, TupleRef next, const ItemPointerData &owner, char *dst,
+                 Size head_bytes, Size bytes)
 {
     Size cap = chunk_capacity();
     Size done = head_bytes;
@@ -37,11 +40,13 @@ bool read_chunks(Relation index, TupleRef next, const ItemPointerData &owner, ch
         CHECK_FOR_INTERRUPTS();
         Size len = std::min(cap, bytes - done);
         Buffer buf = lock_ref_buffer(index, next, BUFFER_LOCK_SHARE);
-        Size size;
-        auto *chunk = reinterpret_cast<ItemTupleHeader *>(tuple_at(index, BufferGetPage(buf), next, &size));
-        bool ok = chunk != nullptr && size == sizeof(ItemTupleHeader) + len && chunk->kind == kChunkTuple &&
-                  !(chunk->flags & kItemDead) && chunk->seq == seq &&
-                  ItemPointerEquals(&chunk->heap_tid, const_cast<ItemPointer>(&owner));
+        ItemTupleHeader *chunk = read_chunk(index, BufferGetPage(buf), next, shape);
+        // Not this owner's chunk any more (VACUUM freed it and the slot was
+        // reused): the owner is gone too.
+        bool ok = chunk != nullptr && chunk->seq == seq &&
+                  ItemPointerEquals(&chunk->heap_tid, const_cast<ItemPointer>(&owner)) &&
+                  PageGetItemId(BufferGetPage(buf), ItemPointerGetOffsetNumber(&next))->lp_len ==
+                      sizeof(ItemTupleHeader) + len;
         if (ok) {
             memcpy(dst + done, item_vector(chunk), len);
             next = chunk->next;

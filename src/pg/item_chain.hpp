@@ -33,7 +33,9 @@ TupleRef write_chunks(TupleSink &sink, const char *vec, Size bytes, Size head_by
 // Reads the chain starting at `next` into dst[head_bytes, bytes).  False if
 // a chunk is missing, flagged dead, of the wrong size or position, or not
 // the owner's: the item was removed by VACUUM after the caller read it.
-bool read_chunks(Relation index, TupleRef next, const ItemPointerData &owner, char *dst, Size head_bytes, Size bytes);
+struct IndexShape;
+bool read_chunks(Relation index, const IndexShape &shape, TupleRef next, const ItemPointerData &owner, char *dst,
+                 Size head_bytes, Size bytes);
 
 // A WAL-logged sink for inserts: each tuple on a page with room (one
 // GenericXLog record each).
