@@ -339,7 +339,7 @@ my @findings = (
 	  [qw(check)] ],
 	[ '7: metric byte', 2, sub { set_at($_[0], 0, 24 + 8, chr(3)) }, [qw(check scan insert vacuum)] ],
 	[ '7: seed byte', 2, sub { set_at($_[0], 0, 24 + 20, chr(99)) }, [qw(check scan insert vacuum)] ],
-	[ '7: NaN centre', 2, sub { my $c = find_tuple($_[0], 5); set_at($_[0], $c->[0], $c->[2] + 8, pack('V', 0x7fc00000)) },
+	[ '7: NaN centre', 2, sub { my $c = find_tuple($_[0], 5); set_at($_[0], $c->[0], $c->[2] + 16, pack('V', 0x7fc00000)) },
 	  [qw(check scan insert)] ],
 );
 
