@@ -183,13 +183,6 @@ inline void prefetch(const void *p)
     __builtin_prefetch(p, 0, 3);
 }
 
-// Scores the items of one leaf (references copied to buf->leaf_copy), in
-// two phases so that the memory accesses of different candidates overlap
-// instead of forming one long chain of cache misses:
-//   1. pin the page of every not-yet-scored item (references are sorted, so
-//      items sharing a page share a pin) and prefetch each page's header;
-//   2. score them page by page, prefetching the next page's first tuple
-//      while computing on the current one.
 // score_leaf for vectors larger than a page: each is assembled from its
 // item and chunk tuples (read_item_vector, one page lock at a time) and
 // scored from the copy.
@@ -208,6 +201,13 @@ void score_chained(Relation index, ScanState *so, int count, bool check_seen)
     }
 }
 
+// Scores the items of one leaf (references copied to buf->leaf_copy), in
+// two phases so that the memory accesses of different candidates overlap
+// instead of forming one long chain of cache misses:
+//   1. pin the page of every not-yet-scored item (references are sorted, so
+//      items sharing a page share a pin) and prefetch each page's header;
+//   2. score them page by page, prefetching the next page's first tuple
+//      while computing on the current one.
 void score_leaf(Relation index, ScanState *so, int count, bool check_seen = true)
 {
     if (so->chained) {
