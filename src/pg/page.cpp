@@ -22,7 +22,13 @@ int max_dimensions(core::Metric metric)
 
 Size chunk_capacity() noexcept
 {
-    return (kMaxTupleSize - sizeof(ItemTupleHeader)) & ~Size(7);
+    // Not quite a full page: the free space map records free space in
+    // steps of BLCKSZ/256 bytes, rounding down what a page has and up what
+    // a request needs, so a page emptied by VACUUM (8,152 bytes free) is
+    // only ever offered for tuples of at most 254 steps (8,128 bytes).  A
+    // chunk that size reuses the pages VACUUM frees.
+    constexpr Size fsm_room = (BLCKSZ / 256) * 254;
+    return (std::min(kMaxTupleSize, fsm_room) - sizeof(ItemTupleHeader)) & ~Size(7);
 }
 
 int vector_chunks(Size bytes, Size header) noexcept

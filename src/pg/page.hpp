@@ -177,7 +177,7 @@ inline char *item_vector(ItemTupleHeader *t)
     return reinterpret_cast<char *>(t + 1);
 }
 
-// Vector bytes a chunk tuple carries at most (a full page, 8-byte units).
+// Vector bytes a chunk tuple carries at most (about a page, 8-byte units).
 Size chunk_capacity() noexcept;
 // Chunk tuples a vector of `bytes` needs when its head tuple has a header
 // of `header` bytes, and the bytes that stay in the head.
