@@ -105,7 +105,7 @@ Datum annoy_check(PG_FUNCTION_ARGS)
         ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
                         errmsg("index \"%s\" has impossible dimension %u", RelationGetRelationName(index), meta->dim)));
     annoy::core::Space space{annoy::core::Metric(meta->metric), meta->dim};
-    const int code_bytes = sketch_code_bytes(*meta);
+    const int sketch_bytes = leaf_sketch_bytes(*meta);
 
     MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "annoy check", ALLOCSET_DEFAULT_SIZES);
     auto alloc = context_allocator(cxt);
@@ -116,13 +116,7 @@ Datum annoy_check(PG_FUNCTION_ARGS)
 
     // Every page: known tuple kinds of plausible sizes; collect the items.
     walk_pages(index, [&](Page page, BlockNumber blkno) {
-        OffsetNumber max = PageGetMaxOffsetNumber(page);
-        for (OffsetNumber off = FirstOffsetNumber; off <= max; off++) {
-            ItemId id = PageGetItemId(page, off);
-            if (!ItemIdIsUsed(id))
-                continue;
-            const char *tuple = static_cast<const char *>(PageGetItem(page, id));
-            Size size = ItemIdGetLength(id);
+        for_each_tuple(page, [&](OffsetNumber off, const char *tuple, Size size) {
             bool ok;
             switch (uint8(tuple[0])) {
                 case kItemTuple: {
@@ -146,7 +140,7 @@ Datum annoy_check(PG_FUNCTION_ARGS)
                 case kLeafTuple: {
                     auto *leaf = reinterpret_cast<const LeafTupleHeader *>(tuple);
                     ok = size >= sizeof(LeafTupleHeader) && size == leaf_tuple_size(leaf) &&
-                         leaf->count <= leaf->capacity && leaf->code_bytes == code_bytes;
+                         leaf->count <= leaf->capacity && leaf->sketch_bytes == sketch_bytes;
                     break;
                 }
                 case kCenterTuple: {
@@ -166,7 +160,7 @@ Datum annoy_check(PG_FUNCTION_ARGS)
                 ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
                                 errmsg("index \"%s\" has a malformed tuple (kind %u, %zu bytes) at (%u,%u)",
                                        RelationGetRelationName(index), uint8(tuple[0]), size, blkno, off)));
-        }
+        });
     });
 
     // Every tree: reachable and acyclic, every item at most once, every

@@ -61,7 +61,7 @@ const core::Sketcher *cache_sketcher(Relation index, const core::Space &space, u
     return made;
 }
 
-// The centre tuple's values, palloc'd; errors if the reference is bad.
+// The center tuple's values, palloc'd; errors if the reference is bad.
 float *read_center(Relation index, const TupleRef &ref, uint32 dim)
 {
     Buffer buf = lock_ref_buffer(index, ref, BUFFER_LOCK_SHARE);
@@ -71,7 +71,7 @@ float *read_center(Relation index, const TupleRef &ref, uint32 dim)
         size < sizeof(CenterTupleHeader) + Size(dim) * sizeof(float)) {
         UnlockReleaseBuffer(buf);
         ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                        errmsg("index \"%s\" has a bad sketch centre tuple", RelationGetRelationName(index))));
+                        errmsg("index \"%s\" has a bad sketch center tuple", RelationGetRelationName(index))));
     }
     auto *values = static_cast<float *>(palloc(Size(dim) * sizeof(float)));
     memcpy(values, c + 1, Size(dim) * sizeof(float));

@@ -66,7 +66,7 @@ void insert_into_tree(const TreeInsert &t, const NewItem &item)
 {
     Relation index = t.index;
     const core::Space &space = t.space;
-    const int tree = t.tree, cb = item.code_bytes;
+    const int tree = t.tree, sketch_bytes = item.sketch_bytes;
     // The root from the meta page read at the start of this insert: if a
     // split replaced it since, it is a forward tuple leading to its
     // replacement.  Only after a stale reference (a freed and reused slot)
@@ -122,17 +122,17 @@ restart:
             goto restart;
         }
         LeafTupleHeader *leaf = node.leaf;
-        if (leaf->code_bytes != cb) {
+        if (leaf->sketch_bytes != sketch_bytes) {
             UnlockReleaseBuffer(buf);
             ANNOY_TREE_CORRUPTED(index, tree, "leaf (%u,%u) has sketches of %d bytes, expected %d",
                                  ItemPointerGetBlockNumber(&ref), ItemPointerGetOffsetNumber(&ref),
-                                 int(leaf->code_bytes), cb);
+                                 int(leaf->sketch_bytes), sketch_bytes);
         }
         if (leaf->count < leaf->capacity) {
             GenericXLogState *state = GenericXLogStart(index);
             Page copy = GenericXLogRegisterBuffer(state, buf, 0);
             auto *l = reinterpret_cast<LeafTupleHeader *>(tuple_at(index, copy, ref, &size));
-            set_leaf_entry(l, l->count++, item.ref, item.code);
+            set_leaf_entry(l, l->count++, item.ref, item.sketch);
             GenericXLogFinish(state);
             UnlockReleaseBuffer(buf);
             return;
@@ -144,18 +144,18 @@ restart:
         full.capacity = leaf->capacity;
         auto *refs = static_cast<TupleRef *>(palloc(size_t(full.count) * sizeof(TupleRef)));
         memcpy(refs, leaf_refs(leaf), size_t(full.count) * sizeof(TupleRef));
-        uint8 *codes = nullptr;
-        if (cb > 0) {
-            codes = static_cast<uint8 *>(palloc(size_t(full.count) * size_t(cb)));
-            memcpy(codes, leaf_codes(leaf), size_t(full.count) * size_t(cb));
+        uint8 *sketches = nullptr;
+        if (sketch_bytes > 0) {
+            sketches = static_cast<uint8 *>(palloc(size_t(full.count) * size_t(sketch_bytes)));
+            memcpy(sketches, leaf_sketches(leaf), size_t(full.count) * size_t(sketch_bytes));
         }
         full.refs = refs;
-        full.codes = codes;
+        full.sketches = sketches;
         UnlockReleaseBuffer(buf);
         bool done = split_leaf(t, full, item);
         pfree(refs);
-        if (codes != nullptr)
-            pfree(codes);
+        if (sketches != nullptr)
+            pfree(sketches);
         if (done)
             return;
         // The leaf changed while its split was computed: look at it again.
@@ -191,11 +191,11 @@ bool insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, R
     // The item's sketch, computed once for all trees.
     const core::Sketcher *sketcher = index_sketcher(index, *meta);
     if (sketcher != nullptr) {
-        item.code_bytes = int(sketcher->code_bytes());
-        auto *code = static_cast<uint8 *>(palloc(size_t(item.code_bytes)));
-        static_assert(noexcept(sketcher->encode(v.data, code)), "called outside guarded()");
-        sketcher->encode(v.data, code);
-        item.code = code;
+        item.sketch_bytes = int(sketcher->sketch_bytes());
+        auto *sketch = static_cast<uint8 *>(palloc(size_t(item.sketch_bytes)));
+        static_assert(noexcept(sketcher->sketch(v.data, sketch)), "called outside guarded()");
+        sketcher->sketch(v.data, sketch);
+        item.sketch = sketch;
     }
     item.ref = add_item(index, space, heap_tid, v.data);
     for (int t = 0; t < meta->n_trees; t++)

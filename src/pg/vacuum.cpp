@@ -89,14 +89,9 @@ void flag_dead(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, void *st
     Relation index = info->index;
     for_each_data_page(index, info->strategy, BUFFER_LOCK_EXCLUSIVE, [&](Buffer buf, Page page, BlockNumber blkno) {
         PageChange change{index, buf};
-        OffsetNumber max = PageGetMaxOffsetNumber(page);
-        for (OffsetNumber off = FirstOffsetNumber; off <= max; off++) {
-            ItemId id = PageGetItemId(page, off);
-            if (!ItemIdIsUsed(id))
-                continue;
+        for_each_tuple(page, [&](OffsetNumber off, const char *tuple, Size) {
             TupleRef ref;
             ItemPointerSet(&ref, blkno, off);
-            const char *tuple = static_cast<const char *>(PageGetItem(page, id));
             if (uint8(tuple[0]) == kForwardTuple) {
                 auto *fwd = reinterpret_cast<const ForwardTupleHeader *>(tuple);
                 uint64 retired = fwd->retired();
@@ -105,10 +100,10 @@ void flag_dead(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, void *st
                     PageIndexTupleDeleteNoCompact(p, off);
                     PageSetHasFreeLinePointers(p);
                 }
-                continue;
+                return;
             }
             if (uint8(tuple[0]) != kItemTuple)
-                continue;
+                return;
             auto *item = reinterpret_cast<const ItemTupleHeader *>(tuple);
             if (item->flags & kItemDead) {
                 // Flagged by a VACUUM that did not finish.
@@ -122,7 +117,7 @@ void flag_dead(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, void *st
             } else {
                 dead.live += 1;
             }
-        }
+        });
         change.finish();
         // Every page's free space, afresh: inserts may have recorded a busy
         // page as full.
@@ -136,19 +131,15 @@ void clean_leaves(IndexVacuumInfo *info, const core::ItemSet &dead)
     Relation index = info->index;
     for_each_data_page(index, info->strategy, BUFFER_LOCK_EXCLUSIVE, [&](Buffer buf, Page page, BlockNumber) {
         PageChange change{index, buf};
-        OffsetNumber max = PageGetMaxOffsetNumber(page);
-        for (OffsetNumber off = FirstOffsetNumber; off <= max; off++) {
-            ItemId id = PageGetItemId(page, off);
-            if (!ItemIdIsUsed(id))
-                continue;
-            auto *leaf = reinterpret_cast<LeafTupleHeader *>(PageGetItem(page, id));
+        for_each_tuple(page, [&](OffsetNumber off, char *tuple, Size) {
+            auto *leaf = reinterpret_cast<LeafTupleHeader *>(tuple);
             if (leaf->kind != kLeafTuple)
-                continue;
+                return;
             bool any = false;
             for (int i = 0; i < leaf->count && !any; i++)
                 any = dead.contains(ref_key(leaf_refs(leaf)[i]));
             if (!any)
-                continue;
+                return;
             Page copy = change.writable();
             auto *l = reinterpret_cast<LeafTupleHeader *>(PageGetItem(copy, PageGetItemId(copy, off)));
             TupleRef *refs = leaf_refs(l);
@@ -158,9 +149,9 @@ void clean_leaves(IndexVacuumInfo *info, const core::ItemSet &dead)
                     copy_leaf_entry(l, kept++, l, i);  // reference and sketch
             }
             memset(refs + kept, 0, size_t(l->count - kept) * sizeof(TupleRef));
-            memset(leaf_codes(l) + size_t(kept) * l->code_bytes, 0, size_t(l->count - kept) * l->code_bytes);
+            memset(leaf_sketches(l) + size_t(kept) * l->sketch_bytes, 0, size_t(l->count - kept) * l->sketch_bytes);
             l->count = uint16(kept);
-        }
+        });
         change.finish();
     });
 }
@@ -173,18 +164,16 @@ void free_items(IndexVacuumInfo *info, const core::ItemSet &dead)
     Relation index = info->index;
     for_each_data_page(index, info->strategy, BUFFER_LOCK_EXCLUSIVE, [&](Buffer buf, Page page, BlockNumber blkno) {
         PageChange change{index, buf};
-        OffsetNumber max = PageGetMaxOffsetNumber(page);
-        for (OffsetNumber off = max; off >= FirstOffsetNumber; off--) {
-            ItemId id = PageGetItemId(page, off);
-            if (!ItemIdIsUsed(id))
-                continue;
-            TupleRef ref;
-            ItemPointerSet(&ref, blkno, off);
-            auto *item = reinterpret_cast<ItemTupleHeader *>(PageGetItem(page, id));
-            if (item->kind != kItemTuple || !(item->flags & kItemDead) || !dead.contains(ref_key(ref)))
-                continue;
-            PageIndexTupleDeleteNoCompact(change.writable(), off);
-        }
+        for_each_tuple(
+            page,
+            [&](OffsetNumber off, const char *tuple, Size) {
+                TupleRef ref;
+                ItemPointerSet(&ref, blkno, off);
+                auto *item = reinterpret_cast<const ItemTupleHeader *>(tuple);
+                if (item->kind == kItemTuple && (item->flags & kItemDead) && dead.contains(ref_key(ref)))
+                    PageIndexTupleDeleteNoCompact(change.writable(), off);
+            },
+            true);
         if (change.changed()) {
             // Let PageAddItem look for the unused line pointers.
             PageSetHasFreeLinePointers(change.writable());
@@ -284,7 +273,7 @@ bool merge_leaves(Relation index, int tree, TidyNode *nodes, int s)
     bool ok = slot != nullptr && ItemPointerEquals(slot, &split.slot_ref) && sv.kind == kSplitTuple &&
               av.kind == kLeafTuple && bv.kind == kLeafTuple && ItemPointerEquals(&sv.split->child[0], &a.ref) &&
               ItemPointerEquals(&sv.split->child[1], &b.ref) && av.leaf->count + bv.leaf->count <= av.leaf->capacity &&
-              av.leaf->code_bytes == bv.leaf->code_bytes;
+              av.leaf->sketch_bytes == bv.leaf->sketch_bytes;
     if (!ok) {
         pages.abandon();
         return false;
