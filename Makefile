@@ -4,6 +4,7 @@
 #   make test                   set up a fresh machine, then run every test (README)
 #   make demo                   Fashion-MNIST demo on a private throwaway cluster
 #   make bench                  the benchmark tool (test/bench)
+#   make bench-anchors          the core next to Annoy, hnswlib and FAISS, in memory (test/bench/anchors)
 #   make installcheck           pg_regress suite against the server the PG* variables point at
 #   make installcheck-tap       TAP suite (test/t) against the installed build (own throwaway clusters)
 #   make installcheck-examples  client examples (test/examples) against the server of the PG* variables
@@ -20,7 +21,7 @@ OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 ANNOY_HEADERS := $(wildcard src/core/*.hpp src/pg/*.hpp)
 
 # pg_regress suite: sql/<name>.sql against expected/<name>.out
-REGRESS = distance_functions index_build index_scan index_errors index_bounded_build index_sketch extension_upgrade
+REGRESS = distance_functions index_build index_scan index_errors index_bounded_build index_sketch extension_upgrade index_robust
 REGRESS_OPTS = --inputdir=. --outputdir=test/regress_out
 
 PG_CONFIG ?= pg_config
@@ -79,4 +80,7 @@ dist:
 	git archive --format=zip --prefix=$(EXTENSION)-$(DIST_VERSION)/ -o $(DIST_DIR)/$(EXTENSION)-$(DIST_VERSION).zip HEAD
 	@echo "$(DIST_DIR)/$(EXTENSION)-$(DIST_VERSION).zip"
 
-.PHONY: test demo bench check-core-purity installcheck-tap installcheck-examples dist
+bench-anchors:
+	test/bench/anchors/run_anchors.sh
+
+.PHONY: test demo bench bench-anchors check-core-purity installcheck-tap installcheck-examples dist

@@ -88,9 +88,9 @@ void read_vector(const BuildState &st, const TupleRef &ref, Buffer *buf, char *d
         *buf = ReadBuffer(st.index, blkno);
     }
     LockBuffer(*buf, BUFFER_LOCK_SHARE);
-    Size size;
-    auto *item = reinterpret_cast<ItemTupleHeader *>(tuple_at(st.index, BufferGetPage(*buf), ref, &size));
-    if (item == nullptr || item->kind != kItemTuple)
+    IndexShape shape{st.space, 1, 0};  // the build's own items: only their size matters here
+    ItemTupleHeader *item = read_item(st.index, BufferGetPage(*buf), ref, shape);
+    if (item == nullptr)
         elog(ERROR, "annoy: item tuple (%u,%u) vanished during the build", blkno, ItemPointerGetOffsetNumber(&ref));
     memcpy(dst, item_vector(item), st.vector_bytes);
     LockBuffer(*buf, BUFFER_LOCK_UNLOCK);
@@ -103,7 +103,10 @@ uint32 route(const core::Space &space, const core::FlatForest &top, const void *
     core::NodeRef r = top.roots[0];
     while (!core::is_leaf(r)) {
         uint32 idx = core::node_index(r);
-        r = top.splits[idx].child[core::side_of(core::margin(space, top.plane(idx), vec, extra), item)];
+        // The tie of an item on the plane mixes in the node, so items no
+        // hyperplane divides spread over both sides at every level.
+        r = top.splits[idx]
+                .child[core::side_of(core::margin(space, top.plane(idx), vec, extra), core::mix_seed(item, idx))];
     }
     return core::node_index(r);
 }

@@ -5,6 +5,7 @@
 // Concurrency: at most one node page is locked at a time while waiting, so
 // inserts, scans and VACUUM cannot deadlock on each other; pages for new
 // tuples are only taken with a conditional lock (page.cpp).
+#include "rng.hpp"
 #include "sketch.hpp"
 
 #include "am.hpp"
@@ -25,7 +26,9 @@ void set_dimension(Relation index, core::Metric metric, int dim)
     MetaPageData *meta = meta_data(BufferGetPage(buf));
     if (meta->dim == 0) {
         GenericXLogState *state = GenericXLogStart(index);
-        meta_data(GenericXLogRegisterBuffer(state, buf, 0))->dim = uint32(dim);
+        MetaPageData *m = meta_data(GenericXLogRegisterBuffer(state, buf, 0));
+        m->dim = uint32(dim);
+        m->checksum = meta_checksum(*m);
         GenericXLogFinish(state);
     } else {
         uint32 existing = meta->dim;
@@ -65,33 +68,36 @@ TupleRef add_item(Relation index, const core::Space &space, ItemPointer heap_tid
 void insert_into_tree(const TreeInsert &t, const NewItem &item)
 {
     Relation index = t.index;
-    const core::Space &space = t.space;
+    const core::Space &space = t.shape.space;
     const int tree = t.tree, sketch_bytes = item.sketch_bytes;
     // The root from the meta page read at the start of this insert: if a
     // split replaced it since, it is a forward tuple leading to its
-    // replacement.  Only after a stale reference (a freed and reused slot)
-    // is the meta page read again.
-    bool reread_root = false;
-restart:
+    // replacement (nothing frees a node this insert may still reach).
     Parent parent;
     parent.slot = root_slot();
-    TupleRef ref = reread_root ? read_root(index, tree) : t.meta->roots[tree];
-    reread_root = true;
+    TupleRef ref = t.meta->roots[tree];
     parent.slot_ref = ref;
-    for (int steps = 0;; steps++) {
-        if (steps > 100000)
-            ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                            errmsg("index \"%s\" tree %d has a cycle", RelationGetRelationName(index), tree)));
+    // A descent visits each node once, apart from looking again at one that
+    // changed under it: far fewer steps than the index has tuples, unless a
+    // corrupted tree has a cycle.  The bound is looked up only once a
+    // descent is long.
+    uint64 max_steps = 0;
+    for (uint64 steps = 0;; steps++) {
+        if (unlikely(steps >= 1024)) {
+            if (max_steps == 0)
+                max_steps = max_tuples(RelationGetNumberOfBlocks(index)) + 1024;
+            if (steps > max_steps)
+                tuple_corrupted(index, ref, tree, "descent longer than the index (a cycle)");
+        }
         CHECK_FOR_INTERRUPTS();
         Buffer buf = lock_ref_buffer(index, ref, BUFFER_LOCK_SHARE);
-        Size size;
-        char *tuple = tuple_at(index, BufferGetPage(buf), ref, &size);
-        NodeView node = view_node(tuple, size, tree);
+        NodeView node = read_node(index, BufferGetPage(buf), ref, tree, t.shape);
         if (node.kind == kSplitTuple) {
             static_assert(noexcept(core::margin(space, split_view(space, node.split), item.vec, item.extra)),
                           "called outside guarded()");
             float m = core::margin(space, split_view(space, node.split), item.vec, item.extra);
-            int side = core::side_of(m, ref_key(item.ref));
+            // The tie mixes in the split: items on a zero plane spread.
+            int side = core::side_of(m, core::mix_seed(ref_key(item.ref), ref_key(ref)));
             parent.slot.split = ref;
             parent.slot.side = side;
             parent.slot_ref = node.split->child[side];
@@ -104,34 +110,20 @@ restart:
             UnlockReleaseBuffer(buf);
             continue;
         }
-        if (node.kind != kLeafTuple) {
-            // A stale reference to a slot that was freed and reused.
-            UnlockReleaseBuffer(buf);
-            goto restart;
-        }
 
         // A leaf: take the exclusive lock and look again.
         LockBuffer(buf, BUFFER_LOCK_UNLOCK);
         LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-        tuple = tuple_at(index, BufferGetPage(buf), ref, &size);
-        node = view_node(tuple, size, tree);
+        node = read_node(index, BufferGetPage(buf), ref, tree, t.shape);
         if (node.kind != kLeafTuple) {
             UnlockReleaseBuffer(buf);
-            if (node.kind == kForwardTuple || node.kind == kSplitTuple)
-                continue;  // changed under us: look at it again
-            goto restart;
+            continue;  // split or merged under us: look at it again
         }
         LeafTupleHeader *leaf = node.leaf;
-        if (leaf->sketch_bytes != sketch_bytes) {
-            UnlockReleaseBuffer(buf);
-            ANNOY_TREE_CORRUPTED(index, tree, "leaf (%u,%u) has sketches of %d bytes, expected %d",
-                                 ItemPointerGetBlockNumber(&ref), ItemPointerGetOffsetNumber(&ref),
-                                 int(leaf->sketch_bytes), sketch_bytes);
-        }
         if (leaf->count < leaf->capacity) {
             GenericXLogState *state = GenericXLogStart(index);
             Page copy = GenericXLogRegisterBuffer(state, buf, 0);
-            auto *l = reinterpret_cast<LeafTupleHeader *>(tuple_at(index, copy, ref, &size));
+            LeafTupleHeader *l = read_node(index, copy, ref, tree, t.shape).leaf;
             set_leaf_entry(l, l->count++, item.ref, item.sketch);
             GenericXLogFinish(state);
             UnlockReleaseBuffer(buf);
@@ -197,9 +189,15 @@ bool insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, R
         sketcher->sketch(v.data, sketch);
         item.sketch = sketch;
     }
+    IndexShape shape = index_shape(*meta);
+    shape.space = space;  // with the dimension, if this row set it
+    if (item.sketch_bytes != shape.sketch_bytes)
+        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                        errmsg("index \"%s\" has sketches of %d bytes, its meta page says %d",
+                               RelationGetRelationName(index), item.sketch_bytes, shape.sketch_bytes)));
     item.ref = add_item(index, space, heap_tid, v.data);
     for (int t = 0; t < meta->n_trees; t++)
-        insert_into_tree(TreeInsert{index, space, meta, t}, item);
+        insert_into_tree(TreeInsert{index, shape, meta, t}, item);
 
     MemoryContextSwitchTo(old);
     MemoryContextDelete(cxt);

@@ -14,23 +14,21 @@ namespace {
 // forward tuple (VACUUM frees it once no earlier snapshot remains), if the
 // slot still holds the leaf's reference (a concurrent change may have moved
 // it; the forward tuple then stays live and keeps the tree whole).
-void update_parent(Relation index, int tree, const Parent &parent, const TupleRef &leaf_ref,
+void update_parent(Relation index, const IndexShape &shape, int tree, const Parent &parent, const TupleRef &leaf_ref,
                    const TupleRef &replacement)
 {
     BlockNumber blocks[2] = {slot_block(parent.slot), ItemPointerGetBlockNumber(&leaf_ref)};
     LockedPages pages = LockedPages::lock(index, blocks, 2);
-    TupleRef *slot = slot_ref_in(pages, parent.slot, tree);
+    TupleRef *slot = slot_ref_in(pages, parent.slot, tree, shape);
     if (slot == nullptr || !ItemPointerEquals(slot, const_cast<TupleRef *>(&parent.slot_ref))) {
         pages.abandon();
         return;
     }
     *slot = replacement;
-    Size size;
-    auto *fwd = reinterpret_cast<ForwardTupleHeader *>(tuple_in(pages, leaf_ref, &size));
+    NodeView old = node_in(pages, leaf_ref, tree, shape);
     if (ItemPointerEquals(const_cast<TupleRef *>(&parent.slot_ref), const_cast<TupleRef *>(&leaf_ref)) &&
-        fwd != nullptr && fwd->kind == kForwardTuple && fwd->tree == tree &&
-        ItemPointerEquals(&fwd->target, const_cast<TupleRef *>(&replacement)))
-        fwd->set_retired(retirement_stamp());
+        old.kind == kForwardTuple && ItemPointerEquals(&old.forward->target, const_cast<TupleRef *>(&replacement)))
+        old.forward->set_retired(retirement_stamp());
     pages.commit();
 }
 
@@ -53,7 +51,7 @@ struct LeafSplit {
 // leaf's capacity.
 void compute_split(const TreeInsert &t, const FullLeaf &leaf, const NewItem &item, LeafSplit *out)
 {
-    const core::Space &space = t.space;
+    const core::Space &space = t.shape.space;
     const int count = leaf.count, sketch_bytes = item.sketch_bytes;
     size_t bytes = space.vector_bytes();
     int n = count + 1;
@@ -65,7 +63,7 @@ void compute_split(const TreeInsert &t, const FullLeaf &leaf, const NewItem &ite
     out->sketches = sketch_bytes > 0 ? static_cast<uint8 *>(palloc(size_t(n) * size_t(sketch_bytes))) : nullptr;
     out->n = 0;
     for (int i = 0; i < count; i++) {
-        if (read_item_vector(t.index, leaf.refs[i], vecs + size_t(out->n) * bytes, bytes, nullptr)) {
+        if (read_item_vector(t.index, leaf.refs[i], t.shape, vecs + size_t(out->n) * bytes, nullptr)) {
             if (sketch_bytes > 0)
                 memcpy(out->sketches + size_t(out->n) * size_t(sketch_bytes),
                        leaf.sketches + size_t(i) * size_t(sketch_bytes), size_t(sketch_bytes));
@@ -107,7 +105,7 @@ void compute_split(const TreeInsert &t, const FullLeaf &leaf, const NewItem &ite
 bool split_leaf(const TreeInsert &t, const FullLeaf &full, const NewItem &item)
 {
     Relation index = t.index;
-    const core::Space &space = t.space;
+    const core::Space &space = t.shape.space;
     const int tree = t.tree, count = full.count, capacity = full.capacity, sketch_bytes = item.sketch_bytes;
     const TupleRef &leaf_ref = full.ref;
     // Held until the new leaves are written (see kSplitBarrier).
@@ -117,11 +115,9 @@ bool split_leaf(const TreeInsert &t, const FullLeaf &full, const NewItem &item)
     int n = split.n;
 
     Buffer leaf_buf = lock_ref_buffer(index, leaf_ref, BUFFER_LOCK_EXCLUSIVE);
-    Size size;
-    auto *leaf = reinterpret_cast<LeafTupleHeader *>(tuple_at(index, BufferGetPage(leaf_buf), leaf_ref, &size));
-    if (leaf == nullptr || leaf->kind != kLeafTuple || leaf->tree != tree || leaf->count != count ||
-        leaf->sketch_bytes != sketch_bytes ||
-        memcmp(leaf_refs(leaf), full.refs, size_t(count) * sizeof(TupleRef)) != 0) {
+    NodeView now = read_node(index, BufferGetPage(leaf_buf), leaf_ref, tree, t.shape);
+    if (now.kind != kLeafTuple || now.leaf->count != count ||
+        memcmp(leaf_refs(now.leaf), full.refs, size_t(count) * sizeof(TupleRef)) != 0) {
         UnlockReleaseBuffer(leaf_buf);
         UnlockPage(index, kSplitBarrier, ShareLock);
         return false;
@@ -131,7 +127,7 @@ bool split_leaf(const TreeInsert &t, const FullLeaf &full, const NewItem &item)
         // Dead references made room: the leaf keeps the live ones and the new item.
         GenericXLogState *state = GenericXLogStart(index);
         Page copy = GenericXLogRegisterBuffer(state, leaf_buf, 0);
-        auto *l = reinterpret_cast<LeafTupleHeader *>(tuple_at(index, copy, leaf_ref, &size));
+        LeafTupleHeader *l = read_node(index, copy, leaf_ref, tree, t.shape).leaf;
         memset(leaf_refs(l), 0, leaf_tuple_size(l) - sizeof(LeafTupleHeader));
         memcpy(leaf_refs(l), split.keep, size_t(n) * sizeof(TupleRef));
         if (sketch_bytes > 0)
@@ -182,7 +178,7 @@ bool split_leaf(const TreeInsert &t, const FullLeaf &full, const NewItem &item)
     pages.commit();  // records every page's free space
 
     UnlockPage(index, kSplitBarrier, ShareLock);
-    update_parent(index, tree, full.parent, leaf_ref, split_ref);
+    update_parent(index, t.shape, tree, full.parent, leaf_ref, split_ref);
     return true;
 }
 

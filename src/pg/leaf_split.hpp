@@ -16,7 +16,7 @@ namespace annoy::pg {
 // The tree an insert adds to.
 struct TreeInsert {
     Relation index;
-    core::Space space;
+    IndexShape shape;          // with the dimension, if this insert set it (node_access.hpp)
     const MetaPageData *meta;  // as the insert read it
     int tree;
 };
