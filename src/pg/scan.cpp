@@ -145,7 +145,7 @@ struct ScanState {
     // Sketch ranking (use_sketch): candidates gathered from leaves wait in
     // buf->pending, with their estimated distances, until chosen for scoring.
     bool use_sketch;
-    int code_bytes;
+    int sketch_bytes;
     size_t gathered;     // candidates ranked so far
     size_t gather_stop;  // rank this many before scoring the batch
 
@@ -244,14 +244,14 @@ void rank_leaf(ScanState *so, LeafTupleHeader *leaf)
 {
     ScanBuffers &b = *so->buf;
     const TupleRef *refs = leaf_refs(leaf);
-    const uint8 *codes = leaf_codes(leaf);
-    const size_t code_bytes = size_t(so->code_bytes);
+    const uint8 *sketches = leaf_sketches(leaf);
+    const size_t sketch_bytes = size_t(so->sketch_bytes);
     for (int i = 0; i < leaf->count; i++) {
         uint64 key = ref_key(refs[i]);
         if (!b.seen.insert(key))
             continue;  // already ranked from another tree
-        static_assert(noexcept(b.sketch_query.estimate(codes)), "Postgres longjmps through scans");
-        b.pending.push(b.sketch_query.estimate(codes + size_t(i) * code_bytes), key);
+        static_assert(noexcept(b.sketch_query.estimate(sketches)), "Postgres longjmps through scans");
+        b.pending.push(b.sketch_query.estimate(sketches + size_t(i) * sketch_bytes), key);
         so->gathered++;
     }
 }
@@ -454,7 +454,7 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
             static_assert(noexcept(so->buf->sketch_query.prepare(*sketcher, so->query)),
                           "Postgres longjmps through scans");
             so->buf->sketch_query.prepare(*sketcher, so->query);
-            so->code_bytes = int(sketcher->code_bytes());
+            so->sketch_bytes = int(sketcher->sketch_bytes());
             so->use_sketch = true;
         }
     }
@@ -465,7 +465,7 @@ bool get_tuple(IndexScanDesc scan, ScanDirection dir)
 {
     auto *so = static_cast<ScanState *>(scan->opaque);
     if (dir != ForwardScanDirection)
-        elog(ERROR, "annoy index scans only go forward");
+        elog(ERROR, "annoy: index scans only go forward");
 
     if (!so->started) {
         so->started = true;
