@@ -21,6 +21,7 @@
 #include "index_sketch.hpp"
 #include "index_vector.hpp"
 #include "node_access.hpp"
+#include "partition_budget.hpp"
 
 #include "search_state.hpp"
 
@@ -147,6 +148,10 @@ struct ScanState {
     size_t gather_stop;  // rank this many before scoring the batch
 
     Buffer pinned;  // last data page read, kept pinned
+
+    // The other partitions' scans of the same query, if this index is a
+    // partition: they share the budget (partition_budget.hpp).
+    SiblingScan siblings;
 };
 
 // The page of `blkno`, pinned (reusing the pin of the previous read).
@@ -376,6 +381,7 @@ IndexScanDesc begin_scan(Relation index, int nkeys, int norderbys)
     so->dot_max_norm = meta->dot_max_norm;
     so->n_items = estimated_items(index, *meta);
     memcpy(so->roots, meta->roots, sizeof(TupleRef) * size_t(meta->n_trees));
+    sibling_scan_register(&so->siblings, index, double(so->n_items), cxt);
 
     so->buf = take_buffers(cxt);
     static_assert(sizeof(ItemGroup) >= sizeof(uint64), "score_pending uses groups as key scratch");
@@ -424,7 +430,6 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
             so->use_sketch = true;
         }
     }
-    so->budget = so->query == nullptr ? SIZE_MAX : size_t(effective_search_k(double(so->n_items), so->use_sketch));
 }
 
 bool get_tuple(IndexScanDesc scan, ScanDirection dir)
@@ -435,6 +440,14 @@ bool get_tuple(IndexScanDesc scan, ScanDirection dir)
 
     if (!so->started) {
         so->started = true;
+        // The budget, set now rather than at rescan: the executor begins
+        // (and may rescan) a Merge Append's children one after another, and
+        // only once they have all begun is the set of siblings known.
+        if (so->query == nullptr)
+            so->budget = SIZE_MAX;
+        else
+            so->budget = size_t(partition_search_k(double(so->n_items), sibling_scan_total(&so->siblings),
+                                                   so->use_sketch, so->n_trees, int(so->meta->leaf_size)));
         // Tree roots are explored first (Annoy's +infinity priority), in
         // order of the trees.
         for (int t = 0; t < so->n_trees; t++)
