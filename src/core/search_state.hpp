@@ -27,7 +27,7 @@ public:
         float priority;
         uint64_t ref;
     };
-    explicit NodeQueue(RawAllocator a) : alloc_(a) {}
+    explicit NodeQueue(RawAllocator a) noexcept : alloc_(a) {}
     ~NodeQueue();
     NodeQueue(const NodeQueue &) = delete;
     NodeQueue &operator=(const NodeQueue &) = delete;
@@ -54,7 +54,7 @@ public:
         float distance;
         uint64_t ref;
     };
-    explicit CandidateArray(RawAllocator a) : alloc_(a) {}
+    explicit CandidateArray(RawAllocator a) noexcept : alloc_(a) {}
     ~CandidateArray();
     CandidateArray(const CandidateArray &) = delete;
     CandidateArray &operator=(const CandidateArray &) = delete;
@@ -74,7 +74,7 @@ protected:
 
 class CandidateQueue : public CandidateArray {
 public:
-    explicit CandidateQueue(RawAllocator a) : CandidateArray(a) {}
+    explicit CandidateQueue(RawAllocator a) noexcept : CandidateArray(a) {}
 
     void push(float distance, uint64_t ref);
     Entry pop();  // the smallest; precondition: !empty()
@@ -87,7 +87,7 @@ public:
 // hundred).
 class CandidatePool : public CandidateArray {
 public:
-    explicit CandidatePool(RawAllocator a) : CandidateArray(a) {}
+    explicit CandidatePool(RawAllocator a) noexcept : CandidateArray(a) {}
 
     void push(float distance, uint64_t ref) { append(distance, ref); }
     // Removes the k entries of smallest distance (NaN last; all of them if
@@ -98,7 +98,7 @@ public:
 
 class ItemSet {
 public:
-    explicit ItemSet(RawAllocator a) : alloc_(a) {}
+    explicit ItemSet(RawAllocator a) noexcept : alloc_(a) {}
     ~ItemSet();
     ItemSet(const ItemSet &) = delete;
     ItemSet &operator=(const ItemSet &) = delete;

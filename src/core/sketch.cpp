@@ -102,7 +102,7 @@ void Sketcher::set_center(const float *center)
         row_dot_c_[r] = kernels().dot(rows_->data() + r * dim, center_.data(), dim);
 }
 
-void Sketcher::project(const float *y, bool centred, float *out) const
+void Sketcher::project(const float *y, bool centred, float *out) const noexcept
 {
     const size_t dim = space_.dim;
     const FloatKernels &k = kernels();
@@ -110,7 +110,7 @@ void Sketcher::project(const float *y, bool centred, float *out) const
         out[r] = k.dot(rows_->data() + r * dim, y, dim) - (centred ? row_dot_c_[r] : 0.0f);
 }
 
-const float *Sketcher::prime(const float *x, float *buf) const
+const float *Sketcher::prime(const float *x, float *buf) const noexcept
 {
     if (space_.metric != Metric::Angular)
         return x;
@@ -122,7 +122,7 @@ const float *Sketcher::prime(const float *x, float *buf) const
     return buf;
 }
 
-void Sketcher::encode(const void *vec, uint8_t *code) const
+void Sketcher::encode(const void *vec, uint8_t *code) const noexcept
 {
     float buf[kMaxSketchDim];
     const float *x = prime(static_cast<const float *>(vec), buf);
@@ -143,7 +143,7 @@ void Sketcher::encode(const void *vec, uint8_t *code) const
     }
 }
 
-void Sketcher::Query::prepare(const Sketcher &s, const void *query)
+void Sketcher::Query::prepare(const Sketcher &s, const void *query) noexcept
 {
     metric_ = s.space_.metric;
     bytes_ = s.bits_ / 8;
@@ -181,7 +181,7 @@ void Sketcher::Query::prepare(const Sketcher &s, const void *query)
     }
 }
 
-float Sketcher::Query::estimate(const uint8_t *code) const
+float Sketcher::Query::estimate(const uint8_t *code) const noexcept
 {
     float sum = 0.0f;
     const float *t = table_;

@@ -26,6 +26,8 @@
 // Estimates order candidates only: exact distances decide what is returned.
 #pragma once
 
+#include "common.hpp"
+
 #include <memory>
 #include <vector>
 
@@ -75,7 +77,7 @@ public:
     uint32_t bits() const { return bits_; }
 
     // Writes the sketch of vec (space.vector_bytes()) into code[code_bytes()].
-    void encode(const void *vec, uint8_t *code) const;
+    void encode(const void *vec, uint8_t *code) const noexcept;
 
     // Precomputes a query's tables; estimate() then takes ~bits/8 lookups.
     // Trivially destructible and allocation-free (see kMaxSketchBits).
@@ -83,10 +85,10 @@ public:
     public:
         Query() = default;
         Query(const Sketcher &sketcher, const void *query) { prepare(sketcher, query); }
-        void prepare(const Sketcher &sketcher, const void *query);
+        void prepare(const Sketcher &sketcher, const void *query) noexcept;
         // Estimated distance of the item with this sketch, on the scale of
         // Space::distance (squared for Euclidean); only the order matters.
-        float estimate(const uint8_t *code) const;
+        float estimate(const uint8_t *code) const noexcept;
 
     private:
         Metric metric_ = Metric::Euclidean;
@@ -106,9 +108,9 @@ public:
 
 private:
     // The bits_ projections of y (minus those of c when centred).
-    void project(const float *y, bool centred, float *out) const;
+    void project(const float *y, bool centred, float *out) const noexcept;
     // x' (see above): x itself, or x / |x| written to buf for Angular.
-    const float *prime(const float *x, float *buf) const;
+    const float *prime(const float *x, float *buf) const noexcept;
 
     void set_center(const float *center);
 

@@ -6,14 +6,16 @@
 // tree 0's leaves list them (the vectors one leaf refers to share pages),
 // then each tree's nodes in post-order.  When they do not fit, the build
 // continues with bounded memory (build_spill.cpp).
+#include "forest.hpp"
+#include "search_state.hpp"
+#include "sketch.hpp"
+
 #include "am.hpp"
 #include "build_state.hpp"
 #include "build_write.hpp"
 #include "guard.hpp"
 #include "index_sketch.hpp"
 #include "index_vector.hpp"
-
-#include "forest.hpp"
 
 extern "C" {
 #include "access/xloginsert.h"
@@ -109,8 +111,8 @@ MetaPageData *new_meta(const IndexOptions &opts, core::Metric metric)
 void build_in_memory(BuildState &st, const IndexOptions &opts, const core::BuildParams &params, MetaPageData *meta,
                      MemoryContext cxt)
 {
-    ForestHolder *holder = forest_holder(cxt);
-    const core::FlatForest &f = build_into(holder, st.space, st.vectors, st.n, params);
+    auto *slot = ContextOwned<core::FlatForest>::create(cxt);
+    const core::FlatForest &f = build_into(slot, st.space, st.vectors, st.n, params);
 
     pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseWrite);
     pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, int64(st.n));

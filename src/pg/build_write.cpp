@@ -1,4 +1,8 @@
 // Writing built forests to pages.
+#include "forest.hpp"
+#include "search_state.hpp"
+#include "sketch.hpp"
+
 #include "build_write.hpp"
 
 #include "guard.hpp"
@@ -12,31 +16,14 @@ extern "C" {
 
 namespace annoy::pg {
 
-static void free_forest(void *arg)
-{
-    auto *h = static_cast<ForestHolder *>(arg);
-    delete h->forest;
-    h->forest = nullptr;
-}
-
-ForestHolder *forest_holder(MemoryContext cxt)
-{
-    auto *h = static_cast<ForestHolder *>(MemoryContextAllocZero(cxt, sizeof(ForestHolder)));
-    h->cb.func = free_forest;
-    h->cb.arg = h;
-    MemoryContextRegisterResetCallback(cxt, &h->cb);
-    return h;
-}
-
-const core::FlatForest &build_into(ForestHolder *holder, const core::Space &space, const void *vectors, size_t n,
-                                   const core::BuildParams &params)
+const core::FlatForest &build_into(ContextOwned<core::FlatForest> *slot, const core::Space &space, const void *vectors,
+                                   size_t n, const core::BuildParams &params)
 {
     guarded([&] {
-        delete holder->forest;
-        holder->forest = nullptr;
-        holder->forest = new core::FlatForest(core::build_forest(space, vectors, n, params));
+        slot->reset();  // the previous forest's memory first
+        slot->emplace(core::build_forest(space, vectors, n, params));
     });
-    return *holder->forest;
+    return *slot->get();
 }
 
 static core::NodeRef *node_stack(const core::FlatForest &f)
@@ -89,7 +76,8 @@ uint8 *encode_items(const core::Sketcher &sketcher, const char *vectors, size_t 
     for (size_t i = 0; i < n; i++) {
         if (i % 1024 == 1023)
             CHECK_FOR_INTERRUPTS();
-        sketcher.encode(vectors + i * vb, codes + i * cb);  // never throws (fixed buffers)
+        static_assert(noexcept(sketcher.encode(vectors, codes)), "called outside guarded()");
+        sketcher.encode(vectors + i * vb, codes + i * cb);
     }
     return codes;
 }

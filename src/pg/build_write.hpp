@@ -2,26 +2,20 @@
 // bounded-memory build).
 #pragma once
 
-#include "page_writer.hpp"
-
 #include "forest.hpp"
+#include "search_state.hpp"
 #include "sketch.hpp"
+
+#include "context_alloc.hpp"
+#include "page_writer.hpp"
 
 namespace annoy::pg {
 
-// Owns a core forest during a build; freed with the build's memory context
-// even if an error longjmps out of the page writing.
-struct ForestHolder {
-    core::FlatForest *forest;
-    MemoryContextCallback cb;
-};
-
-// A holder whose forest is deleted when `cxt` is reset or deleted.
-ForestHolder *forest_holder(MemoryContext cxt);
-
-// Replaces the holder's forest with a new build (core work under the guard).
-const core::FlatForest &build_into(ForestHolder *holder, const core::Space &space, const void *vectors, size_t n,
-                                   const core::BuildParams &params);
+// Replaces the forest in `slot` (owned by a build's memory context, so it is
+// freed even if an error longjmps out of the page writing) with a new build:
+// core work under the guard.
+const core::FlatForest &build_into(ContextOwned<core::FlatForest> *slot, const core::Space &space, const void *vectors,
+                                   size_t n, const core::BuildParams &params);
 
 // Writes item tuples for the n vectors, in the order the leaves of the tree
 // under `root` list them (the vectors of one leaf share pages); returns each

@@ -12,6 +12,9 @@
 // belongs to a row no snapshot will ever see, and VACUUM removes it.  So a
 // live item missing from a tree is an error only when its heap row is
 // visible to the check's snapshot.
+#include "search_state.hpp"
+#include "sketch.hpp"
+
 #include "am.hpp"
 #include "forest_walk.hpp"
 #include "index_sketch.hpp"
@@ -30,14 +33,6 @@ namespace annoy::pg {
 
 namespace {
 
-[[noreturn]] void corrupted(Relation index, const char *fmt, uint32 a, uint32 b, int tree)
-{
-    char what[128];
-    snprintf(what, sizeof(what), fmt, a, b);
-    ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                    errmsg("index \"%s\" tree %d: %s", RelationGetRelationName(index), tree, what)));
-}
-
 struct CheckVisitor final : WalkVisitor {
     Relation index;
     int tree;
@@ -48,22 +43,23 @@ struct CheckVisitor final : WalkVisitor {
     void leaf(const TupleRef &, const TupleRef *refs, int count, int capacity, int) override
     {
         if (capacity < 1 || capacity > max_capacity)
-            corrupted(index, "leaf capacity %u out of range (max %u)", uint32(capacity), uint32(max_capacity), tree);
+            ANNOY_TREE_CORRUPTED(index, tree, "leaf capacity %d out of range (max %d)", capacity, max_capacity);
         for (int i = 0; i < count; i++) {
             uint64 key = ref_key(refs[i]);
             if (!items->contains(key))
-                corrupted(index, "leaf refers to (%u,%u), which is not an item",
-                          ItemPointerGetBlockNumberNoCheck(&refs[i]), ItemPointerGetOffsetNumberNoCheck(&refs[i]),
-                          tree);
+                ANNOY_TREE_CORRUPTED(index, tree, "leaf refers to (%u,%u), which is not an item",
+                                     ItemPointerGetBlockNumberNoCheck(&refs[i]),
+                                     ItemPointerGetOffsetNumberNoCheck(&refs[i]));
             if (!in_tree->insert(key))
-                corrupted(index, "item (%u,%u) appears twice", ItemPointerGetBlockNumberNoCheck(&refs[i]),
-                          ItemPointerGetOffsetNumberNoCheck(&refs[i]), tree);
+                ANNOY_TREE_CORRUPTED(index, tree, "item (%u,%u) appears twice",
+                                     ItemPointerGetBlockNumberNoCheck(&refs[i]),
+                                     ItemPointerGetOffsetNumberNoCheck(&refs[i]));
         }
     }
     void split(const TupleRef &, const SplitTupleHeader &s, int) override
     {
         if (s.child[0].ip_posid == 0 || s.child[1].ip_posid == 0)
-            corrupted(index, "split node with an invalid child (%u,%u)", 0, 0, tree);
+            ANNOY_TREE_CORRUPTED(index, tree, "split node with an invalid child (0,0)");
     }
     void forward(const TupleRef &) override {}
 };
@@ -97,10 +93,7 @@ Datum annoy_check(PG_FUNCTION_ARGS)
     using namespace annoy::pg;
     Oid indexoid = PG_GETARG_OID(0);
     LOCKMODE lockmode = RecoveryInProgress() ? AccessShareLock : ShareLock;
-    Relation index = relation_open(indexoid, lockmode);
-    if (index->rd_rel->relkind != RELKIND_INDEX || index->rd_indam == nullptr || index->rd_indam->ambuild != build)
-        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
-                        errmsg("\"%s\" is not an annoy index", RelationGetRelationName(index))));
+    Relation index = open_annoy_index(indexoid, lockmode);
     Relation heap = table_open(index->rd_index->indrelid, AccessShareLock);
 
     MetaPageData *meta = alloc_meta();
@@ -116,8 +109,8 @@ Datum annoy_check(PG_FUNCTION_ARGS)
 
     MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "annoy check", ALLOCSET_DEFAULT_SIZES);
     auto alloc = context_allocator(cxt);
-    auto *items = new (MemoryContextAlloc(cxt, sizeof(annoy::core::ItemSet))) annoy::core::ItemSet(alloc);
-    auto *in_tree = new (MemoryContextAlloc(cxt, sizeof(annoy::core::ItemSet))) annoy::core::ItemSet(alloc);
+    auto *items = context_new<annoy::core::ItemSet>(cxt, alloc);
+    auto *in_tree = context_new<annoy::core::ItemSet>(cxt, alloc);
     size_t nlive = 0, live_cap = 1024;
     auto *live = static_cast<LiveItem *>(MemoryContextAllocHuge(cxt, live_cap * sizeof(LiveItem)));
 
@@ -192,12 +185,10 @@ Datum annoy_check(PG_FUNCTION_ARGS)
         for (size_t i = 0; i < nlive; i++) {
             if (in_tree->contains(ref_key(live[i].ref)) || !row_visible(fetch, slot, &live[i].heap_tid))
                 continue;
-            ereport(ERROR,
-                    (errcode(ERRCODE_INDEX_CORRUPTED),
-                     errmsg("index \"%s\" tree %d: item (%u,%u) of visible row (%u,%u) is missing",
-                            RelationGetRelationName(index), t, ItemPointerGetBlockNumber(&live[i].ref),
-                            ItemPointerGetOffsetNumber(&live[i].ref), ItemPointerGetBlockNumber(&live[i].heap_tid),
-                            ItemPointerGetOffsetNumber(&live[i].heap_tid))));
+            ANNOY_TREE_CORRUPTED(index, t, "item (%u,%u) of visible row (%u,%u) is missing",
+                                 ItemPointerGetBlockNumber(&live[i].ref), ItemPointerGetOffsetNumber(&live[i].ref),
+                                 ItemPointerGetBlockNumber(&live[i].heap_tid),
+                                 ItemPointerGetOffsetNumber(&live[i].heap_tid));
         }
     }
     ExecDropSingleTupleTableSlot(slot);

@@ -1,17 +1,32 @@
 // Tree walks for the check and info functions.
+#include "half.hpp"
+#include "search_state.hpp"
+
 #include "forest_walk.hpp"
 
+#include "am.hpp"
 #include "node_access.hpp"
 
-#include "half.hpp"
+extern "C" {
+#include "access/relation.h"
+}
 
 namespace annoy::pg {
 
+Relation open_annoy_index(Oid indexoid, LOCKMODE lockmode)
+{
+    Relation index = relation_open(indexoid, lockmode);
+    if (index->rd_rel->relkind != RELKIND_INDEX || index->rd_indam == nullptr || index->rd_indam->ambuild != build)
+        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                        errmsg("\"%s\" is not an annoy index", RelationGetRelationName(index))));
+    return index;
+}
+
 [[noreturn]] static void corrupted(Relation index, int tree, const TupleRef &ref, const char *what)
 {
-    ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                    errmsg("index \"%s\" tree %d: %s at (%u,%u)", RelationGetRelationName(index), tree, what,
-                           ItemPointerGetBlockNumberNoCheck(&ref), ItemPointerGetOffsetNumberNoCheck(&ref))));
+    ANNOY_TREE_CORRUPTED(index, tree, "%s at (%u,%u)", what, ItemPointerGetBlockNumberNoCheck(&ref),
+                         ItemPointerGetOffsetNumberNoCheck(&ref));
+    pg_unreachable();
 }
 
 void walk_tree(Relation index, const MetaPageData &meta, int tree, WalkVisitor &visitor)
@@ -22,7 +37,7 @@ void walk_tree(Relation index, const MetaPageData &meta, int tree, WalkVisitor &
     };
     MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "annoy walk", ALLOCSET_DEFAULT_SIZES);
     MemoryContext old = MemoryContextSwitchTo(cxt);
-    auto *visited = new (palloc(sizeof(core::ItemSet))) core::ItemSet(context_allocator(cxt));
+    auto *visited = context_new<core::ItemSet>(cxt, context_allocator(cxt));
     size_t cap = 1024, top = 0;
     auto *stack = static_cast<Frame *>(palloc(cap * sizeof(Frame)));
     auto *items = static_cast<TupleRef *>(palloc(kMaxTupleSize));

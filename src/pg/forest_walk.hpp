@@ -2,11 +2,16 @@
 // in block order, and every tree from its root.
 #pragma once
 
-#include "page.hpp"
+#include "search_state.hpp"
 
 #include "context_alloc.hpp"
+#include "node_access.hpp"
 
 namespace annoy::pg {
+
+// Opens index `indexoid` with `lockmode` for a whole-index function; errors
+// (wrong object type) unless it is an annoy index.
+Relation open_annoy_index(Oid indexoid, LOCKMODE lockmode);
 
 // Calls fn(page, blkno) for every data page under a share lock; meta page
 // and never-initialised pages are skipped.

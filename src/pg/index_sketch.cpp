@@ -1,9 +1,13 @@
 // Per-backend cache of index sketchers; see index_sketch.hpp.
+#include "rng.hpp"
+#include "search_state.hpp"
+#include "sketch.hpp"
+
 #include "index_sketch.hpp"
 
 #include "buffer_hint.hpp"
+#include "context_alloc.hpp"
 #include "guard.hpp"
-#include "rng.hpp"
 
 namespace annoy::pg {
 
@@ -142,31 +146,12 @@ const core::Sketcher *index_sketcher(Relation index, const MetaPageData &meta)
     return s;
 }
 
-namespace {
-
-struct SketcherHolder {
-    core::Sketcher *sketcher;
-    MemoryContextCallback cb;
-};
-
-void free_sketcher(void *arg)
-{
-    auto *h = static_cast<SketcherHolder *>(arg);
-    delete h->sketcher;  // noexcept
-    h->sketcher = nullptr;
-}
-
-}  // namespace
-
 const core::Sketcher *build_sketcher(MemoryContext cxt, const core::Space &space, uint32 bits, uint32 seed,
                                      const float *center)
 {
-    auto *h = static_cast<SketcherHolder *>(MemoryContextAllocZero(cxt, sizeof(SketcherHolder)));
-    guarded([&] { h->sketcher = new core::Sketcher(space, bits, sketch_seed(seed), center); });
-    h->cb.func = free_sketcher;
-    h->cb.arg = h;
-    MemoryContextRegisterResetCallback(cxt, &h->cb);
-    return h->sketcher;
+    auto *slot = ContextOwned<core::Sketcher>::create(cxt);
+    guarded([&] { slot->emplace(space, bits, sketch_seed(seed), center); });
+    return slot->get();
 }
 
 }  // namespace annoy::pg

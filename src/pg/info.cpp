@@ -1,5 +1,7 @@
 // annoy_index_info(index regclass): the shape of an index: items, trees,
 // nodes, depths, leaf fill, pages by content, free space and options.
+#include "search_state.hpp"
+
 #include "am.hpp"
 #include "forest_walk.hpp"
 
@@ -58,10 +60,7 @@ PG_FUNCTION_INFO_V1(annoy_index_info);
 Datum annoy_index_info(PG_FUNCTION_ARGS)
 {
     using namespace annoy::pg;
-    Relation index = relation_open(PG_GETARG_OID(0), AccessShareLock);
-    if (index->rd_rel->relkind != RELKIND_INDEX || index->rd_indam == nullptr || index->rd_indam->ambuild != build)
-        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
-                        errmsg("\"%s\" is not an annoy index", RelationGetRelationName(index))));
+    Relation index = open_annoy_index(PG_GETARG_OID(0), AccessShareLock);
 
     TupleDesc desc;
     if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)

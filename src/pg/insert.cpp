@@ -9,14 +9,15 @@
 // same WAL record that writes the new nodes, then updates the parent's
 // reference in a second record; readers that still hold the old reference
 // follow the forward tuple, so no state in between loses an item.
+#include "split.hpp"
+#include "sketch.hpp"
+
 #include "am.hpp"
 #include "guard.hpp"
 #include "index_sketch.hpp"
 #include "index_vector.hpp"
 #include "node_access.hpp"
 #include "tree_edit.hpp"
-
-#include "split.hpp"
 
 namespace annoy::pg {
 
@@ -167,38 +168,6 @@ void compute_split(Relation index, const core::Space &space, const MetaPageData 
     });
 }
 
-// Places a tuple on one of the pages already registered in `state`, or on a
-// new page registered now.  pages/bufs hold the registered pages (at most 4).
-struct PageSet {
-    GenericXLogState *state;
-    Buffer bufs[MAX_GENERIC_XLOG_PAGES];
-    Page pages[MAX_GENERIC_XLOG_PAGES];
-    int n;
-};
-
-TupleRef place(Relation index, PageSet &ps, const void *tuple, Size size)
-{
-    for (int i = 0; i < ps.n; i++) {
-        if (PageGetFreeSpace(ps.pages[i]) >= MAXALIGN(size)) {
-            TupleRef ref;
-            ItemPointerSet(&ref, BufferGetBlockNumber(ps.bufs[i]), add_tuple(index, ps.pages[i], tuple, size));
-            return ref;
-        }
-    }
-    if (ps.n == MAX_GENERIC_XLOG_PAGES)
-        elog(ERROR, "annoy: too many pages in one leaf split");
-    bool is_new;
-    Buffer buf = page_with_room(index, size, ps.bufs, ps.n, &is_new);
-    int i = ps.n++;
-    ps.bufs[i] = buf;
-    ps.pages[i] = GenericXLogRegisterBuffer(ps.state, buf, is_new ? GENERIC_XLOG_FULL_IMAGE : 0);
-    if (is_new)
-        init_data_page(ps.pages[i]);
-    TupleRef ref;
-    ItemPointerSet(&ref, BufferGetBlockNumber(buf), add_tuple(index, ps.pages[i], tuple, size));
-    return ref;
-}
-
 // Adds the new item to the full leaf at `leaf_ref` (whose references were
 // copied into refs[0..count)): drops references to dead items and, if the
 // rest still overflows, splits the leaf.  Returns false if the leaf changed
@@ -262,28 +231,20 @@ bool split_leaf(Relation index, const core::Space &space, const MetaPageData &me
     if (split.plane != nullptr)
         store_plane(space, node, split.plane);
 
-    PageSet ps{};
-    ps.state = GenericXLogStart(index);
-    ps.bufs[0] = leaf_buf;
-    ps.pages[0] = GenericXLogRegisterBuffer(ps.state, leaf_buf, 0);
-    ps.n = 1;
-    node->child[0] = place(index, ps, halves[0], lsize);
-    node->child[1] = place(index, ps, halves[1], lsize);
-    TupleRef split_ref = place(index, ps, node, ssize);
+    LockedPages pages = LockedPages::adopt(index, leaf_buf);
+    node->child[0] = pages.place(halves[0], lsize);
+    node->child[1] = pages.place(halves[1], lsize);
+    TupleRef split_ref = pages.place(node, ssize);
 
     ForwardTupleHeader fwd{};
     fwd.kind = kForwardTuple;
     fwd.tree = uint16(tree);
     fwd.target = split_ref;
-    if (!PageIndexTupleOverwrite(ps.pages[0], ItemPointerGetOffsetNumber(&leaf_ref), reinterpret_cast<Item>(&fwd),
-                                 sizeof(fwd)))
+    if (!PageIndexTupleOverwrite(pages.page(BufferGetBlockNumber(leaf_buf)), ItemPointerGetOffsetNumber(&leaf_ref),
+                                 reinterpret_cast<Item>(&fwd), sizeof(fwd)))
         elog(ERROR, "annoy: failed to replace leaf (%u,%u)", ItemPointerGetBlockNumber(&leaf_ref),
              ItemPointerGetOffsetNumber(&leaf_ref));
-    GenericXLogFinish(ps.state);
-    for (int i = 0; i < ps.n; i++) {
-        record_free_space(index, ps.bufs[i]);
-        UnlockReleaseBuffer(ps.bufs[i]);
-    }
+    pages.commit();  // records every page's free space
 
     UnlockPage(index, kSplitBarrier, ShareLock);
     update_parent(index, tree, parent, leaf_ref, split_ref);
@@ -314,8 +275,9 @@ restart:
         char *tuple = tuple_at(index, BufferGetPage(buf), ref, &size);
         NodeView node = view_node(tuple, size, tree);
         if (node.kind == kSplitTuple) {
-            float m = core::margin(space, split_view(space, node.split), vec, extra);
-            int side = m > 0 ? 1 : m < 0 ? 0 : int(ref_key(item) & 1);
+            static_assert(noexcept(core::margin(space, split_view(space, node.split), vec, extra)),
+                          "called outside guarded()");
+            int side = core::side_of(core::margin(space, split_view(space, node.split), vec, extra), ref_key(item));
             parent.slot.split = ref;
             parent.slot.side = side;
             parent.slot_ref = node.split->child[side];
@@ -348,10 +310,9 @@ restart:
         LeafTupleHeader *leaf = node.leaf;
         if (leaf->code_bytes != cb) {
             UnlockReleaseBuffer(buf);
-            ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                            errmsg("index \"%s\" tree %d: leaf (%u,%u) has sketches of %d bytes, expected %d",
-                                   RelationGetRelationName(index), tree, ItemPointerGetBlockNumber(&ref),
-                                   ItemPointerGetOffsetNumber(&ref), int(leaf->code_bytes), cb)));
+            ANNOY_TREE_CORRUPTED(index, tree, "leaf (%u,%u) has sketches of %d bytes, expected %d",
+                                 ItemPointerGetBlockNumber(&ref), ItemPointerGetOffsetNumber(&ref),
+                                 int(leaf->code_bytes), cb);
         }
         if (leaf->count < leaf->capacity) {
             GenericXLogState *state = GenericXLogStart(index);
@@ -404,6 +365,7 @@ bool insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, R
         check_index_dimension(index, space.metric, int(meta->dim), v.dim);
     space.dim = uint32(v.dim);
 
+    static_assert(noexcept(core::item_extra(space, meta->dot_max_norm, v.data)), "called outside guarded()");
     float extra = core::item_extra(space, meta->dot_max_norm, v.data);
     // The item's sketch, computed once for all trees.
     const core::Sketcher *sketcher = index_sketcher(index, *meta);
@@ -412,7 +374,8 @@ bool insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, R
     if (sketcher != nullptr) {
         cb = int(sketcher->code_bytes());
         code = static_cast<uint8 *>(palloc(size_t(cb)));
-        sketcher->encode(v.data, code);  // never throws (fixed buffers)
+        static_assert(noexcept(sketcher->encode(v.data, code)), "called outside guarded()");
+        sketcher->encode(v.data, code);
     }
     TupleRef item = add_item(index, space, heap_tid, v.data);
     for (int t = 0; t < meta->n_trees; t++)

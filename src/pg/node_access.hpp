@@ -19,8 +19,15 @@ struct NodeView {
 
 NodeView view_node(const char *tuple, Size size, int tree);
 
+// Raises ERRCODE_INDEX_CORRUPTED for a problem found in tree `tree`:
+// "index "<name>" tree <tree>: <fmt, args>".  A macro so that the message
+// is one format literal the compiler checks against its arguments.
+#define ANNOY_TREE_CORRUPTED(index, tree, fmt, ...)   \
+    ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED), \
+                    errmsg("index \"%s\" tree %d: " fmt, RelationGetRelationName(index), int(tree), ##__VA_ARGS__)))
+
 // The hyperplane of a split tuple, for core::margin.
-inline core::PlaneView split_view(const core::Space &space, SplitTupleHeader *split)
+inline core::PlaneView split_view(const core::Space &space, SplitTupleHeader *split) noexcept
 {
     core::PlaneView plane;
     plane.offset = split->offset;

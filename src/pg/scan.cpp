@@ -11,10 +11,13 @@
 //
 // No C++ exceptions can arise here: the containers allocate with palloc
 // (which raises Postgres errors itself) and the kernels and the sketch
-// estimator do not throw or allocate.  So Postgres errors (interrupts, I/O)
+// estimator are noexcept (asserted at each call).  So Postgres errors (interrupts, I/O)
 // may longjmp through this code freely: everything a scan owns lives in its
 // memory context, or in per-backend buffers (ScanBuffers) that a callback
 // on that context hands back when it is deleted, by an error's cleanup too.
+#include "search_state.hpp"
+#include "sketch.hpp"
+
 #include "am.hpp"
 #include "buffer_hint.hpp"
 #include "context_alloc.hpp"
@@ -22,8 +25,6 @@
 #include "index_vector.hpp"
 #include "node_access.hpp"
 #include "partition_budget.hpp"
-
-#include "search_state.hpp"
 
 namespace annoy::pg {
 
@@ -72,7 +73,6 @@ struct ScanBuffers {
     TupleRef todo[kMaxRefs];
     ItemGroup groups[kMaxRefs];
     ScanBuffers *next_free;
-    MemoryContextCallback on_scan_end;  // hands it back when the scan's context goes
 
     explicit ScanBuffers(core::RawAllocator a) : nodes(a), seen(a), candidates(a), pending(a) {}
 };
@@ -115,19 +115,15 @@ ScanBuffers *take_buffers(MemoryContext cxt)
             buffers_cxt = AllocSetContextCreate(TopMemoryContext, "annoy scan buffers", ALLOCSET_DEFAULT_SIZES);
         b = new (MemoryContextAlloc(buffers_cxt, sizeof(ScanBuffers))) ScanBuffers(context_allocator(buffers_cxt));
     }
-    b->on_scan_end.func = return_buffers;
-    b->on_scan_end.arg = b;
-    MemoryContextRegisterResetCallback(cxt, &b->on_scan_end);
+    at_context_reset(cxt, return_buffers, b);
     return b;
 }
 
 struct ScanState {
     MemoryContext cxt;
+    MetaPageData *meta;  // as begin_scan read it: tree roots, sketch parameters
     core::Space space;
-    int n_trees;
-    float dot_max_norm;
     uint64 n_items;
-    TupleRef roots[kMaxTrees];
 
     char *query;  // vector bytes; nullptr for a NULL query
     bool started;
@@ -141,7 +137,6 @@ struct ScanState {
 
     // Sketch ranking (use_sketch): candidates gathered from leaves wait in
     // buf->pending, with their estimated distances, until chosen for scoring.
-    MetaPageData *meta;
     bool use_sketch;
     int code_bytes;
     size_t gathered;     // candidates ranked so far
@@ -232,6 +227,7 @@ void score_leaf(Relation index, ScanState *so, int count, bool check_seen = true
             auto *item = reinterpret_cast<ItemTupleHeader *>(tuple_at(index, page, todo[i], &size));
             if (item == nullptr || item->kind != kItemTuple || (item->flags & kItemDead) || size < min_size)
                 continue;  // dead, or freed by VACUUM since the leaf was read
+            static_assert(noexcept(so->space.distance(so->query, item)), "Postgres longjmps through scans");
             float d = so->query != nullptr ? so->space.distance(so->query, item_vector(item)) : 0.0f;
             so->buf->candidates.push(d, heap_key(item->heap_tid));
             so->examined++;
@@ -252,6 +248,7 @@ void rank_leaf(ScanState *so, LeafTupleHeader *leaf)
         uint64 key = ref_key(refs[i]);
         if (!b.seen.insert(key))
             continue;  // already ranked from another tree
+        static_assert(noexcept(b.sketch_query.estimate(codes)), "Postgres longjmps through scans");
         b.pending.push(b.sketch_query.estimate(codes + size_t(i) * code_bytes), key);
         so->gathered++;
     }
@@ -276,6 +273,9 @@ void expand_one(Relation index, ScanState *so)
     switch (node.kind) {
         case kSplitTuple: {
             float m = 0.0f;
+            static_assert(noexcept(core::margin(so->space, split_view(so->space, node.split), so->query,
+                                                0.0f)) &&noexcept(core::child_priority(so->space, e.priority, m, 0)),
+                          "Postgres longjmps through scans");
             if (so->query != nullptr) {
                 m = core::margin(so->space, split_view(so->space, node.split), so->query, 0.0f);
             }
@@ -377,10 +377,7 @@ IndexScanDesc begin_scan(Relation index, int nkeys, int norderbys)
     so->meta = meta;
     so->space.metric = core::Metric(meta->metric);
     so->space.dim = meta->dim;
-    so->n_trees = meta->n_trees;
-    so->dot_max_norm = meta->dot_max_norm;
     so->n_items = estimated_items(index, *meta);
-    memcpy(so->roots, meta->roots, sizeof(TupleRef) * size_t(meta->n_trees));
     sibling_scan_register(&so->siblings, index, double(so->n_items), cxt);
 
     so->buf = take_buffers(cxt);
@@ -425,7 +422,9 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
         if (sketcher != nullptr && sketcher->space().dim == so->space.dim) {
             static_assert(std::is_trivially_destructible_v<core::Sketcher::Query>,
                           "an error may abandon a prepared query without destroying it");
-            so->buf->sketch_query.prepare(*sketcher, so->query);  // allocation-free, no exceptions
+            static_assert(noexcept(so->buf->sketch_query.prepare(*sketcher, so->query)),
+                          "Postgres longjmps through scans");
+            so->buf->sketch_query.prepare(*sketcher, so->query);
             so->code_bytes = int(sketcher->code_bytes());
             so->use_sketch = true;
         }
@@ -447,11 +446,11 @@ bool get_tuple(IndexScanDesc scan, ScanDirection dir)
             so->budget = SIZE_MAX;
         else
             so->budget = size_t(partition_search_k(double(so->n_items), sibling_scan_total(&so->siblings),
-                                                   so->use_sketch, so->n_trees, int(so->meta->leaf_size)));
+                                                   so->use_sketch, int(so->meta->n_trees), int(so->meta->leaf_size)));
         // Tree roots are explored first (Annoy's +infinity priority), in
         // order of the trees.
-        for (int t = 0; t < so->n_trees; t++)
-            so->buf->nodes.push(std::numeric_limits<float>::infinity(), node_key(so->roots[t], t));
+        for (int t = 0; t < so->meta->n_trees; t++)
+            so->buf->nodes.push(std::numeric_limits<float>::infinity(), node_key(so->meta->roots[t], t));
         next_batch(so);
     }
     for (;;) {

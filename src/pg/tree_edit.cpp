@@ -34,6 +34,46 @@ LockedPages LockedPages::lock(Relation index, const BlockNumber *blocks, int cou
     return lp;
 }
 
+LockedPages LockedPages::adopt(Relation index, Buffer buf)
+{
+    LockedPages lp{};
+    lp.index = index;
+    lp.state = GenericXLogStart(index);
+    lp.add(buf, false);
+    return lp;
+}
+
+Page LockedPages::add(Buffer buf, bool is_new)
+{
+    if (n == MAX_GENERIC_XLOG_PAGES)
+        elog(ERROR, "annoy: too many pages in one tree edit");
+    int i = n++;
+    bufs[i] = buf;
+    blocks[i] = BufferGetBlockNumber(buf);
+    pages[i] = GenericXLogRegisterBuffer(state, buf, is_new ? GENERIC_XLOG_FULL_IMAGE : 0);
+    if (is_new)
+        init_data_page(pages[i]);
+    return pages[i];
+}
+
+TupleRef LockedPages::place(const void *tuple, Size size)
+{
+    TupleRef ref;
+    for (int i = 0; i < n; i++) {
+        if (blocks[i] != kMetaBlock && PageGetFreeSpace(pages[i]) >= MAXALIGN(size)) {
+            ItemPointerSet(&ref, blocks[i], add_tuple(index, pages[i], tuple, size));
+            return ref;
+        }
+    }
+    if (n == MAX_GENERIC_XLOG_PAGES)
+        elog(ERROR, "annoy: too many pages in one tree edit");
+    bool is_new;
+    Buffer buf = page_with_room(index, size, bufs, n, &is_new);
+    Page page = add(buf, is_new);
+    ItemPointerSet(&ref, BufferGetBlockNumber(buf), add_tuple(index, page, tuple, size));
+    return ref;
+}
+
 Page LockedPages::page(BlockNumber blkno) const
 {
     for (int i = 0; i < n; i++) {

@@ -16,12 +16,12 @@
 //      up, so deletes do not leave trees full of empty or tiny leaves.
 // Line pointers of freed tuples stay in place (unused), so references to
 // other tuples never change.  Each page change is one GenericXLog record.
+#include "search_state.hpp"
+
 #include "am.hpp"
 #include "context_alloc.hpp"
 #include "node_access.hpp"
 #include "tree_edit.hpp"
-
-#include "search_state.hpp"
 
 extern "C" {
 #include "access/transam.h"
@@ -49,10 +49,34 @@ void for_each_data_page(Relation index, BufferAccessStrategy strategy, int mode,
     }
 }
 
+// One page's change in a pass: its GenericXLog record is started on the
+// first write, as most pages a pass reads need none.
+struct PageChange {
+    Relation index;
+    Buffer buf;
+    GenericXLogState *state = nullptr;
+    Page copy = nullptr;
+
+    // The page's registered copy, to write to.
+    Page writable()
+    {
+        if (state == nullptr) {
+            state = GenericXLogStart(index);
+            copy = GenericXLogRegisterBuffer(state, buf, 0);
+        }
+        return copy;
+    }
+    bool changed() const { return state != nullptr; }
+    void finish()
+    {
+        if (state != nullptr)
+            GenericXLogFinish(state);
+    }
+};
+
 // What pass 1 found.
 struct DeadItems {
-    core::ItemSet *unreference;  // items whose references pass 2 removes
-    core::ItemSet *free_now;     // items pass 3 frees (all flagged ones)
+    core::ItemSet *flagged;  // every flagged item: pass 2 removes its references, pass 3 frees it
     double newly_dead;
     double live;
 };
@@ -64,15 +88,7 @@ void flag_dead(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, void *st
 {
     Relation index = info->index;
     for_each_data_page(index, info->strategy, BUFFER_LOCK_EXCLUSIVE, [&](Buffer buf, Page page, BlockNumber blkno) {
-        GenericXLogState *xlog = nullptr;
-        Page copy = nullptr;
-        auto writable = [&]() {
-            if (xlog == nullptr) {
-                xlog = GenericXLogStart(index);
-                copy = GenericXLogRegisterBuffer(xlog, buf, 0);
-            }
-            return copy;
-        };
+        PageChange change{index, buf};
         OffsetNumber max = PageGetMaxOffsetNumber(page);
         for (OffsetNumber off = FirstOffsetNumber; off <= max; off++) {
             ItemId id = PageGetItemId(page, off);
@@ -85,7 +101,7 @@ void flag_dead(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, void *st
                 auto *fwd = reinterpret_cast<const ForwardTupleHeader *>(tuple);
                 uint64 retired = fwd->retired();
                 if (retired != 0 && GlobalVisCheckRemovableFullXid(nullptr, FullTransactionIdFromU64(retired))) {
-                    Page p = writable();
+                    Page p = change.writable();
                     PageIndexTupleDeleteNoCompact(p, off);
                     PageSetHasFreeLinePointers(p);
                 }
@@ -96,20 +112,18 @@ void flag_dead(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, void *st
             auto *item = reinterpret_cast<const ItemTupleHeader *>(tuple);
             if (item->flags & kItemDead) {
                 // Flagged by a VACUUM that did not finish.
-                dead.unreference->insert(ref_key(ref));
-                dead.free_now->insert(ref_key(ref));
+                dead.flagged->insert(ref_key(ref));
             } else if (callback != nullptr && callback(const_cast<ItemPointer>(&item->heap_tid), state)) {
-                auto *w = reinterpret_cast<ItemTupleHeader *>(PageGetItem(writable(), PageGetItemId(copy, off)));
+                Page p = change.writable();
+                auto *w = reinterpret_cast<ItemTupleHeader *>(PageGetItem(p, PageGetItemId(p, off)));
                 w->flags |= kItemDead;
-                dead.unreference->insert(ref_key(ref));
-                dead.free_now->insert(ref_key(ref));
+                dead.flagged->insert(ref_key(ref));
                 dead.newly_dead += 1;
             } else {
                 dead.live += 1;
             }
         }
-        if (xlog != nullptr)
-            GenericXLogFinish(xlog);
+        change.finish();
         // Every page's free space, afresh: inserts may have recorded a busy
         // page as full.
         record_free_space(index, buf);
@@ -121,8 +135,7 @@ void clean_leaves(IndexVacuumInfo *info, const core::ItemSet &dead)
 {
     Relation index = info->index;
     for_each_data_page(index, info->strategy, BUFFER_LOCK_EXCLUSIVE, [&](Buffer buf, Page page, BlockNumber) {
-        GenericXLogState *state = nullptr;
-        Page copy = nullptr;
+        PageChange change{index, buf};
         OffsetNumber max = PageGetMaxOffsetNumber(page);
         for (OffsetNumber off = FirstOffsetNumber; off <= max; off++) {
             ItemId id = PageGetItemId(page, off);
@@ -136,10 +149,7 @@ void clean_leaves(IndexVacuumInfo *info, const core::ItemSet &dead)
                 any = dead.contains(ref_key(leaf_refs(leaf)[i]));
             if (!any)
                 continue;
-            if (state == nullptr) {
-                state = GenericXLogStart(index);
-                copy = GenericXLogRegisterBuffer(state, buf, 0);
-            }
+            Page copy = change.writable();
             auto *l = reinterpret_cast<LeafTupleHeader *>(PageGetItem(copy, PageGetItemId(copy, off)));
             TupleRef *refs = leaf_refs(l);
             int kept = 0;
@@ -151,8 +161,7 @@ void clean_leaves(IndexVacuumInfo *info, const core::ItemSet &dead)
             memset(leaf_codes(l) + size_t(kept) * l->code_bytes, 0, size_t(l->count - kept) * l->code_bytes);
             l->count = uint16(kept);
         }
-        if (state != nullptr)
-            GenericXLogFinish(state);
+        change.finish();
     });
 }
 
@@ -163,8 +172,7 @@ void free_items(IndexVacuumInfo *info, const core::ItemSet &dead)
 {
     Relation index = info->index;
     for_each_data_page(index, info->strategy, BUFFER_LOCK_EXCLUSIVE, [&](Buffer buf, Page page, BlockNumber blkno) {
-        GenericXLogState *state = nullptr;
-        Page copy = nullptr;
+        PageChange change{index, buf};
         OffsetNumber max = PageGetMaxOffsetNumber(page);
         for (OffsetNumber off = max; off >= FirstOffsetNumber; off--) {
             ItemId id = PageGetItemId(page, off);
@@ -175,16 +183,12 @@ void free_items(IndexVacuumInfo *info, const core::ItemSet &dead)
             auto *item = reinterpret_cast<ItemTupleHeader *>(PageGetItem(page, id));
             if (item->kind != kItemTuple || !(item->flags & kItemDead) || !dead.contains(ref_key(ref)))
                 continue;
-            if (state == nullptr) {
-                state = GenericXLogStart(index);
-                copy = GenericXLogRegisterBuffer(state, buf, 0);
-            }
-            PageIndexTupleDeleteNoCompact(copy, off);
+            PageIndexTupleDeleteNoCompact(change.writable(), off);
         }
-        if (state != nullptr) {
+        if (change.changed()) {
             // Let PageAddItem look for the unused line pointers.
-            PageSetHasFreeLinePointers(copy);
-            GenericXLogFinish(state);
+            PageSetHasFreeLinePointers(change.writable());
+            change.finish();
             record_free_space(index, buf);
         }
     });
@@ -360,24 +364,22 @@ double vacuum_index(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, voi
     MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "annoy vacuum", ALLOCSET_DEFAULT_SIZES);
     core::RawAllocator alloc = context_allocator(cxt);
     DeadItems dead{};
-    dead.unreference = new (MemoryContextAlloc(cxt, sizeof(core::ItemSet))) core::ItemSet(alloc);
-    dead.free_now = new (MemoryContextAlloc(cxt, sizeof(core::ItemSet))) core::ItemSet(alloc);
+    dead.flagged = context_new<core::ItemSet>(cxt, alloc);
     flag_dead(info, callback, callback_state, dead);
     // The barrier: wait for leaf splits that may have read references
     // before the flags were set (they hold it in share mode).
     LockPage(info->index, kSplitBarrier, ExclusiveLock);
     UnlockPage(info->index, kSplitBarrier, ExclusiveLock);
-    if (dead.unreference->size() > 0)
-        clean_leaves(info, *dead.unreference);
-    if (dead.free_now->size() > 0)
-        free_items(info, *dead.free_now);
-    if (dead.unreference->size() > 0)
+    if (dead.flagged->size() > 0) {
+        clean_leaves(info, *dead.flagged);
+        free_items(info, *dead.flagged);
         tidy_trees(info->index);
+    }
     stats->tuples_removed += dead.newly_dead;
     stats->num_index_tuples = dead.live;
     stats->num_pages = RelationGetNumberOfBlocks(info->index);
     store_item_count(info->index, dead.live);
-    MemoryContextDelete(cxt);  // the sets' memory; they own nothing else
+    MemoryContextDelete(cxt);  // the set and its memory
     return dead.live;
 }
 
