@@ -1,12 +1,13 @@
 // Budgets of sibling partition scans: see partition_budget.hpp.
 #include "partition_budget.hpp"
 
+#include "am.hpp"
 #include "options.hpp"
 
 extern "C" {
-#include "catalog/partition.h"
-#include "parser/parsetree.h"
-#include "utils/lsyscache.h"
+#include "executor/executor.h"
+#include "nodes/execnodes.h"
+#include "nodes/nodeFuncs.h"
 }
 
 namespace annoy::pg {
@@ -50,56 +51,108 @@ double planned_sibling_rows(PlannerInfo *root, IndexOptInfo *index)
 
 namespace {
 
-// The registered scans of this backend (few at a time: those of the queries
-// running, and of open cursors).
-SiblingScan *registered = nullptr;
+// One Merge Append's annoy scans: which indexes, the items of each.
+struct MergedScans {
+    MemoryContext query_cxt;
+    int n;
+    Oid *index_oids;
+    double *items;
+    double total;
+    MergedScans *next;
+};
 
-void unregister(void *arg)
+// Those of the queries running in this backend (nested queries, cursors).
+MergedScans *recorded = nullptr;
+ExecutorStart_hook_type prev_executor_start = nullptr;
+
+void forget(void *arg)
 {
-    auto *s = static_cast<SiblingScan *>(arg);
-    if (s->prev != nullptr)
-        s->prev->next = s->next;
+    auto *m = static_cast<MergedScans *>(arg);
+    for (MergedScans **p = &recorded; *p != nullptr; p = &(*p)->next) {
+        if (*p == m) {
+            *p = m->next;
+            return;
+        }
+    }
+}
+
+bool is_annoy_scan(PlanState *ps)
+{
+    if (!IsA(ps, IndexScanState))
+        return false;
+    Relation index = castNode(IndexScanState, ps)->iss_RelationDesc;
+    return index != nullptr && index->rd_indam != nullptr && index->rd_indam->ambeginscan == begin_scan;
+}
+
+void record_merge(MergeAppendState *ma, MemoryContext query_cxt)
+{
+    int n = 0;
+    for (int i = 0; i < ma->ms_nplans; i++)
+        n += is_annoy_scan(ma->mergeplans[i]) ? 1 : 0;
+    if (n < 2)
+        return;
+    MemoryContext old = MemoryContextSwitchTo(query_cxt);
+    auto *m = static_cast<MergedScans *>(palloc0(sizeof(MergedScans)));
+    m->query_cxt = query_cxt;
+    m->index_oids = static_cast<Oid *>(palloc(sizeof(Oid) * size_t(n)));
+    m->items = static_cast<double *>(palloc(sizeof(double) * size_t(n)));
+    for (int i = 0; i < ma->ms_nplans; i++) {
+        if (!is_annoy_scan(ma->mergeplans[i]))
+            continue;
+        Relation index = castNode(IndexScanState, ma->mergeplans[i])->iss_RelationDesc;
+        m->index_oids[m->n] = RelationGetRelid(index);
+        m->items[m->n] = std::max<double>(index->rd_rel->reltuples, 1.0);
+        m->total += m->items[m->n];
+        m->n++;
+    }
+    auto *cb = static_cast<MemoryContextCallback *>(palloc0(sizeof(MemoryContextCallback)));
+    cb->func = forget;
+    cb->arg = m;
+    MemoryContextRegisterResetCallback(query_cxt, cb);
+    MemoryContextSwitchTo(old);
+    m->next = recorded;
+    recorded = m;
+}
+
+bool find_merges(PlanState *ps, void *query_cxt)
+{
+    if (ps == nullptr)
+        return false;
+    if (IsA(ps, MergeAppendState))
+        record_merge(castNode(MergeAppendState, ps), static_cast<MemoryContext>(query_cxt));
+    // nodeFuncs.h declares walkers as bool (*)() (C without prototypes).
+    return planstate_tree_walker(ps, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(find_merges)),
+                                 query_cxt);
+}
+
+void executor_start(QueryDesc *query, int eflags)
+{
+    if (prev_executor_start != nullptr)
+        prev_executor_start(query, eflags);
     else
-        registered = s->next;
-    if (s->next != nullptr)
-        s->next->prev = s->prev;
+        standard_ExecutorStart(query, eflags);
+    if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 && query->planstate != nullptr)
+        find_merges(query->planstate, query->estate->es_query_cxt);
 }
 
 }  // namespace
 
-void sibling_scan_register(SiblingScan *s, Relation index, double items, MemoryContext scan_cxt)
+void install_executor_hook()
 {
-    s->root_index = InvalidOid;
-    s->items = items;
-    if (!index->rd_rel->relispartition)
-        return;
-    List *ancestors = get_partition_ancestors(RelationGetRelid(index));
-    if (ancestors == NIL)
-        return;
-    s->root_index = llast_oid(ancestors);
-    list_free(ancestors);
-    // The scan's context is a child of the context it began in, which is the
-    // executor's per-query context for a scan the executor runs.
-    s->group = MemoryContextGetParent(scan_cxt);
-    s->prev = nullptr;
-    s->next = registered;
-    if (registered != nullptr)
-        registered->prev = s;
-    registered = s;
-    s->on_end.func = unregister;
-    s->on_end.arg = s;
-    MemoryContextRegisterResetCallback(scan_cxt, &s->on_end);
+    prev_executor_start = ExecutorStart_hook;
+    ExecutorStart_hook = executor_start;
 }
 
-double sibling_scan_total(const SiblingScan *s) noexcept
+double merged_share(MemoryContext query_cxt, Oid index_oid) noexcept
 {
-    if (s->root_index == InvalidOid)
-        return s->items;
-    double total = 0;
-    for (const SiblingScan *o = registered; o != nullptr; o = o->next)
-        if (o->root_index == s->root_index && o->group == s->group)
-            total += o->items;
-    return total;
+    for (const MergedScans *m = recorded; m != nullptr; m = m->next) {
+        if (m->query_cxt != query_cxt)
+            continue;
+        for (int i = 0; i < m->n; i++)
+            if (m->index_oids[i] == index_oid)
+                return m->items[i] / m->total;
+    }
+    return 1.0;
 }
 
 }  // namespace annoy::pg

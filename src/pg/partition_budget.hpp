@@ -33,26 +33,18 @@ double partition_search_k(double own, double total, bool sketched, int n_trees, 
 // not scanned as a partition.
 double planned_sibling_rows(PlannerInfo *root, IndexOptInfo *index);
 
-// The executor's view.  Scans of partitions register when they begin (in
-// begin_scan, under the executor's query memory context) and leave when their
-// memory context goes; a scan's siblings are the registered scans of indexes
-// attached to the same partitioned index, begun in the same query context
-// (the children of one Merge Append: the executor begins them all before it
-// reads from any, and partitions pruned at run time never begin).
-struct SiblingScan {
-    Oid root_index;       // topmost partitioned index this index is attached to
-    MemoryContext group;  // the query context the scan began in
-    double items;
-    SiblingScan *prev, *next;
-    MemoryContextCallback on_end;
-};
+// The executor's view.  The executor begins an index scan only when it first
+// reads from it, and a Merge Append reads its first child's first row before
+// it begins the second, so a scan cannot count its siblings when it starts.
+// Instead a hook after ExecutorStart (the executor is initialised, and
+// partitions pruned at its start are gone) records, for each Merge Append
+// over annoy index scans, which indexes it merges and how many items they
+// hold together; a scan that begins later under that query's memory context
+// finds its share there.
+void install_executor_hook();
 
-// Registers `s` (allocated in scan_cxt) when `index` is a partition of a
-// partitioned index; otherwise leaves s->root_index invalid.
-void sibling_scan_register(SiblingScan *s, Relation index, double items, MemoryContext scan_cxt);
-
-// Items searched by `s` and its registered siblings together (s->items when
-// it has none).
-double sibling_scan_total(const SiblingScan *s) noexcept;
+// The share of the items searched together that index `index_oid` holds,
+// for a scan begun under `query_cxt`: 1 when it is not merged with others.
+double merged_share(MemoryContext query_cxt, Oid index_oid) noexcept;
 
 }  // namespace annoy::pg

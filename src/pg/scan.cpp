@@ -144,9 +144,10 @@ struct ScanState {
 
     Buffer pinned;  // last data page read, kept pinned
 
-    // The other partitions' scans of the same query, if this index is a
-    // partition: they share the budget (partition_budget.hpp).
-    SiblingScan siblings;
+    // The share of the items this scan searches among the scans a Merge
+    // Append merges it with (1 alone): they share the budget
+    // (partition_budget.hpp).
+    double merged_share;
 };
 
 // The page of `blkno`, pinned (reusing the pin of the previous read).
@@ -378,7 +379,7 @@ IndexScanDesc begin_scan(Relation index, int nkeys, int norderbys)
     so->space.metric = core::Metric(meta->metric);
     so->space.dim = meta->dim;
     so->n_items = estimated_items(index, *meta);
-    sibling_scan_register(&so->siblings, index, double(so->n_items), cxt);
+    so->merged_share = merged_share(MemoryContextGetParent(cxt), RelationGetRelid(index));
 
     so->buf = take_buffers(cxt);
     static_assert(sizeof(ItemGroup) >= sizeof(uint64), "score_pending uses groups as key scratch");
@@ -429,6 +430,12 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
             so->use_sketch = true;
         }
     }
+    // A partition's scan merged with its siblings' takes its share of their
+    // budget (partition_budget.hpp).
+    so->budget = so->query == nullptr
+                     ? SIZE_MAX
+                     : size_t(partition_search_k(double(so->n_items), double(so->n_items) / so->merged_share,
+                                                 so->use_sketch, int(so->meta->n_trees), int(so->meta->leaf_size)));
 }
 
 bool get_tuple(IndexScanDesc scan, ScanDirection dir)
@@ -439,14 +446,6 @@ bool get_tuple(IndexScanDesc scan, ScanDirection dir)
 
     if (!so->started) {
         so->started = true;
-        // The budget, set now rather than at rescan: the executor begins
-        // (and may rescan) a Merge Append's children one after another, and
-        // only once they have all begun is the set of siblings known.
-        if (so->query == nullptr)
-            so->budget = SIZE_MAX;
-        else
-            so->budget = size_t(partition_search_k(double(so->n_items), sibling_scan_total(&so->siblings),
-                                                   so->use_sketch, int(so->meta->n_trees), int(so->meta->leaf_size)));
         // Tree roots are explored first (Annoy's +infinity priority), in
         // order of the trees.
         for (int t = 0; t < so->meta->n_trees; t++)
