@@ -11,7 +11,10 @@
 # `SELECT id FROM t ORDER BY v <-> $1 LIMIT 10` for each annoy.search_k in
 # BENCH_SEARCH_K ("-1 200 1000"), one client; whether the planner chose the
 # annoy indexes by itself is the `forced` column (1: it did not, and
-# enable_seqscan = off was needed).  Rows go to $OUT/partitions.csv.
+# enable_seqscan = off was needed).  Each table's exact scan (index scans
+# off: the plan the planner chose for partitioned tables before their scans
+# shared a budget) is measured on 20 queries, search_k "exact".  Rows go to
+# $OUT/partitions.csv.
 #
 # Environment: BENCH_QUERIES (500), BENCH_CLUSTER_DIR
 # (/tmp/annoy-bench-partitions), BENCH_OUT (test/bench/out), ANNOY_DATA_CACHE.
@@ -28,22 +31,8 @@ OUT=${BENCH_OUT:-$BENCH/out}
 CLUSTER=${BENCH_CLUSTER_DIR:-/tmp/annoy-bench-partitions}
 CACHE=${ANNOY_DATA_CACHE:-/var/tmp/annoy-data}
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { printf 'partitions.sh: ERROR: %s\n' "$*" >&2; exit 1; }
-since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
-field() { echo "$2" | cut -d' ' -f"$1"; }
-psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
-psql_v() { psql -X -q -v ON_ERROR_STOP=1 -At -c "$1"; }
-
-source "$BENCH/datasets.sh"
-source "$REPO/test/tools/cluster.sh"
-
-make -s -C "$REPO" -j2 >/dev/null
-make -s -C "$REPO" install >/dev/null
-mkdir -p "$OUT" "$CACHE"
-CLIENT=$OUT/bench_client
-g++ -O3 -march=native -std=c++17 -pthread -I"$(pg_config --includedir)" \
-    "$BENCH/bench_client.cpp" -o "$CLIENT" -L"$(pg_config --libdir)" -lpq
+source "$BENCH/common.sh"
+bench_prepare
 
 cluster_start "$CLUSTER" "shared_buffers = 2GB" "max_parallel_maintenance_workers = 1" "jit = off" \
     "max_locks_per_transaction = 256" >/dev/null
@@ -64,6 +53,10 @@ measure() {
         echo "$DS,$2,$sk,$(field 1 "$res"),$(field 2 "$res"),$(field 3 "$res"),$(field 4 "$res"),$(field 5 "$res"),$4" >>"$CSV"
         log "$DS, $2 partition(s), search_k $sk: recall $(field 1 "$res"), $(field 2 "$res") q/s, p50 $(field 3 "$res") ms, forced $(field 5 "$res")"
     done
+    res=$("$CLIENT" query --table "$1" --queries "$QTBL" --type 'real[]' --op "$OP" --nq 20 --warmup 2 --k 10 \
+        --gt "$GT" --clients 1 --expect-index none --set enable_indexscan=off)
+    echo "$DS,$2,exact,$(field 1 "$res"),$(field 2 "$res"),$(field 3 "$res"),$(field 4 "$res"),0,$4" >>"$CSV"
+    log "$DS, $2 partition(s), exact scan: $(field 2 "$res") q/s, p50 $(field 3 "$res") ms"
 }
 
 t0=$EPOCHREALTIME

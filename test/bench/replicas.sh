@@ -31,23 +31,10 @@ OUT=${BENCH_OUT:-$BENCH/out}
 DIR=${BENCH_CLUSTER_DIR:-/tmp/annoy-bench-replicas}
 CACHE=${ANNOY_DATA_CACHE:-/var/tmp/annoy-data}
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { printf 'replicas.sh: ERROR: %s\n' "$*" >&2; exit 1; }
-since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
-field() { echo "$2" | cut -d' ' -f"$1"; }
-psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
-psql_v() { psql -X -q -v ON_ERROR_STOP=1 -At -c "$1"; }
-
-source "$BENCH/datasets.sh"
-source "$REPO/test/tools/cluster.sh"
-
-make -s -C "$REPO" -j2 >/dev/null
-make -s -C "$REPO" install >/dev/null
-mkdir -p "$OUT" "$CACHE" "$DIR"
+source "$BENCH/common.sh"
+bench_prepare
+mkdir -p "$DIR"
 chmod 755 "$DIR"
-CLIENT=$OUT/bench_client
-g++ -O3 -march=native -std=c++17 -pthread -I"$(pg_config --includedir)" \
-    "$BENCH/bench_client.cpp" -o "$CLIENT" -L"$(pg_config --libdir)" -lpq
 BINDIR=$(pg_config --bindir)
 as_owner() { if [[ $(id -u) -eq 0 ]]; then (cd / && runuser -u postgres -- "$@"); else (cd / && "$@"); fi; }
 

@@ -33,22 +33,8 @@ OUT=${BENCH_OUT:-$BENCH/out}
 CLUSTER=${BENCH_CLUSTER_DIR:-/tmp/annoy-bench-scaling}
 CACHE=${ANNOY_DATA_CACHE:-/var/tmp/annoy-data}
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { printf 'scaling.sh: ERROR: %s\n' "$*" >&2; exit 1; }
-since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
-field() { echo "$2" | cut -d' ' -f"$1"; }
-psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
-psql_v() { psql -X -q -v ON_ERROR_STOP=1 -At -c "$1"; }
-
-source "$BENCH/datasets.sh"
-source "$REPO/test/tools/cluster.sh"
-
-make -s -C "$REPO" -j2 >/dev/null
-make -s -C "$REPO" install >/dev/null
-mkdir -p "$OUT" "$CACHE"
-CLIENT=$OUT/bench_client
-g++ -O3 -march=native -std=c++17 -pthread -I"$(pg_config --includedir)" \
-    "$BENCH/bench_client.cpp" -o "$CLIENT" -L"$(pg_config --libdir)" -lpq
+source "$BENCH/common.sh"
+bench_prepare
 
 # shared_buffers 2GB: the large index does not fit, as it would not on a
 # server whose data outgrew its memory (the OS cache holds the rest).
@@ -140,6 +126,7 @@ set xlabel 'rows (N)'
 set ylabel 'seconds (build) / milliseconds (query)'
 set key top left
 set grid
+set termoption noenhanced
 plot {plots}
 """ + "\n".join(blocks) + "\n"
 subprocess.run(["gnuplot"], input=script, text=True, check=True)
