@@ -141,5 +141,5 @@ is(knn_ids($node, 'postgres', "SELECT id FROM p128 $knn", "$noseq SET annoy.sear
 	knn_ids($node, 'postgres', "SELECT id FROM one ORDER BY l2_distance(v, '$q1'), id LIMIT 10"),
 	'p128 at a search_k beyond the table: the exact answer');
 
-diag(sprintf('080_partitions took %.1f s', time - $t0));
+diag(sprintf('095_partitions took %.1f s', time - $t0));
 done_testing();

@@ -183,5 +183,5 @@ $shards[1]->start;
 is(knn_ids($coord, 'postgres', "SELECT id FROM items $knn"), knn_ids($coord, 'postgres', $union),
 	'with shard 2 back the query works again');
 
-diag(sprintf('070_fdw_shards took %.1f s', time - $t0));
+diag(sprintf('090_fdw_shards took %.1f s', time - $t0));
 done_testing();
