@@ -51,7 +51,7 @@ double planned_sibling_rows(PlannerInfo *root, IndexOptInfo *index)
 
 namespace {
 
-// One Merge Append's annoy scans: which indexes, the items of each.
+// One Merge Append's annoy scans: which indexes, the size of each.
 struct MergedScans {
     MemoryContext query_cxt;
     int n;
@@ -101,7 +101,11 @@ void record_merge(MergeAppendState *ma, MemoryContext query_cxt)
             continue;
         Relation index = castNode(IndexScanState, ma->mergeplans[i])->iss_RelationDesc;
         m->index_oids[m->n] = RelationGetRelid(index);
-        m->items[m->n] = std::max<double>(index->rd_rel->reltuples, 1.0);
+        // Sizes in pages: the partitions of one partitioned index share its
+        // options, so pages are proportional to items, and unlike reltuples
+        // they are current (reltuples waits for the next VACUUM, and is -1
+        // for an index built on an empty partition that has filled since).
+        m->items[m->n] = std::max<double>(RelationGetNumberOfBlocks(index), 1.0);
         m->total += m->items[m->n];
         m->n++;
     }
