@@ -267,22 +267,6 @@ void rank_leaf(ScanState *so, LeafTupleHeader *leaf)
 void expand_one(Relation index, ScanState *so)
 {
     core::NodeQueue::Entry e = so->buf->nodes.pop();
-    // Each node is expanded once.  A node may be reached twice when one of
-    // the ways leads through a forward tuple (a scan that queued both
-    // children of a split VACUUM then merged reaches the merged leaf again
-    // through the one the sibling became): the second time is skipped.
-    // Reached twice straight from split children or roots, it is a cycle or
-    // a shared subtree, which no writer makes.
-    const uint64 direct = e.ref & ~kViaForward;
-    if (e.ref & kViaForward) {
-        if (so->buf->expanded.contains(direct) || !so->buf->expanded.insert(e.ref))
-            return;
-    } else {
-        if (unlikely(!so->buf->expanded.insert(direct)))
-            tuple_corrupted(index, key_ref(direct), key_tree(direct), "node reached twice (cycle or shared subtree)");
-        if (unlikely(so->buf->expanded.contains(direct | kViaForward)))
-            return;
-    }
     int tree = key_tree(e.ref);
     if (unlikely(tree >= so->shape.n_trees))
         elog(ERROR, "annoy scan: node key of tree %d", tree);
@@ -293,6 +277,32 @@ void expand_one(Relation index, ScanState *so)
     Page page = BufferGetPage(buf);
     check_page_header(index, page, blkno);
     NodeView node = read_node(index, page, ref, tree, so->shape);
+    // Splits and forward tuples are expanded once.  One may be reached
+    // twice when a way leads through a forward tuple (a scan that queued
+    // both children of a split VACUUM then merged, and the merged leaf split
+    // since, reaches it again through the forward tuple the sibling
+    // became): the second time is skipped, its children are queued already.
+    // Reached twice straight from split children or roots, it is a cycle or
+    // a shared subtree, which no writer makes.  Leaves are read every time
+    // they are reached (a merge may have added items since; their items are
+    // scored once anyway), at most once per reference queued.
+    if (node.kind != kLeafTuple) {
+        const uint64 direct = e.ref & ~kViaForward;
+        bool again;
+        if (e.ref & kViaForward) {
+            again = so->buf->expanded.contains(direct) || !so->buf->expanded.insert(e.ref);
+        } else {
+            if (unlikely(!so->buf->expanded.insert(direct))) {
+                LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+                tuple_corrupted(index, ref, tree, "node reached twice (cycle or shared subtree)");
+            }
+            again = so->buf->expanded.contains(direct | kViaForward);
+        }
+        if (again) {
+            LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+            return;
+        }
+    }
     int leaf_count = -1;
     switch (node.kind) {
         case kSplitTuple: {
