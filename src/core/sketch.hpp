@@ -49,7 +49,7 @@ public:
     // from `seed`, around `center` (space.dim floats, see center_of).
     Sketcher(const Space &space, uint32_t bits, uint64_t seed, const float *center);
     // The projections of `like` (shared, not drawn again) around another
-    // centre: the sketcher of another index built with the same options,
+    // center: the sketcher of another index built with the same options,
     // such as another partition of one partitioned index.
     Sketcher(const Sketcher &like, const float *center);
 
@@ -59,7 +59,7 @@ public:
     {
         return space_.dim == space.dim && space_.metric == space.metric && bits_ == bits && seed_ == seed;
     }
-    // Memory held: its own (centre and tables), and the projections it
+    // Memory held: its own (center and tables), and the projections it
     // may share with other sketchers.
     size_t own_bytes() const { return (center_.size() + row_dot_c_.size()) * sizeof(float) + sizeof(*this); }
     size_t projection_bytes() const { return rows_->size() * sizeof(float); }
