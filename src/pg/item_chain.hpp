@@ -1,5 +1,5 @@
 // Vectors larger than a page: the head tuple (an item, or the sketch
-// centre) keeps the first bytes of the vector and refers to a chain of chunk
+// center) keeps the first bytes of the vector and refers to a chain of chunk
 // tuples holding the rest, a full page each (page.hpp: ItemTupleHeader).
 // Chunks carry their position in the chain and their owner's heap TID, so a
 // reader that raced with VACUUM (which flags and frees chunks by that TID,
@@ -26,7 +26,7 @@ protected:
 
 // Writes the chunk tuples of vec[head_bytes, bytes) (last chunk first, so
 // each knows its successor) for the owner with heap TID `owner` (invalid
-// for the centre); returns the first chunk's reference, invalid if there is
+// for the center); returns the first chunk's reference, invalid if there is
 // none.
 TupleRef write_chunks(TupleSink &sink, const char *vec, Size bytes, Size head_bytes, const ItemPointerData &owner);
 

@@ -2,6 +2,7 @@
 // metric support functions.
 #include "index_vector.hpp"
 #include "options.hpp"
+#include "partition_budget.hpp"
 
 extern "C" {
 
@@ -15,6 +16,7 @@ void _PG_init(void)
     // Pick the SIMD kernels once, before any query can use them.
     annoy::core::init_kernels();
     annoy::pg::define_options();
+    annoy::pg::install_executor_hook();
 }
 
 // Support functions that answer a constant: function 1 of each operator

@@ -24,6 +24,7 @@
 #include "index_sketch.hpp"
 #include "index_vector.hpp"
 #include "node_access.hpp"
+#include "partition_budget.hpp"
 
 namespace annoy::pg {
 
@@ -145,7 +146,7 @@ struct ScanState {
     // Sketch ranking (use_sketch): candidates gathered from leaves wait in
     // buf->pending, with their estimated distances, until chosen for scoring.
     bool use_sketch;
-    int code_bytes;
+    int sketch_bytes;
     size_t gathered;     // candidates ranked so far
     size_t gather_stop;  // rank this many before scoring the batch
 
@@ -154,6 +155,10 @@ struct ScanState {
     // Vectors larger than a page (chunk tuples): scored from a copy.
     bool chained;
     char *item_buf;  // vector_bytes, in cxt
+    // The share of the items this scan searches among the scans a Merge
+    // Append merges it with (1 alone): they share the budget
+    // (partition_budget.hpp).
+    double merged_share;
 };
 
 // The page of `blkno`, pinned (reusing the pin of the previous read).
@@ -270,14 +275,14 @@ void rank_leaf(ScanState *so, LeafTupleHeader *leaf)
 {
     ScanBuffers &b = *so->buf;
     const TupleRef *refs = leaf_refs(leaf);
-    const uint8 *codes = leaf_codes(leaf);
-    const size_t code_bytes = size_t(so->code_bytes);
+    const uint8 *sketches = leaf_sketches(leaf);
+    const size_t sketch_bytes = size_t(so->sketch_bytes);
     for (int i = 0; i < leaf->count; i++) {
         uint64 key = ref_key(refs[i]);
         if (!b.seen.insert(key))
             continue;  // already ranked from another tree
-        static_assert(noexcept(b.sketch_query.estimate(codes)), "Postgres longjmps through scans");
-        b.pending.push(b.sketch_query.estimate(codes + size_t(i) * code_bytes), key);
+        static_assert(noexcept(b.sketch_query.estimate(sketches)), "Postgres longjmps through scans");
+        b.pending.push(b.sketch_query.estimate(sketches + size_t(i) * sketch_bytes), key);
         so->gathered++;
     }
 }
@@ -432,6 +437,7 @@ IndexScanDesc begin_scan(Relation index, int nkeys, int norderbys)
     so->space.metric = core::Metric(meta->metric);
     so->space.dim = meta->dim;
     so->n_items = estimated_items(index, *meta, so->nblocks);
+    so->merged_share = merged_share(MemoryContextGetParent(cxt), RelationGetRelid(index));
 
     so->buf = take_buffers(cxt);
     static_assert(sizeof(ItemGroup) >= sizeof(uint64), "score_pending uses groups as key scratch");
@@ -483,18 +489,23 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
             static_assert(noexcept(so->buf->sketch_query.prepare(*sketcher, so->query)),
                           "Postgres longjmps through scans");
             so->buf->sketch_query.prepare(*sketcher, so->query);
-            so->code_bytes = int(sketcher->code_bytes());
+            so->sketch_bytes = int(sketcher->sketch_bytes());
             so->use_sketch = true;
         }
     }
-    so->budget = so->query == nullptr ? SIZE_MAX : size_t(effective_search_k(double(so->n_items), so->use_sketch));
+    // A partition's scan merged with its siblings' takes its share of their
+    // budget (partition_budget.hpp).
+    so->budget = so->query == nullptr
+                     ? SIZE_MAX
+                     : size_t(partition_search_k(double(so->n_items), double(so->n_items) / so->merged_share,
+                                                 so->use_sketch, int(so->meta->n_trees), int(so->meta->leaf_size)));
 }
 
 bool get_tuple(IndexScanDesc scan, ScanDirection dir)
 {
     auto *so = static_cast<ScanState *>(scan->opaque);
     if (dir != ForwardScanDirection)
-        elog(ERROR, "annoy index scans only go forward");
+        elog(ERROR, "annoy: index scans only go forward");
 
     if (!so->started) {
         so->started = true;
