@@ -133,7 +133,7 @@ void run_core(Bench &bench)
         if (!core::Sketcher::useful(space))
             continue;
         std::unique_ptr<SketchedForest> sketched;
-        Row &with = bench.build("core forest",
+        Row &with = bench.build("core forest + sketches",
                                 config + ", " + std::to_string(core::Sketcher::default_bits(space)) +
                                     "-bit sketches x" + std::to_string(kSketchFactor),
                                 [&] { sketched = std::make_unique<SketchedForest>(sketch_forest(*forest, d)); });
