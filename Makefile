@@ -1,21 +1,14 @@
 # annoy: approximate nearest-neighbour index access method for PostgreSQL.
 #
-<<<<<<< HEAD
-#   make && make install      build and install into the Postgres found by pg_config
-#   make test                 set up a fresh machine, then run every test (README)
-#   make demo                 Fashion-MNIST demo on a private throwaway cluster
-#   make bench                the benchmark tool (test/bench)
-#   make bench-anchors        the core next to Annoy, hnswlib and FAISS, in memory (test/bench/anchors)
-=======
 #   make && make install        build and install into the Postgres found by pg_config
 #   make test                   set up a fresh machine, then run every test (README)
 #   make demo                   Fashion-MNIST demo on a private throwaway cluster
 #   make bench                  the benchmark tool (test/bench)
+#   make bench-anchors          the core next to Annoy, hnswlib and FAISS, in memory (test/bench/anchors)
 #   make installcheck           pg_regress suite against the server the PG* variables point at
 #   make installcheck-tap       TAP suite (test/t) against the installed build (own throwaway clusters)
 #   make installcheck-examples  client examples (test/examples) against the server of the PG* variables
 #   make dist                   the PGXN source package annoy-<version>.zip (git archive of HEAD)
->>>>>>> main
 
 EXTENSION = annoy
 MODULE_big = annoy
@@ -63,12 +56,9 @@ demo:
 bench:
 	test/bench/run_bench.sh
 
-<<<<<<< HEAD
 bench-anchors:
 	test/bench/anchors/run_anchors.sh
 
-.PHONY: test demo bench bench-anchors check-core-purity
-=======
 # The TAP suite against the build installed into the Postgres of pg_config, as
 # the current (non-root) user: each test starts its own throwaway clusters, so
 # no server is needed.  test/run_tests.sh runs the same suite as root.
@@ -93,5 +83,4 @@ dist:
 	git archive --format=zip --prefix=$(EXTENSION)-$(DIST_VERSION)/ -o $(DIST_DIR)/$(EXTENSION)-$(DIST_VERSION).zip HEAD
 	@echo "$(DIST_DIR)/$(EXTENSION)-$(DIST_VERSION).zip"
 
-.PHONY: test demo bench check-core-purity installcheck-tap installcheck-examples dist
->>>>>>> main
+.PHONY: test demo bench bench-anchors check-core-purity installcheck-tap installcheck-examples dist
