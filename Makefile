@@ -21,7 +21,7 @@ OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 ANNOY_HEADERS := $(wildcard src/core/*.hpp src/pg/*.hpp)
 
 # pg_regress suite: sql/<name>.sql against expected/<name>.out
-REGRESS = distance_functions index_build index_scan index_errors index_bounded_build index_sketch extension_upgrade
+REGRESS = distance_functions index_build index_scan index_errors index_bounded_build index_sketch extension_upgrade index_robust
 REGRESS_OPTS = --inputdir=. --outputdir=test/regress_out
 
 PG_CONFIG ?= pg_config

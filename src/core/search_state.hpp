@@ -50,7 +50,7 @@ private:
 class CandidateArray {
 public:
     struct Entry {
-        float distance;
+        double distance;  // the exact distances of the SQL operators are double
         uint64_t ref;
     };
     explicit CandidateArray(RawAllocator a) noexcept : alloc_(a) {}
@@ -64,7 +64,7 @@ public:
     size_t capacity() const { return cap_; }
 
 protected:
-    void append(float distance, uint64_t ref);
+    void append(double distance, uint64_t ref);
 
     RawAllocator alloc_;
     Entry *data_ = nullptr;
@@ -76,7 +76,7 @@ class CandidateQueue : public CandidateArray {
 public:
     explicit CandidateQueue(RawAllocator a) noexcept : CandidateArray(a) {}
 
-    void push(float distance, uint64_t ref);
+    void push(double distance, uint64_t ref);
     Entry pop();  // the smallest; precondition: !empty()
     const Entry &top() const { return data_[0]; }
 };
@@ -89,7 +89,7 @@ class CandidatePool : public CandidateArray {
 public:
     explicit CandidatePool(RawAllocator a) noexcept : CandidateArray(a) {}
 
-    void push(float distance, uint64_t ref) { append(distance, ref); }
+    void push(double distance, uint64_t ref) { append(distance, ref); }
     // Removes the k entries of smallest distance (NaN last; all of them if
     // k >= size()) and writes their refs to out, in no particular order.
     // Returns how many were taken.

@@ -88,9 +88,9 @@ void read_vector(const BuildState &st, const TupleRef &ref, Buffer *buf, char *d
         *buf = ReadBuffer(st.index, blkno);
     }
     LockBuffer(*buf, BUFFER_LOCK_SHARE);
-    Size size;
-    auto *item = reinterpret_cast<ItemTupleHeader *>(tuple_at(st.index, BufferGetPage(*buf), ref, &size));
-    if (item == nullptr || item->kind != kItemTuple)
+    IndexShape shape{st.space, 1, 0};  // the build's own items: only their size matters here
+    ItemTupleHeader *item = read_item(st.index, BufferGetPage(*buf), ref, shape);
+    if (item == nullptr)
         elog(ERROR, "annoy build: item tuple (%u,%u) vanished", blkno, ItemPointerGetOffsetNumber(&ref));
     memcpy(dst, item_vector(item), st.vector_bytes);
     LockBuffer(*buf, BUFFER_LOCK_UNLOCK);
@@ -103,7 +103,10 @@ uint32 route(const core::Space &space, const core::FlatForest &top, const void *
     core::NodeRef r = top.roots[0];
     while (!core::is_leaf(r)) {
         uint32 idx = core::node_index(r);
-        r = top.splits[idx].child[core::side_of(core::margin(space, top.plane(idx), vec, extra), item)];
+        // The tie of an item on the plane mixes in the node, so items no
+        // hyperplane divides spread over both sides at every level.
+        r = top.splits[idx]
+                .child[core::side_of(core::margin(space, top.plane(idx), vec, extra), core::mix_seed(item, idx))];
     }
     return core::node_index(r);
 }
@@ -247,16 +250,15 @@ void build_spilled_trees(BuildState &st, int n_trees, MetaPageData *meta)
             cell_params.dot_max_norm = max_norm;
             const core::FlatForest &sub = build_into(cell_slot, space, cell_vectors, count, cell_params);
             uint8 *codes = sketcher != nullptr ? encode_items(*sketcher, cell_vectors, count) : nullptr;
-            cell_roots[c] =
-                write_tree(w, space, sub, sub.roots[0], uint16(t), cell_refs, st.leaf_size, nullptr, codes, code_bytes);
+            cell_roots[c] = write_tree(w, sub, sub.roots[0], uint16(t),
+                                       TreeLeaves::items(cell_refs, st.leaf_size, codes, code_bytes));
             if (codes != nullptr)
                 pfree(codes);
             begin = end;
         }
         if (BufferIsValid(buf))
             ReleaseBuffer(buf);
-        meta->roots[t] =
-            write_tree(w, space, top, top.roots[0], uint16(t), nullptr, st.leaf_size, cell_roots, nullptr, code_bytes);
+        meta->roots[t] = write_tree(w, top, top.roots[0], uint16(t), TreeLeaves::subtree_roots(cell_roots));
         pfree(cell_refs);
         pfree(cell_roots);
         pfree(counts);

@@ -25,7 +25,7 @@ namespace annoy::pg {
 
 constexpr uint32 kMagic = 0x414E4E59;  // "ANNY"
 // Bump when the on-disk format changes; older indexes must be REINDEXed.
-constexpr uint32 kLayoutVersion = 3;
+constexpr uint32 kLayoutVersion = 4;
 constexpr BlockNumber kMetaBlock = 0;
 constexpr uint16 kPageId = 0xFF8A;  // identifies our pages (pg_filedump etc.)
 
@@ -240,6 +240,10 @@ struct MetaPageData {
     // from `seed`, around the centre tuple `center` (invalid without).
     TupleRef center;
     uint16 sketch_bits;
+    // CRC-32C of the fields above that describe the index's shape (all but
+    // the item count): a changed metric, seed or dimension byte would make
+    // readers misread every tuple or trees silently differ (meta_checksum).
+    uint32 checksum;
     TupleRef roots[FLEXIBLE_ARRAY_MEMBER];
 };
 static_assert(offsetof(MetaPageData, version) == 4 && offsetof(MetaPageData, metric) == 8 &&
@@ -247,11 +251,16 @@ static_assert(offsetof(MetaPageData, version) == 4 && offsetof(MetaPageData, met
                   offsetof(MetaPageData, leaf_size) == 16 && offsetof(MetaPageData, seed) == 20 &&
                   offsetof(MetaPageData, dot_max_norm) == 24 && offsetof(MetaPageData, counted_pages) == 28 &&
                   offsetof(MetaPageData, n_items) == 32 && offsetof(MetaPageData, center) == 40 &&
-                  offsetof(MetaPageData, sketch_bits) == 46 && offsetof(MetaPageData, roots) == 48,
+                  offsetof(MetaPageData, sketch_bits) == 46 && offsetof(MetaPageData, checksum) == 48 &&
+                  offsetof(MetaPageData, roots) == 52,
               "meta page layout");
 static_assert(MAXALIGN(SizeOfPageHeaderData) + offsetof(MetaPageData, roots) + kMaxTrees * sizeof(TupleRef) <=
                   BLCKSZ - MAXALIGN(sizeof(PageOpaque)),
               "the roots of kMaxTrees trees fit in the meta page");
+
+// The checksum of a meta page's shape fields; init_meta_page stores it, and
+// a writer that changes one of them (the first insert sets dim) updates it.
+uint32 meta_checksum(const MetaPageData &meta);
 
 inline MetaPageData *meta_data(Page page)
 {
@@ -266,38 +275,46 @@ inline Size meta_size(int n_trees)
 void init_data_page(Page page);
 void init_meta_page(Page page, const MetaPageData &meta);
 
-// Reads the meta page into `out` (copy) and checks magic and version;
-// errors with a REINDEX hint when the index was written by another layout.
+// Reads the meta page into `out` (copy) and checks magic, version, the
+// checksum and the ranges of its fields; errors with a REINDEX hint when the
+// index was written by another layout.
 // The roots array of `out` must have room for kMaxTrees entries.
 void read_meta(Relation index, MetaPageData *out);
 MetaPageData *alloc_meta();  // palloc'd, room for kMaxTrees roots
 
-// Validates a page read from disk before its tuples are trusted.
+// Whether a page's header is one of ours and its pointers are consistent
+// (PageAddItem PANICs on inconsistent ones, so no page is written before
+// this holds).
+inline bool data_page_header_ok(Page page)
+{
+    const PageHeader h = reinterpret_cast<PageHeader>(page);
+    return !PageIsNew(page) && h->pd_special == BLCKSZ - MAXALIGN(sizeof(PageOpaque)) &&
+           h->pd_lower >= SizeOfPageHeaderData && h->pd_lower <= h->pd_upper && h->pd_upper <= h->pd_special;
+}
+
+// Validates a page read from disk before its tuples are trusted: the
+// header, and the special space's page id and flags.
 void check_data_page(Relation index, Page page, BlockNumber blkno);
 
 // The scan's cheaper form: only what the page header says (the special
 // space sits at the far end of the page, a cache miss per candidate).
-// Tuple kinds and offsets are still checked for every tuple read.
+// Tuples and references are still checked for every tuple read
+// (node_access.hpp).
 inline void check_page_header(Relation index, Page page, BlockNumber blkno)
 {
-    if (unlikely(PageIsNew(page) || PageGetSpecialSize(page) != MAXALIGN(sizeof(PageOpaque))))
+    if (unlikely(!data_page_header_ok(page)))
         check_data_page(index, page, blkno);  // raises the error
 }
 
-// The tuple at `ref` on a locked page and its size, or nullptr (size 0) if
-// the slot is free or past the end (VACUUM freed it after the reference was
-// read).  The caller checks the tuple's kind.  Errors (index corrupted) on
-// offset 0.
-char *tuple_at(Relation index, Page page, const TupleRef &ref, Size *size);
-
-// Errors (index corrupted) unless blkno can hold data tuples.
+// Errors (index corrupted) unless blkno is a data block of the index.  The
+// size comes from the storage manager's cached block count, refreshed (a
+// system call) only for a block past it: the index may have grown since.
+void check_block_ref_slow(Relation index, BlockNumber blkno);
 inline void check_block_ref(Relation index, BlockNumber blkno)
 {
-    // (Reading past the end fails in ReadBuffer; not checked here because
-    // RelationGetNumberOfBlocks costs a system call on hot paths.)
-    if (unlikely(blkno == kMetaBlock || blkno == InvalidBlockNumber))
-        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                        errmsg("index \"%s\" refers to invalid block %u", RelationGetRelationName(index), blkno)));
+    BlockNumber known = RelationGetSmgr(index)->smgr_cached_nblocks[MAIN_FORKNUM];
+    if (unlikely(blkno == kMetaBlock || blkno >= known || known == InvalidBlockNumber))
+        check_block_ref_slow(index, blkno);
 }
 
 // Pins and locks the block of `ref`; returns the buffer.

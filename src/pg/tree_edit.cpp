@@ -101,27 +101,17 @@ void LockedPages::abandon()
         UnlockReleaseBuffer(bufs[i]);
 }
 
-char *tuple_in(const LockedPages &pages, const TupleRef &ref, Size *size)
-{
-    return tuple_at(pages.index, pages.page(ItemPointerGetBlockNumber(&ref)), ref, size);
-}
-
-TupleRef *slot_ref_in(const LockedPages &pages, const Slot &slot, int tree)
+TupleRef *slot_ref_in(const LockedPages &pages, const Slot &slot, int tree, const IndexShape &shape)
 {
     if (!ItemPointerIsValid(&slot.split))
         return &meta_data(pages.page(kMetaBlock))->roots[tree];
-    Size size;
-    auto *split = reinterpret_cast<SplitTupleHeader *>(tuple_in(pages, slot.split, &size));
-    if (split == nullptr || size < sizeof(SplitTupleHeader) || split->kind != kSplitTuple || split->tree != tree)
-        return nullptr;
-    return &split->child[slot.side];
+    NodeView v = node_in(pages, slot.split, tree, shape);
+    return v.kind == kSplitTuple ? &v.split->child[slot.side] : nullptr;
 }
 
-NodeView node_in(const LockedPages &pages, const TupleRef &ref, int tree)
+NodeView node_in(const LockedPages &pages, const TupleRef &ref, int tree, const IndexShape &shape)
 {
-    Size size;
-    char *tuple = tuple_in(pages, ref, &size);
-    return view_node(tuple, size, tree);
+    return read_node(pages.index, pages.page(ItemPointerGetBlockNumber(&ref)), ref, tree, shape);
 }
 
 uint64 retirement_stamp()

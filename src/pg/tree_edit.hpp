@@ -57,15 +57,13 @@ private:
 };
 
 // The reference stored in `slot` of `tree`, inside registered page copies;
-// nullptr if the slot's split node is no longer there.
-TupleRef *slot_ref_in(const LockedPages &pages, const Slot &slot, int tree);
+// nullptr if the slot's split node is no longer a split (a concurrent merge
+// made it a forward tuple).
+TupleRef *slot_ref_in(const LockedPages &pages, const Slot &slot, int tree, const IndexShape &shape);
 
-// The tuple at ref inside registered page copies (nullptr if freed).
-char *tuple_in(const LockedPages &pages, const TupleRef &ref, Size *size);
-
-// The node at ref inside registered page copies (kind 0 if not a node of
-// `tree`).
-NodeView node_in(const LockedPages &pages, const TupleRef &ref, int tree);
+// The node at ref inside registered page copies (read_node: errors unless
+// it is a node of `tree`).
+NodeView node_in(const LockedPages &pages, const TupleRef &ref, int tree, const IndexShape &shape);
 
 // Replaces the node at ref (inside registered copies) with a retired
 // forward tuple to `target`: readers that still hold ref find target; VACUUM
