@@ -84,6 +84,11 @@ Options parse(int argc, char **argv)
     }
     if (o.queries == 0)
         usage();
+    for (const std::string &l : o.libraries)
+        if (l != "core" && l != "annoy" && l != "hnswlib" && l != "faiss") {
+            std::fprintf(stderr, "anchors: unknown library '%s' (core, annoy, hnswlib, faiss)\n", l.c_str());
+            usage();
+        }
     return o;
 }
 
