@@ -36,7 +36,7 @@ uint32_t Sketcher::default_bits(const Space &space)
     return useful(space) ? kDefaultBits : 0;
 }
 
-size_t Sketcher::code_bytes(const Space &space, uint32_t bits)
+size_t Sketcher::sketch_bytes(const Space &space, uint32_t bits)
 {
     if (bits == 0)
         return 0;
@@ -72,7 +72,7 @@ Sketcher::Sketcher(const Space &space, uint32_t bits, uint64_t seed, const float
         throw std::invalid_argument(
             "sketches need 8 to 512 bits (a multiple of 8) and a Euclidean, Angular or Dot space");
     if (center == nullptr)
-        throw std::invalid_argument("sketches need a centre");
+        throw std::invalid_argument("sketches need a center");
     const size_t dim = space.dim;
     rows_.resize(size_t(bits) * dim);
     Rng rng(seed);
@@ -91,12 +91,12 @@ Sketcher::Sketcher(const Space &space, uint32_t bits, uint64_t seed, const float
         row_dot_c_[r] = kernels().dot(rows_.data() + r * dim, center_.data(), dim);
 }
 
-void Sketcher::project(const float *y, bool centred, float *out) const noexcept
+void Sketcher::project(const float *y, bool centered, float *out) const noexcept
 {
     const size_t dim = space_.dim;
     const FloatKernels &k = kernels();
     for (size_t r = 0; r < bits_; r++)
-        out[r] = k.dot(rows_.data() + r * dim, y, dim) - (centred ? row_dot_c_[r] : 0.0f);
+        out[r] = k.dot(rows_.data() + r * dim, y, dim) - (centered ? row_dot_c_[r] : 0.0f);
 }
 
 const float *Sketcher::prime(const float *x, float *buf) const noexcept
@@ -111,7 +111,7 @@ const float *Sketcher::prime(const float *x, float *buf) const noexcept
     return buf;
 }
 
-void Sketcher::encode(const void *vec, uint8_t *code) const noexcept
+void Sketcher::sketch(const void *vec, uint8_t *out) const noexcept
 {
     float buf[kMaxSketchDim];
     const float *x = prime(static_cast<const float *>(vec), buf);
@@ -122,13 +122,13 @@ void Sketcher::encode(const void *vec, uint8_t *code) const noexcept
         uint8_t v = 0;
         for (int k = 0; k < 8; k++)
             v |= uint8_t(proj[b * 8 + size_t(k)] > 0.0f) << k;
-        code[b] = v;
+        out[b] = v;
     }
     const float norm = std::sqrt(kernels().l2_squared(x, center_.data(), space_.dim));
-    std::memcpy(code + bytes, &norm, sizeof norm);
+    std::memcpy(out + bytes, &norm, sizeof norm);
     if (space_.metric == Metric::Dot) {
         const float x_dot_c = kernels().dot(x, center_.data(), space_.dim);
-        std::memcpy(code + bytes + sizeof norm, &x_dot_c, sizeof x_dot_c);
+        std::memcpy(out + bytes + sizeof norm, &x_dot_c, sizeof x_dot_c);
     }
 }
 
@@ -170,14 +170,14 @@ void Sketcher::Query::prepare(const Sketcher &s, const void *query) noexcept
     }
 }
 
-float Sketcher::Query::estimate(const uint8_t *code) const noexcept
+float Sketcher::Query::estimate(const uint8_t *sketch) const noexcept
 {
     float sum = 0.0f;
     const float *t = table_;
     for (uint32_t b = 0; b < bytes_; b++, t += 256)
-        sum += t[code[b]];
+        sum += t[sketch[b]];
     float norm;
-    std::memcpy(&norm, code + bytes_, sizeof norm);
+    std::memcpy(&norm, sketch + bytes_, sizeof norm);
     const float inner = norm * scale_ * sum;  // estimate of <a, x' - c>
     switch (metric_) {
         case Metric::Euclidean:
@@ -186,7 +186,7 @@ float Sketcher::Query::estimate(const uint8_t *code) const noexcept
             return 1.0f - (inner + constant_ + 0.5f * (1.0f + c_sq_ - norm * norm) - c_sq_);
         default: {  // Dot: -<q, x>
             float x_dot_c;
-            std::memcpy(&x_dot_c, code + bytes_ + sizeof norm, sizeof x_dot_c);
+            std::memcpy(&x_dot_c, sketch + bytes_ + sizeof norm, sizeof x_dot_c);
             return -(inner + constant_ + x_dot_c);
         }
     }

@@ -8,9 +8,9 @@
 //
 // The sketch of x is the signs of `bits` random projections of x' - c, and
 // |x' - c| as a float (and <x, c> for Dot).  x' is x itself (Euclidean, Dot) or x / |x|
-// (Angular); c is the data's centre, the mean of the x' (real data is rarely
-// centred on the origin: pixel values are all positive, text embeddings
-// share a common direction, and signs of projections of uncentred vectors
+// (Angular); c is the data's center, the mean of the x' (real data is rarely
+// centered on the origin: pixel values are all positive, text embeddings
+// share a common direction, and signs of projections of uncentered vectors
 // say little).  The projections are rows of random +-1 entries drawn from a
 // seed, so every backend rebuilds the same ones.  The query side is
 // asymmetric: the query's projections stay exact, and for Gaussian-like
@@ -38,7 +38,7 @@ namespace annoy::core {
 // fixed-size object that never allocates: the Postgres scan keeps one in
 // memory that an error may abandon without running destructors.
 constexpr uint32_t kMaxSketchBits = 512;
-// encode() and Query work on stack copies of a vector: sketches exist for
+// sketch() and Query work on stack copies of a vector: sketches exist for
 // spaces of at most this many dimensions (more than an index can hold).
 constexpr uint32_t kMaxSketchDim = 4096;
 
@@ -48,19 +48,19 @@ public:
     // from `seed`, around `center` (space.dim floats, see center_of).
     Sketcher(const Space &space, uint32_t bits, uint64_t seed, const float *center);
 
-    // The centre for n vectors (stored contiguously): the mean of the x'
+    // The center for n vectors (stored contiguously): the mean of the x'
     // (unit vectors for Angular; zero vectors are skipped there).  Writes
     // space.dim floats to out.
     static void center_of(const Space &space, const void *vectors, size_t n, float *out);
 
     // The sketch size for these parameters (0 when bits is 0).
-    static size_t code_bytes(const Space &space, uint32_t bits);
-    size_t code_bytes() const { return code_bytes(space_, bits_); }
+    static size_t sketch_bytes(const Space &space, uint32_t bits);
+    size_t sketch_bytes() const { return sketch_bytes(space_, bits_); }
     const Space &space() const { return space_; }
     uint32_t bits() const { return bits_; }
 
-    // Writes the sketch of vec (space.vector_bytes()) into code[code_bytes()].
-    void encode(const void *vec, uint8_t *code) const noexcept;
+    // Writes the sketch of vec (space.vector_bytes()) into out[sketch_bytes()].
+    void sketch(const void *vec, uint8_t *out) const noexcept;
 
     // Precomputes a query's tables; estimate() then takes ~bits/8 lookups.
     // Trivially destructible and allocation-free (see kMaxSketchBits).
@@ -71,7 +71,7 @@ public:
         void prepare(const Sketcher &sketcher, const void *query) noexcept;
         // Estimated distance of the item with this sketch, on the scale of
         // Space::distance (squared for Euclidean); only the order matters.
-        float estimate(const uint8_t *code) const noexcept;
+        float estimate(const uint8_t *sketch) const noexcept;
 
     private:
         Metric metric_ = Metric::Euclidean;
@@ -92,8 +92,8 @@ public:
     static uint32_t default_bits(const Space &space);
 
 private:
-    // The bits_ projections of y (minus those of c when centred).
-    void project(const float *y, bool centred, float *out) const noexcept;
+    // The bits_ projections of y (minus those of c when centered).
+    void project(const float *y, bool centered, float *out) const noexcept;
     // x' (see above): x itself, or x / |x| written to buf for Angular.
     const float *prime(const float *x, float *buf) const noexcept;
 
