@@ -66,7 +66,8 @@ void Sketcher::center_of(const Space &space, const void *vectors, size_t n, floa
         out[d] = used > 0 ? float(sum[d] / double(used)) : 0.0f;
 }
 
-Sketcher::Sketcher(const Space &space, uint32_t bits, uint64_t seed, const float *center) : space_(space), bits_(bits)
+Sketcher::Sketcher(const Space &space, uint32_t bits, uint64_t seed, const float *center)
+    : space_(space), bits_(bits), seed_(seed)
 {
     if (bits == 0 || bits % 8 != 0 || bits > kMaxSketchBits || !supported(space))
         throw std::invalid_argument(
@@ -74,21 +75,36 @@ Sketcher::Sketcher(const Space &space, uint32_t bits, uint64_t seed, const float
     if (center == nullptr)
         throw std::invalid_argument("sketches need a center");
     const size_t dim = space.dim;
-    rows_.resize(size_t(bits) * dim);
+    auto rows = std::make_shared<std::vector<float>>(size_t(bits) * dim);
     Rng rng(seed);
     for (size_t r = 0; r < bits; r++) {
-        float *row = rows_.data() + r * dim;
+        float *row = rows->data() + r * dim;
         for (size_t d = 0; d < dim; d += 64) {
             uint64_t signs = rng.next();
             for (size_t k = 0; k < 64 && d + k < dim; k++)
                 row[d + k] = (signs >> k) & 1 ? 1.0f : -1.0f;
         }
     }
+    rows_ = std::move(rows);
+    set_center(center);
+}
+
+Sketcher::Sketcher(const Sketcher &like, const float *center)
+    : space_(like.space_), bits_(like.bits_), seed_(like.seed_), rows_(like.rows_)
+{
+    if (center == nullptr)
+        throw std::invalid_argument("sketches need a center");
+    set_center(center);
+}
+
+void Sketcher::set_center(const float *center)
+{
+    const size_t dim = space_.dim;
     center_.assign(center, center + dim);
     c_sq_ = kernels().dot(center_.data(), center_.data(), dim);
-    row_dot_c_.resize(bits);
-    for (size_t r = 0; r < bits; r++)
-        row_dot_c_[r] = kernels().dot(rows_.data() + r * dim, center_.data(), dim);
+    row_dot_c_.resize(bits_);
+    for (size_t r = 0; r < bits_; r++)
+        row_dot_c_[r] = kernels().dot(rows_->data() + r * dim, center_.data(), dim);
 }
 
 void Sketcher::project(const float *y, bool centered, float *out) const noexcept
@@ -96,7 +112,7 @@ void Sketcher::project(const float *y, bool centered, float *out) const noexcept
     const size_t dim = space_.dim;
     const FloatKernels &k = kernels();
     for (size_t r = 0; r < bits_; r++)
-        out[r] = k.dot(rows_.data() + r * dim, y, dim) - (centered ? row_dot_c_[r] : 0.0f);
+        out[r] = k.dot(rows_->data() + r * dim, y, dim) - (centered ? row_dot_c_[r] : 0.0f);
 }
 
 const float *Sketcher::prime(const float *x, float *buf) const noexcept

@@ -28,6 +28,7 @@
 
 #include "common.hpp"
 
+#include <memory>
 #include <vector>
 
 #include "space.hpp"
@@ -47,6 +48,22 @@ public:
     // Sketches for `space` with `bits` projections (a multiple of 8), drawn
     // from `seed`, around `center` (space.dim floats, see center_of).
     Sketcher(const Space &space, uint32_t bits, uint64_t seed, const float *center);
+    // The projections of `like` (shared, not drawn again) around another
+    // center: the sketcher of another index built with the same options,
+    // such as another partition of one partitioned index.
+    Sketcher(const Sketcher &like, const float *center);
+
+    // Whether this sketcher's projections are the ones (space, bits, seed)
+    // would draw.
+    bool draws(const Space &space, uint32_t bits, uint64_t seed) const
+    {
+        return space_.dim == space.dim && space_.metric == space.metric && bits_ == bits && seed_ == seed;
+    }
+    // Memory held: its own (center and tables), and the projections it
+    // may share with other sketchers.
+    size_t own_bytes() const { return (center_.size() + row_dot_c_.size()) * sizeof(float) + sizeof(*this); }
+    size_t projection_bytes() const { return rows_->size() * sizeof(float); }
+    const void *projection_id() const { return rows_.get(); }
 
     // The center for n vectors (stored contiguously): the mean of the x'
     // (unit vectors for Angular; zero vectors are skipped there).  Writes
@@ -97,12 +114,15 @@ private:
     // x' (see above): x itself, or x / |x| written to buf for Angular.
     const float *prime(const float *x, float *buf) const noexcept;
 
+    void set_center(const float *center);
+
     Space space_;
     uint32_t bits_;
-    std::vector<float> rows_;       // bits_ x dim, entries +-1
-    std::vector<float> center_;     // dim
-    std::vector<float> row_dot_c_;  // rows . c
-    float c_sq_ = 0.0f;             // |c|^2
+    uint64_t seed_;
+    std::shared_ptr<const std::vector<float>> rows_;  // bits_ x dim, entries +-1
+    std::vector<float> center_;                       // dim
+    std::vector<float> row_dot_c_;                    // rows . c
+    float c_sq_ = 0.0f;                               // |c|^2
 };
 
 }  // namespace annoy::core
