@@ -60,6 +60,9 @@ demo:
 bench:
 	test/bench/run_bench.sh
 
+bench-anchors:
+	test/bench/anchors/run_anchors.sh
+
 # The TAP suite against the build installed into the Postgres of pg_config, as
 # the current (non-root) user: each test starts its own throwaway clusters, so
 # no server is needed.  test/run_tests.sh runs the same suite as root.
@@ -83,8 +86,5 @@ DIST_DIR ?= .
 dist:
 	git archive --format=zip --prefix=$(EXTENSION)-$(DIST_VERSION)/ -o $(DIST_DIR)/$(EXTENSION)-$(DIST_VERSION).zip HEAD
 	@echo "$(DIST_DIR)/$(EXTENSION)-$(DIST_VERSION).zip"
-
-bench-anchors:
-	test/bench/anchors/run_anchors.sh
 
 .PHONY: test demo bench bench-anchors check-core-purity installcheck-tap installcheck-examples dist

@@ -8,9 +8,11 @@
 // Progress goes to stderr, the tables (markdown) to stdout and --markdown.
 // --check: exit 1 unless every index measured reaches recall 0.99 at its
 // largest setting (a broken adapter or ground truth shows up as low recall).
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 
@@ -82,6 +84,11 @@ Options parse(int argc, char **argv)
     }
     if (o.queries == 0)
         usage();
+    for (const std::string &l : o.libraries)
+        if (l != "core" && l != "annoy" && l != "hnswlib" && l != "faiss") {
+            std::fprintf(stderr, "anchors: unknown library '%s' (core, annoy, hnswlib, faiss)\n", l.c_str());
+            usage();
+        }
     return o;
 }
 
@@ -138,6 +145,48 @@ std::string table(const Bench &bench)
     return out + "\n";
 }
 
+// Per library (rows of the same name: its configurations), the most q/s
+// reaching each recall and the configuration and setting that gave it, one
+// column pair a data set: the side-by-side comparison.
+std::string summary(const std::vector<std::unique_ptr<Bench>> &benches)
+{
+    const double targets[] = {0.95, 0.99};
+    std::vector<std::string> libraries;
+    for (const auto &b : benches)
+        for (const Row &r : b->rows())
+            if (std::find(libraries.begin(), libraries.end(), r.library) == libraries.end())
+                libraries.push_back(r.library);
+    std::string out =
+        "### Summary: the most q/s reaching recall@10 0.95 and 0.99, each library at its best configuration\n\n";
+    std::string head = "| library |", rule = "|---|";
+    for (const auto &b : benches)
+        for (double t : targets) {
+            head += " " + b->data().name + " >= " + fixed(t, 2) + " |";
+            rule += "---|";
+        }
+    out += head + "\n" + rule + "\n";
+    for (const std::string &lib : libraries) {
+        out += "| " + lib + " |";
+        for (const auto &b : benches)
+            for (double t : targets) {
+                const Row *best_row = nullptr;
+                const Point *best = nullptr;
+                for (const Row &r : b->rows())
+                    if (r.library == lib)
+                        for (const Point &p : r.points)
+                            if (p.recall >= t && (best == nullptr || p.qps > best->qps)) {
+                                best = &p;
+                                best_row = &r;
+                            }
+                out += best == nullptr ? std::string(" - |")
+                                       : " " + grouped(best->qps) + " (" + best_row->config +
+                                             (best->setting == "-" ? "" : "; " + best->setting) + ") |";
+            }
+        out += "\n";
+    }
+    return out + "\n";
+}
+
 std::string csv_rows(const Bench &bench)
 {
     std::string out;
@@ -172,9 +221,12 @@ int main(int argc, char **argv)
     std::string markdown,
         csv = "dataset,library,config,build_cpu_s,build_wall_s,memory_mb,setting,recall10,qps_cpu,qps_wall\n";
     bool low_recall = false;
+    std::vector<std::unique_ptr<DataSet>> sets;  // the benches refer to their data
+    std::vector<std::unique_ptr<Bench>> benches;
     try {
         for (const std::string &name : o.datasets) {
-            DataSet d;
+            auto set = std::make_unique<DataSet>();
+            DataSet &d = *set;
             if (name == "fashion") {
                 d = load_fashion(o.fashion_dir, o.queries);
             } else if (name == "glove") {
@@ -186,7 +238,9 @@ int main(int argc, char **argv)
                 throw std::runtime_error("unknown data set '" + name + "' (fashion, glove)");
             }
             std::fprintf(stderr, "%s: %zu x %zu, %zu queries\n", d.name.c_str(), d.n, d.dim, d.nq);
-            Bench bench(d);
+            benches.push_back(std::make_unique<Bench>(d));
+            sets.push_back(std::move(set));
+            Bench &bench = *benches.back();
             if (wanted(o, "core"))
                 run_core(bench);
             if (wanted(o, "annoy"))
@@ -207,6 +261,9 @@ int main(int argc, char **argv)
                     low_recall = true;
                 }
         }
+        const std::string s = summary(benches);
+        std::fputs(s.c_str(), stdout);
+        markdown = s + markdown;
         if (!o.markdown.empty())
             write_file(o.markdown, markdown);
         if (!o.csv.empty())

@@ -6,7 +6,7 @@
 # Installs what it needs (Debian packages libhnswlib-dev, libfaiss-dev and the
 # data sets' packages; Annoy's header from r-cran-rcppannoy, unpacked into the
 # data cache without installing R), builds test/bench/anchors, runs it under
-# nice and writes $OUT/anchors.md (the tables) and $OUT/anchors.csv.
+# nice and writes $OUT/in-memory.md (the tables) and $OUT/in-memory.csv.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -87,7 +87,7 @@ BIN=$OUT/anchors-build/anchors
 log "run under nice -n $NICE (about 5 minutes a data set on 2 busy cores)"
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 t0=$EPOCHREALTIME
-nice -n "$NICE" "$BIN" "${args[@]}" --markdown "$OUT/anchors.tables.md" --csv "$OUT/anchors.csv" >/dev/null
+nice -n "$NICE" "$BIN" "${args[@]}" --markdown "$OUT/in-memory.tables.md" --csv "$OUT/in-memory.csv" >/dev/null
 {
     echo "# In-memory anchors: our core forest, Annoy, hnswlib, FAISS"
     echo
@@ -103,7 +103,7 @@ nice -n "$NICE" "$BIN" "${args[@]}" --markdown "$OUT/anchors.tables.md" --csv "$
     echo "build = CPU seconds, memory = heap the index holds after its build including the vectors it searches"
     echo "(the core reads the caller's copy, counted for it). Recall@10 against exact search (ties count as hits)."
     echo
-    cat "$OUT/anchors.tables.md"
-} >"$OUT/anchors.md"
-cat "$OUT/anchors.md"
-log "wrote $OUT/anchors.md and $OUT/anchors.csv"
+    cat "$OUT/in-memory.tables.md"
+} >"$OUT/in-memory.md"
+cat "$OUT/in-memory.md"
+log "wrote $OUT/in-memory.md and $OUT/in-memory.csv"

@@ -40,10 +40,10 @@ SketchedForest sketch_forest(const core::FlatForest &forest, const DataSet &d)
                      std::make_unique<core::Sketcher>(space, core::Sketcher::default_bits(space),
                                                       core::mix_seed(42, 0x736B65746368ull), center.data()),
                      {}};
-    const size_t bytes = s.sketcher->code_bytes();
+    const size_t bytes = s.sketcher->sketch_bytes();
     std::vector<uint8_t> item_codes(d.n * bytes);
     for (size_t i = 0; i < d.n; i++)
-        s.sketcher->encode(d.row(i), &item_codes[i * bytes]);
+        s.sketcher->sketch(d.row(i), &item_codes[i * bytes]);
     s.codes.resize(forest.leaf_items.size() * bytes);
     for (size_t e = 0; e < forest.leaf_items.size(); e++)
         std::copy_n(&item_codes[size_t(forest.leaf_items[e]) * bytes], bytes, &s.codes[e * bytes]);
@@ -57,7 +57,7 @@ size_t sketched_search(const SketchedForest &s, core::Sketcher::Query &sq, const
                        size_t search_k, uint32_t *out)
 {
     const core::FlatForest &f = s.forest;
-    const size_t bytes = s.sketcher->code_bytes();
+    const size_t bytes = s.sketcher->sketch_bytes();
     sq.prepare(*s.sketcher, query);
     const core::RawAllocator heap = core::heap_allocator();
     core::NodeQueue nodes(heap);
@@ -133,7 +133,7 @@ void run_core(Bench &bench)
         if (!core::Sketcher::useful(space))
             continue;
         std::unique_ptr<SketchedForest> sketched;
-        Row &with = bench.build("core forest",
+        Row &with = bench.build("core forest + sketches",
                                 config + ", " + std::to_string(core::Sketcher::default_bits(space)) +
                                     "-bit sketches x" + std::to_string(kSketchFactor),
                                 [&] { sketched = std::make_unique<SketchedForest>(sketch_forest(*forest, d)); });
