@@ -1,4 +1,4 @@
-// Sketches: signs of random +-1 projections, and the asymmetric estimator.
+// Sketches: RaBitQ codes of randomly rotated vectors, and the asymmetric estimator.
 #include "sketch.hpp"
 
 #include <cmath>
@@ -16,6 +16,21 @@ namespace {
 // sketch.
 constexpr uint32_t kMinSketchDim = 64;
 constexpr uint32_t kDefaultBits = 128;
+
+// In-place unnormalised fast Walsh-Hadamard transform of a[m], m a power of
+// two (the 1 / sqrt(m) is folded into the rotation's signs).
+void walsh_hadamard(float *a, size_t m)
+{
+    for (size_t h = 1; h < m; h *= 2) {
+        for (size_t i = 0; i < m; i += 2 * h) {
+            for (size_t j = i; j < i + h; j++) {
+                const float x = a[j], y = a[j + h];
+                a[j] = x + y;
+                a[j + h] = x - y;
+            }
+        }
+    }
+}
 
 }  // namespace
 
@@ -35,8 +50,9 @@ size_t Sketcher::code_bytes(const Space &space, uint32_t bits)
 {
     if (bits == 0)
         return 0;
-    // |x' - c|, and for Dot also <x, c> (not implied by |x - c| there).
-    return bits / 8 + (space.metric == Metric::Dot ? 2 : 1) * sizeof(float);
+    // |x' - c|, the quantised alpha, and for Dot also <x, c> (not implied
+    // by |x - c| there).
+    return bits / 8 + sizeof(float) + 1 + (space.metric == Metric::Dot ? sizeof(float) : 0);
 }
 
 void Sketcher::center_of(const Space &space, const void *vectors, size_t n, float *out)
@@ -69,61 +85,67 @@ Sketcher::Sketcher(const Space &space, uint32_t bits, uint64_t seed, const float
     if (center == nullptr)
         throw std::invalid_argument("sketches need a centre");
     const size_t dim = space.dim;
-    rows_.resize(size_t(bits) * dim);
+    padded_ = 1;
+    while (padded_ < dim || padded_ < bits)
+        padded_ *= 2;
+    // The rotation's sign flips, with the transform's 1 / sqrt(M) folded in.
+    const float unit = 1.0f / std::sqrt(float(padded_));
+    signs_.resize(size_t(kRotationRounds) * padded_);
     Rng rng(seed);
-    for (size_t r = 0; r < bits; r++) {
-        float *row = rows_.data() + r * dim;
-        for (size_t d = 0; d < dim; d += 64) {
-            uint64_t signs = rng.next();
-            for (size_t k = 0; k < 64 && d + k < dim; k++)
-                row[d + k] = (signs >> k) & 1 ? 1.0f : -1.0f;
-        }
+    for (size_t i = 0; i < signs_.size(); i += 64) {
+        const uint64_t r = rng.next();
+        for (size_t k = 0; k < 64 && i + k < signs_.size(); k++)
+            signs_[i + k] = (r >> k) & 1 ? unit : -unit;
     }
     center_.assign(center, center + dim);
     c_sq_ = kernels().dot(center_.data(), center_.data(), dim);
-    row_dot_c_.resize(bits);
-    for (size_t r = 0; r < bits; r++)
-        row_dot_c_[r] = kernels().dot(rows_.data() + r * dim, center_.data(), dim);
 }
 
-void Sketcher::project(const float *y, bool centred, float *out) const
+float Sketcher::rotate(const float *x, float *out) const
 {
-    const size_t dim = space_.dim;
-    const FloatKernels &k = kernels();
-    for (size_t r = 0; r < bits_; r++)
-        out[r] = k.dot(rows_.data() + r * dim, y, dim) - (centred ? row_dot_c_[r] : 0.0f);
-}
-
-const float *Sketcher::prime(const float *x, float *buf) const
-{
-    if (space_.metric != Metric::Angular)
-        return x;
-    const size_t dim = space_.dim;
-    const float norm = std::sqrt(kernels().dot(x, x, dim));
-    const float inv = norm > 0.0f && std::isfinite(norm) ? 1.0f / norm : 0.0f;
+    const size_t dim = space_.dim, m = padded_;
+    float norm_in = 1.0f;
+    if (space_.metric == Metric::Angular) {
+        const float norm = std::sqrt(kernels().dot(x, x, dim));
+        norm_in = norm > 0.0f && std::isfinite(norm) ? 1.0f / norm : 0.0f;
+    }
     for (size_t d = 0; d < dim; d++)
-        buf[d] = x[d] * inv;
-    return buf;
+        out[d] = x[d] * norm_in - center_[d];
+    std::fill(out + dim, out + m, 0.0f);
+    const float norm = std::sqrt(kernels().dot(out, out, dim));
+    for (int r = 0; r < kRotationRounds; r++) {
+        const float *sg = signs_.data() + size_t(r) * m;
+        for (size_t i = 0; i < m; i++)
+            out[i] *= sg[i];
+        walsh_hadamard(out, m);
+    }
+    return norm;
 }
 
 void Sketcher::encode(const void *vec, uint8_t *code) const
 {
-    float buf[kMaxSketchDim];
-    const float *x = prime(static_cast<const float *>(vec), buf);
-    float proj[kMaxSketchBits];
-    project(x, true, proj);
+    float y[kMaxRotated];
+    const float norm = rotate(static_cast<const float *>(vec), y);
     const size_t bytes = bits_ / 8;
+    double l1 = 0.0, l2 = 0.0;
     for (size_t b = 0; b < bytes; b++) {
         uint8_t v = 0;
-        for (int k = 0; k < 8; k++)
-            v |= uint8_t(proj[b * 8 + size_t(k)] > 0.0f) << k;
+        for (int k = 0; k < 8; k++) {
+            const float p = y[b * 8 + size_t(k)];
+            v |= uint8_t(p > 0.0f) << k;
+            l1 += std::fabs(double(p));
+            l2 += double(p) * double(p);
+        }
         code[b] = v;
     }
-    const float norm = std::sqrt(kernels().l2_squared(x, center_.data(), space_.dim));
+    // alpha = |u|_1 / (sqrt(B) |u|), in [1 / sqrt(B), 1]; 0 when u is zero
+    // (the item sits on the centre, or its kept coordinates vanish).
+    const double alpha = l2 > 0.0 ? l1 / (std::sqrt(double(bits_)) * std::sqrt(l2)) : 0.0;
     std::memcpy(code + bytes, &norm, sizeof norm);
+    code[bytes + sizeof norm] = uint8_t(std::lround(std::min(alpha, 1.0) * 255.0));
     if (space_.metric == Metric::Dot) {
-        const float x_dot_c = kernels().dot(x, center_.data(), space_.dim);
-        std::memcpy(code + bytes + sizeof norm, &x_dot_c, sizeof x_dot_c);
+        const float x_dot_c = kernels().dot(static_cast<const float *>(vec), center_.data(), space_.dim);
+        std::memcpy(code + bytes + sizeof norm + 1, &x_dot_c, sizeof x_dot_c);
     }
 }
 
@@ -131,18 +153,27 @@ void Sketcher::Query::prepare(const Sketcher &s, const void *query)
 {
     metric_ = s.space_.metric;
     bytes_ = s.bits_ / 8;
-    scale_ = 1.2533141f / float(s.bits_);  // sqrt(pi / 2) / bits
     c_sq_ = s.c_sq_;
     const size_t dim = s.space_.dim;
-    float buf[kMaxSketchDim];
-    const float *q = s.prime(static_cast<const float *>(query), buf);
-    float proj[kMaxSketchBits];
-    // a = q' - c.
-    s.project(q, true, proj);
-    const float q_dot_c = kernels().dot(q, s.center_.data(), dim);
+    const float *q = static_cast<const float *>(query);
+    float v[kMaxRotated];
+    const float a_norm = s.rotate(q, v);  // v = R a, a = q' - c
+    // <q', c> = <a, c> + |c|^2, with a's first dim coordinates.
+    float q_dot_c;
+    {
+        float qp[kMaxSketchDim];
+        float inv = 1.0f;
+        if (metric_ == Metric::Angular) {
+            const float norm = std::sqrt(kernels().dot(q, q, dim));
+            inv = norm > 0.0f && std::isfinite(norm) ? 1.0f / norm : 0.0f;
+        }
+        for (size_t d = 0; d < dim; d++)
+            qp[d] = q[d] * inv;
+        q_dot_c = kernels().dot(qp, s.center_.data(), dim);
+    }
     switch (metric_) {
         case Metric::Euclidean:
-            constant_ = kernels().l2_squared(q, s.center_.data(), dim);
+            constant_ = a_norm * a_norm;
             break;
         case Metric::Angular:
             constant_ = q_dot_c;
@@ -151,17 +182,23 @@ void Sketcher::Query::prepare(const Sketcher &s, const void *query)
             constant_ = q_dot_c - s.c_sq_;
             break;
     }
-    // table[b][v] = sum over bits k of v: +p[8b+k] if set, -p[8b+k] if not;
-    // built from v without its lowest set bit.
+    // <a, y> ~ |y| sqrt(M / B) <v_B, s> / (sqrt(B) alpha): fold sqrt(M) / B
+    // into the alpha table.
+    const float scale = std::sqrt(float(s.padded_)) / float(s.bits_);
+    inv_alpha_[0] = 0.0f;
+    for (int i = 1; i < 256; i++)
+        inv_alpha_[i] = scale * 255.0f / float(i);
+    // table[b][w] = sum over bits k of w: +v[8b+k] if set, -v[8b+k] if not;
+    // built from w without its lowest set bit.
     for (size_t b = 0; b < bytes_; b++) {
         float *t = table_ + b * 256;
-        const float *p = proj + b * 8;
+        const float *p = v + b * 8;
         float all_clear = 0.0f;
         for (int k = 0; k < 8; k++)
             all_clear -= p[k];
         t[0] = all_clear;
-        for (unsigned v = 1; v < 256; v++)
-            t[v] = t[v & (v - 1)] + 2.0f * p[__builtin_ctz(v)];
+        for (unsigned w = 1; w < 256; w++)
+            t[w] = t[w & (w - 1)] + 2.0f * p[__builtin_ctz(w)];
     }
 }
 
@@ -173,7 +210,7 @@ float Sketcher::Query::estimate(const uint8_t *code) const
         sum += t[code[b]];
     float norm;
     std::memcpy(&norm, code + bytes_, sizeof norm);
-    const float inner = norm * scale_ * sum;  // estimate of <a, x' - c>
+    const float inner = norm * inv_alpha_[code[bytes_ + sizeof norm]] * sum;  // estimate of <a, x' - c>
     switch (metric_) {
         case Metric::Euclidean:
             return constant_ + norm * norm - 2.0f * inner;
@@ -181,7 +218,7 @@ float Sketcher::Query::estimate(const uint8_t *code) const
             return 1.0f - (inner + constant_ + 0.5f * (1.0f + c_sq_ - norm * norm) - c_sq_);
         default: {  // Dot: -<q, x>
             float x_dot_c;
-            std::memcpy(&x_dot_c, code + bytes_ + sizeof norm, sizeof x_dot_c);
+            std::memcpy(&x_dot_c, code + bytes_ + sizeof norm + 1, sizeof x_dot_c);
             return -(inner + constant_ + x_dot_c);
         }
     }

@@ -6,22 +6,37 @@
 // carry a sketch of each item let the search rank many candidates cheaply and
 // score exactly only the most promising ones.
 //
-// The sketch of x is the signs of `bits` random projections of x' - c, and
-// |x' - c| as a float (and <x, c> for Dot).  x' is x itself (Euclidean, Dot) or x / |x|
-// (Angular); c is the data's centre, the mean of the x' (real data is rarely
-// centred on the origin: pixel values are all positive, text embeddings
-// share a common direction, and signs of projections of uncentred vectors
-// say little).  The projections are rows of random +-1 entries drawn from a
-// seed, so every backend rebuilds the same ones.  The query side is
-// asymmetric: the query's projections stay exact, and for Gaussian-like
-// projections E[p(a) sign(p(y))] = sqrt(2/pi) <a, y> / |y|, which estimates
-// <a, x' - c> from the signs alone (the estimator of 1-bit quantisation
-// schemes such as RaBitQ), a being q - c, q / |q| - c or q:
+// The sketch of x is RaBitQ's 1-bit code of y = x' - c: the signs of the
+// first `bits` coordinates of R y, where R is a random rotation of R^M (M the
+// smallest power of two >= dim and >= bits; y is padded with zeros), plus
+// |y| as a float, the code's alignment alpha = <s / sqrt(B), u> (u: the B
+// kept coordinates of R y, normalised; s: their signs) quantised to a byte,
+// and for Dot <x, c>.  x' is x itself (Euclidean, Dot) or x / |x| (Angular);
+// c is the data's centre, the mean of the x' (real data is rarely centred on
+// the origin: pixel values are all positive, text embeddings share a common
+// direction, and signs of uncentred vectors say little).  R is three rounds
+// of random sign flips and a fast Walsh-Hadamard transform, drawn from a
+// seed, so every backend rebuilds the same one and applying it costs
+// O(M log M), not O(bits x dim).
+//
+// The query side is asymmetric: the query's rotated coordinates v stay
+// exact, and RaBitQ's estimator <v, s> / (sqrt(B) alpha) of <v, u> is
+// unbiased with an error of order sqrt(1 - alpha^2) / (alpha sqrt(B)) (when
+// B = M, as for 128 bits at 100 dimensions, u carries all of y and the
+// estimate is of <a, y> / |y| itself; for B < M the kept coordinates are a
+// random projection, scaled back by sqrt(M / B)).  It estimates <a, x' - c>
+// for a = q - c, q / |q| - c or q, and from it:
 //   Euclidean  |q - x|^2 = |q - c|^2 + |x - c|^2 - 2 <q - c, x - c>
 //   Angular    cos(q, x) = <q' - c, x' - c> + <q', c> + <x', c> - |c|^2,
 //              with <x', c> = (1 + |c|^2 - |x' - c|^2) / 2
 //   Dot        <q, x>    = <q - c, x - c> + <q, c> + <x, c> - |c|^2,
 //              with <x, c> stored too
+// Dividing by the item's own alpha, instead of by its expectation
+// sqrt(2 / pi), is what makes the estimate unbiased per item, and the
+// rotation makes the kept coordinates orthogonal (random +-1 projections are
+// not): on 128-d clustered data (test_sketch.cpp) the true 10 nearest of
+// 3,000 items are among the best 60 estimates 0.97-0.99 of the time, against
+// 0.94-0.96 with 128 random +-1 projections and the fixed factor.
 //
 // Estimates order candidates only: exact distances decide what is returned.
 #pragma once
@@ -39,6 +54,12 @@ constexpr uint32_t kMaxSketchBits = 512;
 // encode() and Query work on stack copies of a vector: sketches exist for
 // spaces of at most this many dimensions (more than an index can hold).
 constexpr uint32_t kMaxSketchDim = 4096;
+// The rotation pads to a power of two: at most this many coordinates.
+constexpr uint32_t kMaxRotated = 4096;
+static_assert(kMaxRotated >= kMaxSketchDim && kMaxRotated >= kMaxSketchBits, "padding fits");
+// Rounds of sign flips and Walsh-Hadamard transforms in the rotation (one
+// round mixes poorly for inputs concentrated on few coordinates).
+constexpr int kRotationRounds = 3;
 
 class Sketcher {
 public:
@@ -74,10 +95,10 @@ public:
     private:
         Metric metric_ = Metric::Euclidean;
         uint32_t bytes_ = 0;                     // sign bytes
-        float scale_ = 0.0f;                     // sqrt(pi/2) / bits
         float constant_ = 0.0f;                  // the query's terms of the formulas above
         float c_sq_ = 0.0f;                      // |c|^2 (Angular)
-        float table_[kMaxSketchBits / 8 * 256];  // [byte][value]: sum of +-p(q) over its 8 bits
+        float inv_alpha_[256];                   // scale / alpha for each quantised alpha (0 for 0)
+        float table_[kMaxSketchBits / 8 * 256];  // [byte][value]: sum of +-v over its 8 bits
     };
 
     // Whether sketches help this space: float metrics whose distance they
@@ -88,17 +109,15 @@ public:
     static uint32_t default_bits(const Space &space);
 
 private:
-    // The bits_ projections of y (minus those of c when centred).
-    void project(const float *y, bool centred, float *out) const;
-    // x' (see above): x itself, or x / |x| written to buf for Angular.
-    const float *prime(const float *x, float *buf) const;
+    // R (x' - c) for a vector x, written to out[padded_]; returns |x' - c|.
+    float rotate(const float *x, float *out) const;
 
     Space space_;
     uint32_t bits_;
-    std::vector<float> rows_;       // bits_ x dim, entries +-1
-    std::vector<float> center_;     // dim
-    std::vector<float> row_dot_c_;  // rows . c
-    float c_sq_ = 0.0f;             // |c|^2
+    uint32_t padded_;            // M: a power of two >= dim and >= bits
+    std::vector<float> signs_;   // kRotationRounds x M, entries +-1 / sqrt(M)
+    std::vector<float> center_;  // dim
+    float c_sq_ = 0.0f;          // |c|^2
 };
 
 }  // namespace annoy::core

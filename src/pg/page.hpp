@@ -21,7 +21,7 @@ namespace annoy::pg {
 
 constexpr uint32 kMagic = 0x414E4E59;  // "ANNY"
 // Bump when the on-disk format changes; older indexes must be REINDEXed.
-constexpr uint32 kLayoutVersion = 3;
+constexpr uint32 kLayoutVersion = 4;
 constexpr BlockNumber kMetaBlock = 0;
 constexpr uint16 kPageId = 0xFF8A;  // identifies our pages (pg_filedump etc.)
 

@@ -73,9 +73,9 @@ double rerank_recall(Metric metric, size_t keep)
 
 TEST(Sketch, SizesAndSupport)
 {
-    EXPECT_EQ(Sketcher::code_bytes(Space{Metric::Euclidean, 784}, 128), 20u);
-    EXPECT_EQ(Sketcher::code_bytes(Space{Metric::Angular, 100}, 128), 20u);
-    EXPECT_EQ(Sketcher::code_bytes(Space{Metric::Dot, 100}, 128), 24u);
+    EXPECT_EQ(Sketcher::code_bytes(Space{Metric::Euclidean, 784}, 128), 21u);
+    EXPECT_EQ(Sketcher::code_bytes(Space{Metric::Angular, 100}, 128), 21u);
+    EXPECT_EQ(Sketcher::code_bytes(Space{Metric::Dot, 100}, 128), 25u);
     EXPECT_EQ(Sketcher::code_bytes(Space{Metric::Angular, 100}, 0), 0u);
     EXPECT_EQ(Sketcher::default_bits(Space{Metric::Euclidean, 784}), 128u);
     EXPECT_EQ(Sketcher::default_bits(Space{Metric::Euclidean, 16}), 0u);
@@ -95,7 +95,7 @@ TEST(Sketch, DeterministicFromSeed)
     std::vector<float> center(kDim);
     Sketcher::center_of(space, data.data(), 50, center.data());
     Sketcher a(space, 128, 9, center.data()), b(space, 128, 9, center.data()), c(space, 128, 10, center.data());
-    std::vector<uint8_t> ca(20), cb(20), cc(20);
+    std::vector<uint8_t> ca(21), cb(21), cc(21);
     size_t differ = 0;
     for (size_t i = 0; i < 50; i++) {
         a.encode(&data[i * kDim], ca.data());
@@ -136,7 +136,9 @@ TEST(Sketch, ItemEstimatesItselfNearest)
 // clustered data far off the origin (every coordinate shifted by +3, where
 // uncentred signs would say little) the true 10 nearest of 3000 items are
 // nearly all among the best 60 estimates; keeping 60 at random would keep
-// 2%.  Measured: euclidean 0.943, angular 0.940, dot 0.963.
+// 2%.  Measured: euclidean 0.980, angular 0.973, dot 0.990 (RaBitQ codes of
+// rotated vectors; 0.943, 0.940, 0.963 with unrotated random +-1
+// projections and a fixed factor, which this bound rejects).
 TEST(Sketch, EstimatesOrderCandidates)
 {
     const std::pair<Metric, const char *> metrics[] = {
@@ -144,6 +146,6 @@ TEST(Sketch, EstimatesOrderCandidates)
     for (auto [m, name] : metrics) {
         const double r = rerank_recall(m, 60);
         std::printf("sketch rerank recall %s keep 60 of 3000: %.3f\n", name, r);
-        EXPECT_GE(r, 0.85) << name;
+        EXPECT_GE(r, 0.95) << name;
     }
 }
