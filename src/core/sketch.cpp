@@ -229,10 +229,20 @@ void Sketcher::Query::prepare(const Sketcher &s, const void *query)
 
 float Sketcher::Query::estimate(const uint8_t *code) const
 {
-    float sum = 0.0f;
+    // Four running sums: one would make every lookup wait for the previous
+    // addition (this loop is a tenth of a scan's time).
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
     const float *t = table_;
-    for (uint32_t b = 0; b < bytes_; b++, t += 256)
-        sum += t[code[b]];
+    uint32_t b = 0;
+    for (; b + 4 <= bytes_; b += 4, t += 4 * 256) {
+        s0 += t[code[b]];
+        s1 += t[256 + code[b + 1]];
+        s2 += t[512 + code[b + 2]];
+        s3 += t[768 + code[b + 3]];
+    }
+    for (; b < bytes_; b++, t += 256)
+        s0 += t[code[b]];
+    const float sum = (s0 + s1) + (s2 + s3);
     float norm;
     std::memcpy(&norm, code + bytes_, sizeof norm);
     const float inner = norm * inv_alpha_[code[bytes_ + sizeof norm]] * sum;  // estimate of <a, x' - c>
