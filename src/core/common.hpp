@@ -4,11 +4,18 @@
 // tested without a server, and Postgres's macros (Min, Max, printf, ...)
 // would leak into it.  The check below makes an accidental include fail to
 // compile instead of silently coupling the layers.
-#pragma once
+//
+// The check sits outside the include guard, so it runs every time this file
+// is included, and every core header includes this file first: a core header
+// that src/pg includes for the first time after postgres.h (the order pg.hpp
+// prescribes is standard and core headers first) fails here too.
 
 #ifdef POSTGRES_H
-#error "src/core must not include PostgreSQL headers (include core headers first)"
+#error "core headers must come before postgres.h (src/core must not include PostgreSQL headers)"
 #endif
+
+#ifndef ANNOY_CORE_COMMON_HPP
+#define ANNOY_CORE_COMMON_HPP
 
 #include <cstddef>
 #include <cstdint>
@@ -47,3 +54,5 @@ struct CancelCheck {
 };
 
 }  // namespace annoy::core
+
+#endif  // ANNOY_CORE_COMMON_HPP

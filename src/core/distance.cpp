@@ -36,12 +36,12 @@ namespace {
 // can map one-to-one, and the 8 chains hide the add latency either way.
 constexpr size_t kLanes = 8;
 
-inline float sum_lanes(const float (&s)[kLanes])
+inline float sum_lanes(const float (&s)[kLanes]) noexcept
 {
     return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 }
 
-float l2_squared_scalar(const float *a, const float *b, size_t n)
+float l2_squared_scalar(const float *a, const float *b, size_t n) noexcept
 {
     float s[kLanes] = {};
     size_t i = 0;
@@ -59,7 +59,7 @@ float l2_squared_scalar(const float *a, const float *b, size_t n)
     return sum_lanes(s) + tail;
 }
 
-float dot_scalar(const float *a, const float *b, size_t n)
+float dot_scalar(const float *a, const float *b, size_t n) noexcept
 {
     float s[kLanes] = {};
     size_t i = 0;
@@ -73,7 +73,7 @@ float dot_scalar(const float *a, const float *b, size_t n)
     return sum_lanes(s) + tail;
 }
 
-float l1_scalar(const float *a, const float *b, size_t n)
+float l1_scalar(const float *a, const float *b, size_t n) noexcept
 {
     float s[kLanes] = {};
     size_t i = 0;
@@ -87,7 +87,7 @@ float l1_scalar(const float *a, const float *b, size_t n)
     return sum_lanes(s) + tail;
 }
 
-void dot_norms_scalar(const float *a, const float *b, size_t n, float *ab, float *aa, float *bb)
+void dot_norms_scalar(const float *a, const float *b, size_t n, float *ab, float *aa, float *bb) noexcept
 {
     float sab[kLanes] = {}, saa[kLanes] = {}, sbb[kLanes] = {};
     size_t i = 0;
@@ -113,7 +113,7 @@ void dot_norms_scalar(const float *a, const float *b, size_t n, float *ab, float
     *bb = sum_lanes(sbb) + tbb;
 }
 
-float dot_half_scalar(const uint16_t *h, const float *b, size_t n)
+float dot_half_scalar(const uint16_t *h, const float *b, size_t n) noexcept
 {
     float s[kLanes] = {};
     size_t i = 0;
@@ -132,9 +132,10 @@ constexpr FloatKernels scalar_kernels = {l2_squared_scalar, dot_scalar, l1_scala
 // ----------------------------------------------------------------- hamming
 // One body, compiled twice: plain (the builtin becomes a bit-twiddling
 // sequence) and with POPCNT enabled (one instruction per word).
-using HammingFn = uint64_t (*)(const uint64_t *, const uint64_t *, size_t);
+using HammingFn = uint64_t (*)(const uint64_t *, const uint64_t *, size_t) noexcept;
 
-__attribute__((always_inline)) inline uint64_t hamming_words(const uint64_t *a, const uint64_t *b, size_t words)
+__attribute__((always_inline)) inline uint64_t hamming_words(const uint64_t *a, const uint64_t *b,
+                                                             size_t words) noexcept
 {
     uint64_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
     size_t i = 0;
@@ -149,13 +150,13 @@ __attribute__((always_inline)) inline uint64_t hamming_words(const uint64_t *a, 
     return (c0 + c1) + (c2 + c3);
 }
 
-uint64_t hamming_generic(const uint64_t *a, const uint64_t *b, size_t words)
+uint64_t hamming_generic(const uint64_t *a, const uint64_t *b, size_t words) noexcept
 {
     return hamming_words(a, b, words);
 }
 
 #ifdef ANNOY_X86
-__attribute__((target("popcnt"))) uint64_t hamming_popcnt(const uint64_t *a, const uint64_t *b, size_t words)
+__attribute__((target("popcnt"))) uint64_t hamming_popcnt(const uint64_t *a, const uint64_t *b, size_t words) noexcept
 {
     return hamming_words(a, b, words);
 }
@@ -170,7 +171,7 @@ std::atomic<HammingFn> active_hamming{nullptr};
 
 // cos(a, b) from the float sums, in double; clamped to [-1, 1] (rounding can
 // push it slightly outside).  NaN for a zero vector; NaN inputs stay NaN.
-double cosine_from_sums(float ab, float aa, float bb)
+double cosine_from_sums(float ab, float aa, float bb) noexcept
 {
     if (aa == 0.0f || bb == 0.0f)
         return std::numeric_limits<double>::quiet_NaN();
@@ -225,7 +226,7 @@ const FloatKernels &kernels_for(Isa isa)
     }
 }
 
-void init_kernels()
+void init_kernels() noexcept
 {
     const FloatKernels *k = &scalar_kernels;
     HammingFn h = hamming_generic;
@@ -241,7 +242,7 @@ void init_kernels()
     active_float.store(k, std::memory_order_relaxed);
 }
 
-const FloatKernels &kernels()
+const FloatKernels &kernels() noexcept
 {
     const FloatKernels *k = active_float.load(std::memory_order_relaxed);
     if (__builtin_expect(k == nullptr, 0)) {
@@ -251,7 +252,7 @@ const FloatKernels &kernels()
     return *k;
 }
 
-Isa active_isa()
+Isa active_isa() noexcept
 {
     const FloatKernels *k = &kernels();
 #ifdef ANNOY_X86
@@ -264,19 +265,19 @@ Isa active_isa()
     return Isa::Scalar;
 }
 
-float l2_distance(const float *a, const float *b, size_t n)
+float l2_distance(const float *a, const float *b, size_t n) noexcept
 {
     return std::sqrt(kernels().l2_squared(a, b, n));
 }
 
-float cosine_distance(const float *a, const float *b, size_t n)
+float cosine_distance(const float *a, const float *b, size_t n) noexcept
 {
     float ab, aa, bb;
     kernels().dot_norms(a, b, n, &ab, &aa, &bb);
     return float(1.0 - cosine_from_sums(ab, aa, bb));
 }
 
-float angular_distance(const float *a, const float *b, size_t n)
+float angular_distance(const float *a, const float *b, size_t n) noexcept
 {
     float ab, aa, bb;
     kernels().dot_norms(a, b, n, &ab, &aa, &bb);
@@ -284,7 +285,7 @@ float angular_distance(const float *a, const float *b, size_t n)
     return float(std::sqrt(2.0 - 2.0 * cosine_from_sums(ab, aa, bb)));
 }
 
-uint64_t hamming_distance(const uint64_t *a, const uint64_t *b, size_t words)
+uint64_t hamming_distance(const uint64_t *a, const uint64_t *b, size_t words) noexcept
 {
     HammingFn h = active_hamming.load(std::memory_order_relaxed);
     if (__builtin_expect(h == nullptr, 0)) {

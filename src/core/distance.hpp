@@ -15,14 +15,14 @@ enum class Isa : uint8_t { Scalar = 0, Avx2 = 1, Avx512 = 2 };
 
 // One variant's kernels.  n is the number of floats; n == 0 is allowed.
 struct FloatKernels {
-    float (*l2_squared)(const float *a, const float *b, size_t n);
-    float (*dot)(const float *a, const float *b, size_t n);
-    float (*l1)(const float *a, const float *b, size_t n);
+    float (*l2_squared)(const float *a, const float *b, size_t n) noexcept;
+    float (*dot)(const float *a, const float *b, size_t n) noexcept;
+    float (*l1)(const float *a, const float *b, size_t n) noexcept;
     // Computes a.b, a.a and b.b in one pass (cosine needs all three).
-    void (*dot_norms)(const float *a, const float *b, size_t n, float *ab, float *aa, float *bb);
+    void (*dot_norms)(const float *a, const float *b, size_t n, float *ab, float *aa, float *bb) noexcept;
     // Dot product of a half-precision vector (IEEE binary16) with a float one:
     // the margin of a stored split hyperplane.
-    float (*dot_half)(const uint16_t *h, const float *b, size_t n);
+    float (*dot_half)(const uint16_t *h, const float *b, size_t n) noexcept;
 };
 
 const char *isa_name(Isa isa);
@@ -30,29 +30,29 @@ bool isa_supported(Isa isa);               // compiled in and supported by this 
 const FloatKernels &kernels_for(Isa isa);  // a specific variant (tests, benchmarks)
 
 // Picks the best supported variant; idempotent, cheap, call before first use.
-void init_kernels();
-Isa active_isa();
-const FloatKernels &kernels();  // the active variant (init_kernels() first)
+void init_kernels() noexcept;
+Isa active_isa() noexcept;
+const FloatKernels &kernels() noexcept;  // the active variant (init_kernels() first)
 
 // Convenience forms on the active variant.  All return float.
-inline float l2_squared_distance(const float *a, const float *b, size_t n)
+inline float l2_squared_distance(const float *a, const float *b, size_t n) noexcept
 {
     return kernels().l2_squared(a, b, n);
 }
-float l2_distance(const float *a, const float *b, size_t n);
-inline float inner_product(const float *a, const float *b, size_t n)
+float l2_distance(const float *a, const float *b, size_t n) noexcept;
+inline float inner_product(const float *a, const float *b, size_t n) noexcept
 {
     return kernels().dot(a, b, n);
 }
-inline float l1_distance(const float *a, const float *b, size_t n)
+inline float l1_distance(const float *a, const float *b, size_t n) noexcept
 {
     return kernels().l1(a, b, n);
 }
 // 1 - cos(a, b), clamped to [0, 2]; NaN when either vector has zero norm.
-float cosine_distance(const float *a, const float *b, size_t n);
+float cosine_distance(const float *a, const float *b, size_t n) noexcept;
 // Annoy's angular distance sqrt(2 - 2 cos), clamped at 0; NaN for a zero vector.
-float angular_distance(const float *a, const float *b, size_t n);
+float angular_distance(const float *a, const float *b, size_t n) noexcept;
 // popcount(a xor b) over `words` 64-bit words (unused tail bits must be zero).
-uint64_t hamming_distance(const uint64_t *a, const uint64_t *b, size_t words);
+uint64_t hamming_distance(const uint64_t *a, const uint64_t *b, size_t words) noexcept;
 
 }  // namespace annoy::core

@@ -24,7 +24,7 @@ namespace {
 
 #define ANNOY_AVX2 __attribute__((target("avx2,fma")))
 
-ANNOY_AVX2 inline float hsum256(__m256 v)
+ANNOY_AVX2 inline float hsum256(__m256 v) noexcept
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -37,7 +37,7 @@ ANNOY_AVX2 inline __m256 abs256(__m256 v)
     return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v);
 }
 
-ANNOY_AVX2 float l2_squared_avx2(const float *a, const float *b, size_t n)
+ANNOY_AVX2 float l2_squared_avx2(const float *a, const float *b, size_t n) noexcept
 {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
@@ -64,7 +64,7 @@ ANNOY_AVX2 float l2_squared_avx2(const float *a, const float *b, size_t n)
     return hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3))) + tail;
 }
 
-ANNOY_AVX2 float dot_avx2(const float *a, const float *b, size_t n)
+ANNOY_AVX2 float dot_avx2(const float *a, const float *b, size_t n) noexcept
 {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
@@ -83,7 +83,7 @@ ANNOY_AVX2 float dot_avx2(const float *a, const float *b, size_t n)
     return hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3))) + tail;
 }
 
-ANNOY_AVX2 float l1_avx2(const float *a, const float *b, size_t n)
+ANNOY_AVX2 float l1_avx2(const float *a, const float *b, size_t n) noexcept
 {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
@@ -102,7 +102,7 @@ ANNOY_AVX2 float l1_avx2(const float *a, const float *b, size_t n)
     return hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3))) + tail;
 }
 
-ANNOY_AVX2 void dot_norms_avx2(const float *a, const float *b, size_t n, float *ab, float *aa, float *bb)
+ANNOY_AVX2 void dot_norms_avx2(const float *a, const float *b, size_t n, float *ab, float *aa, float *bb) noexcept
 {
     // 3 sums x 4 accumulators = 12 registers, plus the two loads: fits the 16.
     __m256 ab0 = _mm256_setzero_ps(), ab1 = _mm256_setzero_ps(), ab2 = _mm256_setzero_ps(), ab3 = _mm256_setzero_ps();
@@ -152,7 +152,7 @@ ANNOY_AVX2 void dot_norms_avx2(const float *a, const float *b, size_t n, float *
 
 // Half-precision hyperplanes: F16C converts 8 halves to floats per
 // instruction (every AVX2 CPU has F16C; it is checked anyway).
-__attribute__((target("avx2,fma,f16c"))) float dot_half_avx2(const uint16_t *h, const float *b, size_t n)
+__attribute__((target("avx2,fma,f16c"))) float dot_half_avx2(const uint16_t *h, const float *b, size_t n) noexcept
 {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     size_t i = 0;
@@ -178,7 +178,7 @@ __attribute__((target("avx2,fma,f16c"))) float dot_half_avx2(const uint16_t *h, 
 // those on _mm*_undefined_*() and then warns about its own header
 // (-Wuninitialized, GCC PR 105593); the merge-masked forms with an all-ones
 // mask compile to the same unmasked shuffles without that.
-ANNOY_AVX512 inline float hsum512(__m512 v)
+ANNOY_AVX512 inline float hsum512(__m512 v) noexcept
 {
     const __mmask16 all = 0xFFFF;
     v = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, all, v, v, _MM_SHUFFLE(1, 0, 3, 2)));  // 256-bit halves
@@ -193,7 +193,7 @@ ANNOY_AVX512 inline __mmask16 tail_mask(size_t rem)
     return static_cast<__mmask16>((1u << rem) - 1u);
 }
 
-ANNOY_AVX512 float l2_squared_avx512(const float *a, const float *b, size_t n)
+ANNOY_AVX512 float l2_squared_avx512(const float *a, const float *b, size_t n) noexcept
 {
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
     __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
@@ -220,7 +220,7 @@ ANNOY_AVX512 float l2_squared_avx512(const float *a, const float *b, size_t n)
     return hsum512(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
 }
 
-ANNOY_AVX512 float dot_avx512(const float *a, const float *b, size_t n)
+ANNOY_AVX512 float dot_avx512(const float *a, const float *b, size_t n) noexcept
 {
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
     __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
@@ -240,7 +240,7 @@ ANNOY_AVX512 float dot_avx512(const float *a, const float *b, size_t n)
     return hsum512(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
 }
 
-ANNOY_AVX512 float l1_avx512(const float *a, const float *b, size_t n)
+ANNOY_AVX512 float l1_avx512(const float *a, const float *b, size_t n) noexcept
 {
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
     __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
@@ -261,7 +261,7 @@ ANNOY_AVX512 float l1_avx512(const float *a, const float *b, size_t n)
     return hsum512(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
 }
 
-ANNOY_AVX512 void dot_norms_avx512(const float *a, const float *b, size_t n, float *ab, float *aa, float *bb)
+ANNOY_AVX512 void dot_norms_avx512(const float *a, const float *b, size_t n, float *ab, float *aa, float *bb) noexcept
 {
     __m512 ab0 = _mm512_setzero_ps(), ab1 = _mm512_setzero_ps(), ab2 = _mm512_setzero_ps(), ab3 = _mm512_setzero_ps();
     __m512 aa0 = _mm512_setzero_ps(), aa1 = _mm512_setzero_ps(), aa2 = _mm512_setzero_ps(), aa3 = _mm512_setzero_ps();
@@ -303,7 +303,7 @@ ANNOY_AVX512 void dot_norms_avx512(const float *a, const float *b, size_t n, flo
     *bb = hsum512(_mm512_add_ps(_mm512_add_ps(bb0, bb1), _mm512_add_ps(bb2, bb3)));
 }
 
-ANNOY_AVX512 float dot_half_avx512(const uint16_t *h, const float *b, size_t n)
+ANNOY_AVX512 float dot_half_avx512(const uint16_t *h, const float *b, size_t n) noexcept
 {
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
     size_t i = 0;

@@ -3,6 +3,8 @@
 // the core's own search reads directly.
 #pragma once
 
+#include "common.hpp"
+
 #include <vector>
 
 #include "space.hpp"
@@ -60,7 +62,7 @@ struct FlatForest {
     std::vector<Leaf> leaves;
     std::vector<uint32_t> leaf_items;  // item numbers, 0..n-1
 
-    PlaneView plane(uint32_t split) const
+    PlaneView plane(uint32_t split) const noexcept
     {
         const Split &s = splits[split];
         return PlaneView{plane_dim ? planes.data() + size_t(split) * plane_dim : nullptr, s.offset, s.bit};

@@ -4,13 +4,13 @@
 // a 784-d hyperplane then fits beside two vectors on one 8 kB page.
 #pragma once
 
-#include <cstring>
-
 #include "common.hpp"
+
+#include <cstring>
 
 namespace annoy::core {
 
-inline uint16_t float_to_half(float f)
+inline uint16_t float_to_half(float f) noexcept
 {
     uint32_t x;
     std::memcpy(&x, &f, 4);
@@ -37,7 +37,7 @@ inline uint16_t float_to_half(float f)
     return uint16_t(sign | h);
 }
 
-inline float half_to_float(uint16_t h)
+inline float half_to_float(uint16_t h) noexcept
 {
     const uint32_t sign = uint32_t(h & 0x8000u) << 16;
     const uint32_t exp = (h >> 10) & 0x1Fu, mant = h & 0x3FFu;

@@ -22,13 +22,13 @@ constexpr uint32_t kDefaultBits = 128;
 // dispatch.
 typedef float Float4 __attribute__((vector_size(16)));
 
-inline Float4 load4(const float *p)
+inline Float4 load4(const float *p) noexcept
 {
     Float4 v;
     std::memcpy(&v, p, sizeof v);
     return v;
 }
-inline void store4(float *p, Float4 v)
+inline void store4(float *p, Float4 v) noexcept
 {
     std::memcpy(p, &v, sizeof v);
 }
@@ -36,7 +36,7 @@ inline void store4(float *p, Float4 v)
 // In-place unnormalised fast Walsh-Hadamard transform of a[m], m a power of
 // two >= 4 (the 1 / sqrt(m) is folded into the rotation's signs): the first
 // two stages within each block of four, then whole vectors of four.
-void walsh_hadamard(float *a, size_t m)
+void walsh_hadamard(float *a, size_t m) noexcept
 {
     for (size_t i = 0; i < m; i += 4) {
         float *b = a + i;
@@ -126,7 +126,7 @@ Sketcher::Sketcher(const Space &space, uint32_t bits, uint64_t seed, const float
     c_sq_ = kernels().dot(center_.data(), center_.data(), dim);
 }
 
-float Sketcher::rotate(const float *x, float *out) const
+float Sketcher::rotate(const float *x, float *out) const noexcept
 {
     const size_t dim = space_.dim, m = padded_;
     float norm_in = 1.0f;
@@ -147,7 +147,7 @@ float Sketcher::rotate(const float *x, float *out) const
     return norm;
 }
 
-void Sketcher::encode(const void *vec, uint8_t *code) const
+void Sketcher::encode(const void *vec, uint8_t *code) const noexcept
 {
     float y[kMaxRotated];
     const float norm = rotate(static_cast<const float *>(vec), y);
@@ -174,7 +174,7 @@ void Sketcher::encode(const void *vec, uint8_t *code) const
     }
 }
 
-void Sketcher::Query::prepare(const Sketcher &s, const void *query)
+void Sketcher::Query::prepare(const Sketcher &s, const void *query) noexcept
 {
     metric_ = s.space_.metric;
     bytes_ = s.bits_ / 8;
@@ -227,7 +227,7 @@ void Sketcher::Query::prepare(const Sketcher &s, const void *query)
     }
 }
 
-float Sketcher::Query::estimate(const uint8_t *code) const
+float Sketcher::Query::estimate(const uint8_t *code) const noexcept
 {
     // Four running sums: one would make every lookup wait for the previous
     // addition (this loop is a tenth of a scan's time).

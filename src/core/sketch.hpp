@@ -41,6 +41,8 @@
 // Estimates order candidates only: exact distances decide what is returned.
 #pragma once
 
+#include "common.hpp"
+
 #include <vector>
 
 #include "space.hpp"
@@ -79,7 +81,7 @@ public:
     uint32_t bits() const { return bits_; }
 
     // Writes the sketch of vec (space.vector_bytes()) into code[code_bytes()].
-    void encode(const void *vec, uint8_t *code) const;
+    void encode(const void *vec, uint8_t *code) const noexcept;
 
     // Precomputes a query's tables; estimate() then takes ~bits/8 lookups.
     // Trivially destructible and allocation-free (see kMaxSketchBits).
@@ -87,10 +89,10 @@ public:
     public:
         Query() = default;
         Query(const Sketcher &sketcher, const void *query) { prepare(sketcher, query); }
-        void prepare(const Sketcher &sketcher, const void *query);
+        void prepare(const Sketcher &sketcher, const void *query) noexcept;
         // Estimated distance of the item with this sketch, on the scale of
         // Space::distance (squared for Euclidean); only the order matters.
-        float estimate(const uint8_t *code) const;
+        float estimate(const uint8_t *code) const noexcept;
 
     private:
         Metric metric_ = Metric::Euclidean;
@@ -110,7 +112,7 @@ public:
 
 private:
     // R (x' - c) for a vector x, written to out[padded_]; returns |x' - c|.
-    float rotate(const float *x, float *out) const;
+    float rotate(const float *x, float *out) const noexcept;
 
     Space space_;
     uint32_t bits_;

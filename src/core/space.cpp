@@ -12,7 +12,7 @@
 
 namespace annoy::core {
 
-float Space::distance(const void *a, const void *b) const
+float Space::distance(const void *a, const void *b) const noexcept
 {
     const float *fa = static_cast<const float *>(a);
     const float *fb = static_cast<const float *>(b);
@@ -31,7 +31,7 @@ float Space::distance(const void *a, const void *b) const
     return NAN;  // unreachable for valid metrics
 }
 
-float item_extra(const Space &space, float dot_max_norm, const void *vec)
+float item_extra(const Space &space, float dot_max_norm, const void *vec) noexcept
 {
     if (space.metric != Metric::Dot)
         return 0.0f;
@@ -42,7 +42,7 @@ float item_extra(const Space &space, float dot_max_norm, const void *vec)
     return std::sqrt(std::max(0.0f, dot_max_norm * dot_max_norm - sq));
 }
 
-float margin(const Space &space, const PlaneView &plane, const void *vec, float extra)
+float margin(const Space &space, const PlaneView &plane, const void *vec, float extra) noexcept
 {
     if (is_bit_metric(space.metric)) {
         // kNoBit (items were identical) and out-of-range bits test nothing:
@@ -67,7 +67,7 @@ float margin(const Space &space, const PlaneView &plane, const void *vec, float 
     return m;
 }
 
-float child_priority(const Space &space, float parent, float m, int side)
+float child_priority(const Space &space, float parent, float m, int side) noexcept
 {
     // A NaN margin (NaN in a vector) must not reach the max-heap, whose
     // order it would break; treat it as "on the plane".

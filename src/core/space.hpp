@@ -29,7 +29,7 @@ struct Space {
     // The distance the SQL operator returns: euclidean sqrt(sum d^2), angular
     // 1 - cos (NaN for a zero vector), dot -(a.b), manhattan sum |d|,
     // hamming the number of differing bits.  Smaller is closer.
-    float distance(const void *a, const void *b) const;
+    float distance(const void *a, const void *b) const noexcept;
 };
 
 // A split node's hyperplane.  Float metrics: side(x) = margin(x) > 0 with
@@ -48,14 +48,14 @@ struct PlaneView {
 // The extra coordinate Dot appends to every stored item so that inner-product
 // search becomes angular search (Bachrach et al. 2014):
 // sqrt(max(0, max_norm^2 - |x|^2)).  Queries use 0.  Other metrics: 0.
-float item_extra(const Space &space, float dot_max_norm, const void *vec);
+float item_extra(const Space &space, float dot_max_norm, const void *vec) noexcept;
 
-float margin(const Space &space, const PlaneView &plane, const void *vec, float extra);
+float margin(const Space &space, const PlaneView &plane, const void *vec, float extra) noexcept;
 
 // Priority of a child in the best-first search, larger = explored earlier.
 // Float metrics: min(parent, m) for side 1 and min(parent, -m) for side 0
 // (the smallest signed margin along the path, as Annoy).  Hamming: parent
 // minus one for the side the query's bit does not take.
-float child_priority(const Space &space, float parent, float m, int side);
+float child_priority(const Space &space, float parent, float m, int side) noexcept;
 
 }  // namespace annoy::core

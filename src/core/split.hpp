@@ -4,6 +4,8 @@
 // times, so an index grown by INSERT has the shape of a freshly built one.
 #pragma once
 
+#include "common.hpp"
+
 #include <vector>
 
 #include "rng.hpp"

@@ -14,6 +14,8 @@
 // comes out the same whichever group or thread builds it.
 #pragma once
 
+#include "common.hpp"
+
 #include <vector>
 
 #include "forest.hpp"

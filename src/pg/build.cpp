@@ -6,14 +6,15 @@
 // tree 0's leaves list them (the vectors one leaf refers to share pages),
 // then each tree's nodes in post-order.  When they do not fit, the build
 // continues with bounded memory (build_spill.cpp).
+#include "forest.hpp"
+#include "sketch.hpp"
+
 #include "am.hpp"
 #include "build_state.hpp"
 #include "build_write.hpp"
 #include "guard.hpp"
 #include "index_sketch.hpp"
 #include "index_vector.hpp"
-
-#include "forest.hpp"
 
 extern "C" {
 #include "access/xloginsert.h"

@@ -12,14 +12,15 @@
 //      pointing at the cell subtrees.
 // Memory stays near maintenance_work_mem whatever the table size; the
 // vectors are read about twice per tree instead of once per tree level.
-#include "build_state.hpp"
+#include "rng.hpp"
+#include "forest.hpp"
+#include "sketch.hpp"
 
+#include "build_state.hpp"
 #include "build_write.hpp"
 #include "guard.hpp"
 #include "index_sketch.hpp"
 #include "node_access.hpp"
-
-#include "rng.hpp"
 
 extern "C" {
 #include "commands/progress.h"
@@ -111,6 +112,7 @@ void read_vector(const BuildState &st, const TupleRef &ref, Buffer *buf, char *d
 // The cell (top-level leaf) a vector falls in.
 uint32 route(const core::Space &space, const core::FlatForest &top, const void *vec, float extra, size_t item)
 {
+    static_assert(noexcept(core::margin(space, top.plane(0), vec, extra)), "called outside guarded()");
     core::NodeRef r = top.roots[0];
     while (!core::is_leaf(r)) {
         uint32 idx = core::node_index(r);

@@ -2,9 +2,9 @@
 // and build_spill.cpp (the bounded-memory build).
 #pragma once
 
-#include "page_writer.hpp"
-
 #include "space.hpp"
+
+#include "page_writer.hpp"
 
 namespace annoy::pg {
 

@@ -1,4 +1,7 @@
 // Writing built forests to pages.
+#include "forest.hpp"
+#include "sketch.hpp"
+
 #include "build_write.hpp"
 
 #include "guard.hpp"
@@ -89,7 +92,8 @@ uint8 *encode_items(const core::Sketcher &sketcher, const char *vectors, size_t 
     for (size_t i = 0; i < n; i++) {
         if (i % 1024 == 1023)
             CHECK_FOR_INTERRUPTS();
-        sketcher.encode(vectors + i * vb, codes + i * cb);  // never throws (fixed buffers)
+        static_assert(noexcept(sketcher.encode(vectors, codes)), "called outside guarded()");
+        sketcher.encode(vectors + i * vb, codes + i * cb);
     }
     return codes;
 }

@@ -2,10 +2,10 @@
 // bounded-memory build).
 #pragma once
 
-#include "page_writer.hpp"
-
 #include "forest.hpp"
 #include "sketch.hpp"
+
+#include "page_writer.hpp"
 
 namespace annoy::pg {
 

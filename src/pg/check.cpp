@@ -12,6 +12,9 @@
 // belongs to a row no snapshot will ever see, and VACUUM removes it.  So a
 // live item missing from a tree is an error only when its heap row is
 // visible to the check's snapshot.
+#include "search_state.hpp"
+#include "sketch.hpp"
+
 #include "am.hpp"
 #include "forest_walk.hpp"
 #include "index_sketch.hpp"

@@ -1,4 +1,6 @@
 // Memory-context allocator for the core's containers.
+#include "search_state.hpp"
+
 #include "context_alloc.hpp"
 
 namespace annoy::pg {

@@ -2,9 +2,9 @@
 // away with the context, even when an error longjmps past them.
 #pragma once
 
-#include "pg.hpp"
-
 #include "search_state.hpp"
+
+#include "pg.hpp"
 
 namespace annoy::pg {
 

@@ -1,9 +1,10 @@
 // Tree walks for the check and info functions.
+#include "half.hpp"
+#include "search_state.hpp"
+
 #include "forest_walk.hpp"
 
 #include "node_access.hpp"
-
-#include "half.hpp"
 
 namespace annoy::pg {
 

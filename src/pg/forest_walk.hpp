@@ -2,6 +2,8 @@
 // in block order, and every tree from its root.
 #pragma once
 
+#include "search_state.hpp"
+
 #include "page.hpp"
 
 #include "context_alloc.hpp"

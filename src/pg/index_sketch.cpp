@@ -1,9 +1,11 @@
 // Per-backend cache of index sketchers; see index_sketch.hpp.
+#include "rng.hpp"
+#include "sketch.hpp"
+
 #include "index_sketch.hpp"
 
 #include "buffer_hint.hpp"
 #include "guard.hpp"
-#include "rng.hpp"
 
 namespace annoy::pg {
 

@@ -2,9 +2,9 @@
 // describes, built once per backend and kept.
 #pragma once
 
-#include "page.hpp"
-
 #include "sketch.hpp"
+
+#include "page.hpp"
 
 namespace annoy::pg {
 

@@ -1,5 +1,7 @@
 // annoy_index_info(index regclass): the shape of an index: items, trees,
 // nodes, depths, leaf fill, pages by content, free space and options.
+#include "search_state.hpp"
+
 #include "am.hpp"
 #include "forest_walk.hpp"
 

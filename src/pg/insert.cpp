@@ -9,14 +9,15 @@
 // same WAL record that writes the new nodes, then updates the parent's
 // reference in a second record; readers that still hold the old reference
 // follow the forward tuple, so no state in between loses an item.
+#include "split.hpp"
+#include "sketch.hpp"
+
 #include "am.hpp"
 #include "guard.hpp"
 #include "index_sketch.hpp"
 #include "index_vector.hpp"
 #include "node_access.hpp"
 #include "tree_edit.hpp"
-
-#include "split.hpp"
 
 namespace annoy::pg {
 
@@ -314,6 +315,8 @@ restart:
         char *tuple = tuple_at(index, BufferGetPage(buf), ref, &size);
         NodeView node = view_node(tuple, size, tree);
         if (node.kind == kSplitTuple) {
+            static_assert(noexcept(core::margin(space, split_view(space, node.split), vec, extra)),
+                          "called outside guarded()");
             float m = core::margin(space, split_view(space, node.split), vec, extra);
             int side = m > 0 ? 1 : m < 0 ? 0 : int(ref_key(item) & 1);
             parent.slot.split = ref;
@@ -404,6 +407,7 @@ bool insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, R
         check_index_dimension(index, space.metric, int(meta->dim), v.dim);
     space.dim = uint32(v.dim);
 
+    static_assert(noexcept(core::item_extra(space, meta->dot_max_norm, v.data)), "called outside guarded()");
     float extra = core::item_extra(space, meta->dot_max_norm, v.data);
     // The item's sketch, computed once for all trees.
     const core::Sketcher *sketcher = index_sketcher(index, *meta);
@@ -412,7 +416,8 @@ bool insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, R
     if (sketcher != nullptr) {
         cb = int(sketcher->code_bytes());
         code = static_cast<uint8 *>(palloc(size_t(cb)));
-        sketcher->encode(v.data, code);  // never throws (fixed buffers)
+        static_assert(noexcept(sketcher->encode(v.data, code)), "called outside guarded()");
+        sketcher->encode(v.data, code);
     }
     TupleRef item = add_item(index, space, heap_tid, v.data);
     for (int t = 0; t < meta->n_trees; t++)

@@ -1,7 +1,7 @@
 // Checked access to node and item tuples.
-#include "node_access.hpp"
-
 #include "half.hpp"
+
+#include "node_access.hpp"
 
 namespace annoy::pg {
 

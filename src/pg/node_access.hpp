@@ -20,7 +20,7 @@ struct NodeView {
 NodeView view_node(const char *tuple, Size size, int tree);
 
 // The hyperplane of a split tuple, for core::margin.
-inline core::PlaneView split_view(const core::Space &space, SplitTupleHeader *split)
+inline core::PlaneView split_view(const core::Space &space, SplitTupleHeader *split) noexcept
 {
     core::PlaneView plane;
     plane.offset = split->offset;

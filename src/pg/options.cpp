@@ -1,4 +1,6 @@
 // Storage options and GUCs.
+#include "sketch.hpp"
+
 #include "options.hpp"
 
 extern "C" {

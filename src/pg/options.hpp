@@ -3,8 +3,6 @@
 
 #include "page.hpp"
 
-#include "sketch.hpp"
-
 namespace annoy::pg {
 
 // Defaults are documented (with the measurements behind them) in README.md.

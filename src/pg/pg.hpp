@@ -2,7 +2,10 @@
 //
 // C++ standard headers and the core come first: Postgres's port.h redefines
 // printf/snprintf/qsort and c.h defines Min, Max, Abs and `_`, which would
-// otherwise leak into them.  The server headers are C and are wrapped in
+// otherwise leak into them.  So every src/pg file includes the core headers
+// it needs (its own and those of the src/pg headers it includes) before its
+// first src/pg header; a core header first included after postgres.h stops
+// the compile (the check in common.hpp).  The server headers are C and are wrapped in
 // extern "C" so their symbols link.
 #pragma once
 

@@ -11,18 +11,19 @@
 //
 // No C++ exceptions can arise here: the containers allocate with palloc
 // (which raises Postgres errors itself) and the kernels and the sketch
-// estimator do not throw or allocate.  So Postgres errors (interrupts, I/O)
+// estimator are noexcept (asserted at each call).  So Postgres errors (interrupts, I/O)
 // may longjmp through this code freely: everything a scan owns lives in its
 // memory context, or in per-backend buffers (ScanBuffers) that a callback
 // on that context hands back when it is deleted, by an error's cleanup too.
+#include "search_state.hpp"
+#include "sketch.hpp"
+
 #include "am.hpp"
 #include "buffer_hint.hpp"
 #include "context_alloc.hpp"
 #include "index_sketch.hpp"
 #include "index_vector.hpp"
 #include "node_access.hpp"
-
-#include "search_state.hpp"
 
 namespace annoy::pg {
 
@@ -228,6 +229,7 @@ void score_leaf(Relation index, ScanState *so, int count, bool check_seen = true
             auto *item = reinterpret_cast<ItemTupleHeader *>(tuple_at(index, page, todo[i], &size));
             if (item == nullptr || item->kind != kItemTuple || (item->flags & kItemDead) || size < min_size)
                 continue;  // dead, or freed by VACUUM since the leaf was read
+            static_assert(noexcept(so->space.distance(so->query, item)), "Postgres longjmps through scans");
             float d = so->query != nullptr ? so->space.distance(so->query, item_vector(item)) : 0.0f;
             so->buf->candidates.push(d, heap_key(item->heap_tid));
             so->examined++;
@@ -248,6 +250,7 @@ void rank_leaf(ScanState *so, LeafTupleHeader *leaf)
         uint64 key = ref_key(refs[i]);
         if (!b.seen.insert(key))
             continue;  // already ranked from another tree
+        static_assert(noexcept(b.sketch_query.estimate(codes)), "Postgres longjmps through scans");
         b.pending.push(b.sketch_query.estimate(codes + size_t(i) * code_bytes), key);
         so->gathered++;
     }
@@ -272,6 +275,9 @@ void expand_one(Relation index, ScanState *so)
     switch (node.kind) {
         case kSplitTuple: {
             float m = 0.0f;
+            static_assert(noexcept(core::margin(so->space, split_view(so->space, node.split), so->query,
+                                                0.0f)) &&noexcept(core::child_priority(so->space, e.priority, m, 0)),
+                          "Postgres longjmps through scans");
             if (so->query != nullptr) {
                 m = core::margin(so->space, split_view(so->space, node.split), so->query, 0.0f);
             }
@@ -423,7 +429,9 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
             so->factor = size_t(factor);
             static_assert(std::is_trivially_destructible_v<core::Sketcher::Query>,
                           "an error may abandon a prepared query without destroying it");
-            so->buf->sketch_query.prepare(*sketcher, so->query);  // allocation-free, no exceptions
+            static_assert(noexcept(so->buf->sketch_query.prepare(*sketcher, so->query)),
+                          "Postgres longjmps through scans");
+            so->buf->sketch_query.prepare(*sketcher, so->query);
             so->code_bytes = int(sketcher->code_bytes());
             so->use_sketch = true;
         }

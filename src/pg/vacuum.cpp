@@ -16,12 +16,12 @@
 //      up, so deletes do not leave trees full of empty or tiny leaves.
 // Line pointers of freed tuples stay in place (unused), so references to
 // other tuples never change.  Each page change is one GenericXLog record.
+#include "search_state.hpp"
+
 #include "am.hpp"
 #include "context_alloc.hpp"
 #include "node_access.hpp"
 #include "tree_edit.hpp"
-
-#include "search_state.hpp"
 
 extern "C" {
 #include "access/transam.h"
