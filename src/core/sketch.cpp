@@ -110,23 +110,37 @@ Sketcher::Sketcher(const Space &space, uint32_t bits, uint64_t seed, const float
     if (center == nullptr)
         throw std::invalid_argument("sketches need a centre");
     const size_t dim = space.dim;
-    padded_ = 8;  // walsh_hadamard works on blocks of four
-    while (padded_ < dim || padded_ < bits)
-        padded_ *= 2;
-    // The rotation's sign flips, with the transform's 1 / sqrt(M) folded in.
-    const float unit = 1.0f / std::sqrt(float(padded_));
-    signs_.resize(size_t(kRotationRounds) * padded_);
     Rng rng(seed);
-    for (size_t i = 0; i < signs_.size(); i += 64) {
-        const uint64_t r = rng.next();
-        for (size_t k = 0; k < 64 && i + k < signs_.size(); k++)
-            signs_[i + k] = (r >> k) & 1 ? unit : -unit;
+    rotated_ = bits >= dim;
+    if (rotated_) {
+        padded_ = 8;  // walsh_hadamard works on blocks of four
+        while (padded_ < dim || padded_ < bits)
+            padded_ *= 2;
+        // The rotation's sign flips, with the transform's 1 / sqrt(M) folded in.
+        const float unit = 1.0f / std::sqrt(float(padded_));
+        signs_.resize(size_t(kRotationRounds) * padded_);
+        for (size_t i = 0; i < signs_.size(); i += 64) {
+            const uint64_t r = rng.next();
+            for (size_t k = 0; k < 64 && i + k < signs_.size(); k++)
+                signs_[i + k] = (r >> k) & 1 ? unit : -unit;
+        }
+    } else {
+        padded_ = uint32_t(dim);
+        rows_.resize(size_t(bits) * dim);
+        for (size_t r = 0; r < bits; r++) {
+            float *row = rows_.data() + r * dim;
+            for (size_t d = 0; d < dim; d += 64) {
+                const uint64_t signs = rng.next();
+                for (size_t k = 0; k < 64 && d + k < dim; k++)
+                    row[d + k] = (signs >> k) & 1 ? 1.0f : -1.0f;
+            }
+        }
     }
     center_.assign(center, center + dim);
     c_sq_ = kernels().dot(center_.data(), center_.data(), dim);
 }
 
-float Sketcher::rotate(const float *x, float *out) const noexcept
+float Sketcher::transform(const float *x, float *out) const noexcept
 {
     const size_t dim = space_.dim, m = padded_;
     float norm_in = 1.0f;
@@ -134,10 +148,17 @@ float Sketcher::rotate(const float *x, float *out) const noexcept
         const float norm = std::sqrt(kernels().dot(x, x, dim));
         norm_in = norm > 0.0f && std::isfinite(norm) ? 1.0f / norm : 0.0f;
     }
+    float y[kMaxSketchDim];
+    float *t = rotated_ ? out : y;
     for (size_t d = 0; d < dim; d++)
-        out[d] = x[d] * norm_in - center_[d];
+        t[d] = x[d] * norm_in - center_[d];
+    const float norm = std::sqrt(kernels().dot(t, t, dim));
+    if (!rotated_) {
+        for (size_t r = 0; r < bits_; r++)
+            out[r] = kernels().dot(rows_.data() + r * dim, y, dim);
+        return norm;
+    }
     std::fill(out + dim, out + m, 0.0f);
-    const float norm = std::sqrt(kernels().dot(out, out, dim));
     for (int r = 0; r < kRotationRounds; r++) {
         const float *sg = signs_.data() + size_t(r) * m;
         for (size_t i = 0; i < m; i++)
@@ -150,7 +171,7 @@ float Sketcher::rotate(const float *x, float *out) const noexcept
 void Sketcher::encode(const void *vec, uint8_t *code) const noexcept
 {
     float y[kMaxRotated];
-    const float norm = rotate(static_cast<const float *>(vec), y);
+    const float norm = transform(static_cast<const float *>(vec), y);
     const size_t bytes = bits_ / 8;
     double l1 = 0.0, l2 = 0.0;
     for (size_t b = 0; b < bytes; b++) {
@@ -182,7 +203,7 @@ void Sketcher::Query::prepare(const Sketcher &s, const void *query) noexcept
     const size_t dim = s.space_.dim;
     const float *q = static_cast<const float *>(query);
     float v[kMaxRotated];
-    const float a_norm = s.rotate(q, v);  // v = R a, a = q' - c
+    const float a_norm = s.transform(q, v);  // v = R a, a = q' - c
     // <q', c> = <a, c> + |c|^2, with a's first dim coordinates.
     float q_dot_c;
     {
@@ -207,12 +228,13 @@ void Sketcher::Query::prepare(const Sketcher &s, const void *query) noexcept
             constant_ = q_dot_c - s.c_sq_;
             break;
     }
-    // <a, y> ~ |y| sqrt(M / B) <v_B, s> / (sqrt(B) alpha): fold sqrt(M) / B
-    // into the alpha table.
-    const float scale = std::sqrt(float(s.padded_)) / float(s.bits_);
+    // Rotated: <a, y> ~ |y| sqrt(M / B) <v_B, s> / (sqrt(B) alpha), so fold
+    // sqrt(M) / B into the alpha table.  Projected: <a, y> ~ |y| sqrt(pi / 2)
+    // <v, s> / B whatever the alpha.
     inv_alpha_[0] = 0.0f;
     for (int i = 1; i < 256; i++)
-        inv_alpha_[i] = scale * 255.0f / float(i);
+        inv_alpha_[i] =
+            s.rotated_ ? std::sqrt(float(s.padded_)) / float(s.bits_) * 255.0f / float(i) : 1.2533141f / float(s.bits_);
     // table[b][w] = sum over bits k of w: +v[8b+k] if set, -v[8b+k] if not;
     // built from w without its lowest set bit.
     for (size_t b = 0; b < bytes_; b++) {

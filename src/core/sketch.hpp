@@ -6,37 +6,37 @@
 // carry a sketch of each item let the search rank many candidates cheaply and
 // score exactly only the most promising ones.
 //
-// The sketch of x is RaBitQ's 1-bit code of y = x' - c: the signs of the
-// first `bits` coordinates of R y, where R is a random rotation of R^M (M the
-// smallest power of two >= dim and >= bits; y is padded with zeros), plus
+// The sketch of y = x' - c keeps the signs of `bits` coordinates of y, plus
 // |y| as a float, the code's alignment alpha = <s / sqrt(B), u> (u: the B
-// kept coordinates of R y, normalised; s: their signs) quantised to a byte,
-// and for Dot <x, c>.  x' is x itself (Euclidean, Dot) or x / |x| (Angular);
-// c is the data's centre, the mean of the x' (real data is rarely centred on
-// the origin: pixel values are all positive, text embeddings share a common
-// direction, and signs of uncentred vectors say little).  R is three rounds
-// of random sign flips and a fast Walsh-Hadamard transform, drawn from a
-// seed, so every backend rebuilds the same one and applying it costs
-// O(M log M), not O(bits x dim).
-//
-// The query side is asymmetric: the query's rotated coordinates v stay
-// exact, and RaBitQ's estimator <v, s> / (sqrt(B) alpha) of <v, u> is
-// unbiased with an error of order sqrt(1 - alpha^2) / (alpha sqrt(B)) (when
-// B = M, as for 128 bits at 100 dimensions, u carries all of y and the
-// estimate is of <a, y> / |y| itself; for B < M the kept coordinates are a
-// random projection, scaled back by sqrt(M / B)).  It estimates <a, x' - c>
-// for a = q - c, q / |q| - c or q, and from it:
+// kept coordinates, normalised; s: their signs) quantised to a byte, and for
+// Dot <x, c>.  x' is x itself (Euclidean, Dot) or x / |x| (Angular); c is the
+// data's centre, the mean of the x' (real data is rarely centred on the
+// origin: pixel values are all positive, text embeddings share a common
+// direction, and signs of uncentred vectors say little).  Which coordinates:
+//   - bits >= dim: RaBitQ's 1-bit code.  The coordinates of R y, R a random
+//     rotation of R^M (M the smallest power of two >= bits; y padded with
+//     zeros): three rounds of random sign flips and a fast Walsh-Hadamard
+//     transform, O(M log M).  The query's rotated coordinates v stay exact,
+//     and <v, s> / (sqrt(B) alpha) estimates <v, u> = <a, y> / |y| without
+//     bias, with an error of order sqrt(1 - alpha^2) / (alpha sqrt(B));
+//     dividing by the item's own alpha instead of its expectation
+//     sqrt(2 / pi) is what makes it unbiased per item.
+//   - bits < dim: `bits` random +-1 projections of y (a rotation truncated to
+//     fewer coordinates than the vector has measured worse: on Fashion-MNIST,
+//     784-d at 128 bits, dot_ops recall@10 at search_k 500 fell from 0.95 to
+//     0.89), with the fixed factor sqrt(pi / 2) (E[p(a) sign(p(y))] =
+//     sqrt(2 / pi) <a, y> / |y| for Gaussian-like projections); alpha is
+//     stored but unused.
+// Either way the rows come from a seed, so every backend rebuilds the same
+// ones.  The estimate of <a, x' - c>, for a = q - c, q / |q| - c or q, gives:
 //   Euclidean  |q - x|^2 = |q - c|^2 + |x - c|^2 - 2 <q - c, x - c>
 //   Angular    cos(q, x) = <q' - c, x' - c> + <q', c> + <x', c> - |c|^2,
 //              with <x', c> = (1 + |c|^2 - |x' - c|^2) / 2
 //   Dot        <q, x>    = <q - c, x - c> + <q, c> + <x, c> - |c|^2,
 //              with <x, c> stored too
-// Dividing by the item's own alpha, instead of by its expectation
-// sqrt(2 / pi), is what makes the estimate unbiased per item, and the
-// rotation makes the kept coordinates orthogonal (random +-1 projections are
-// not): on 128-d clustered data (test_sketch.cpp) the true 10 nearest of
-// 3,000 items are among the best 60 estimates 0.97-0.99 of the time, against
-// 0.94-0.96 with 128 random +-1 projections and the fixed factor.
+// On 128-d clustered data (test_sketch.cpp) the true 10 nearest of 3,000
+// items are among the best 60 estimates 0.97-0.99 of the time with the
+// rotation, against 0.94-0.96 with 128 random +-1 projections.
 //
 // Estimates order candidates only: exact distances decide what is returned.
 #pragma once
@@ -111,13 +111,17 @@ public:
     static uint32_t default_bits(const Space &space);
 
 private:
-    // R (x' - c) for a vector x, written to out[padded_]; returns |x' - c|.
-    float rotate(const float *x, float *out) const noexcept;
+    // The coordinates whose signs a code keeps, for a vector x: R (x' - c)
+    // (padded_ values) when rotated_, else the bits_ projections of x' - c;
+    // returns |x' - c|.
+    float transform(const float *x, float *out) const noexcept;
 
     Space space_;
     uint32_t bits_;
-    uint32_t padded_;            // M: a power of two >= dim and >= bits
-    std::vector<float> signs_;   // kRotationRounds x M, entries +-1 / sqrt(M)
+    bool rotated_;               // bits_ >= dim: a rotation, else random projections
+    uint32_t padded_;            // M: a power of two >= dim and >= bits (rotated_), else dim
+    std::vector<float> signs_;   // rotated_: kRotationRounds x M, entries +-1 / sqrt(M)
+    std::vector<float> rows_;    // !rotated_: bits_ x dim, entries +-1
     std::vector<float> center_;  // dim
     float c_sq_ = 0.0f;          // |c|^2
 };
