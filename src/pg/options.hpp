@@ -34,11 +34,12 @@ extern int search_k_setting;
 // The automatic budget for an index of n items: max(1000, 8 * sqrt(n))
 // items scored, or with sketches (which pick the items worth scoring)
 // max(250, 3 * sqrt(n)).  It grows slowly with the index, as the candidates
-// a forest must examine for a given recall do.  Measured at default options
-// (1,000 queries), recall@10 without sketches about 0.996 on Fashion-MNIST
-// (60,000 x 784, budget 1,960) and 0.95 on GloVe (100,000 x 100, angular,
-// budget 2,530), the harder set; with sketches 0.99 (budget 735) and 0.97
-// (budget 949) at two to three times the queries/s.
+// a forest must examine for a given recall do, and aims for recall@10 of
+// about 0.97-0.99, never below 0.95 on the sets measured.  With sketches, at
+// n_trees 5 and 10 (make bench, 1,000 queries): Fashion-MNIST (60,000 x 784,
+// budget 735) 0.996; GloVe-100k (100-d, angular, budget 949) see README;
+// GloVe's full 331,479 words (budget 1,727) 0.957 and 0.970: the hardest
+// set, where the candidates needed grow faster than sqrt(n).
 inline double automatic_search_k(double n, bool sketched)
 {
     double root = std::sqrt(std::max(n, 1.0));
