@@ -1,9 +1,14 @@
 # annoy: approximate nearest-neighbour index access method for PostgreSQL.
 #
-#   make && make install      build and install into the Postgres found by pg_config
-#   make test                 set up a fresh machine, then run every test (README)
-#   make demo                 Fashion-MNIST demo on a private throwaway cluster
-#   make bench                the benchmark tool (test/bench)
+#   make && make install        build and install into the Postgres found by pg_config
+#   make test                   set up a fresh machine, then run every test (README)
+#   make demo                   Fashion-MNIST demo on a private throwaway cluster
+#   make bench                  the benchmark tool (test/bench)
+#   make bench-anchors          the core next to Annoy, hnswlib and FAISS, in memory (test/bench/anchors)
+#   make installcheck           pg_regress suite against the server the PG* variables point at
+#   make installcheck-tap       TAP suite (test/t) against the installed build (own throwaway clusters)
+#   make installcheck-examples  client examples (test/examples) against the server of the PG* variables
+#   make dist                   the PGXN source package annoy-<version>.zip (git archive of HEAD)
 
 EXTENSION = annoy
 MODULE_big = annoy
@@ -16,7 +21,7 @@ OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 ANNOY_HEADERS := $(wildcard src/core/*.hpp src/pg/*.hpp)
 
 # pg_regress suite: sql/<name>.sql against expected/<name>.out
-REGRESS = distance_functions index_build index_scan index_errors index_bounded_build index_sketch
+REGRESS = distance_functions index_build index_scan index_errors index_bounded_build index_sketch extension_upgrade index_robust
 REGRESS_OPTS = --inputdir=. --outputdir=test/regress_out
 
 PG_CONFIG ?= pg_config
@@ -51,4 +56,31 @@ demo:
 bench:
 	test/bench/run_bench.sh
 
-.PHONY: test demo bench check-core-purity
+# The TAP suite against the build installed into the Postgres of pg_config, as
+# the current (non-root) user: each test starts its own throwaway clusters, so
+# no server is needed.  test/run_tests.sh runs the same suite as root.
+PROVE ?= prove
+PROVE_FLAGS ?=
+installcheck-tap:
+	@if [ "$$(id -u)" = 0 ]; then echo "installcheck-tap: run it as a non-root user (initdb refuses root; make test runs the suite as postgres)" >&2; exit 1; fi
+	cd test && PATH="$(bindir):$$PATH" PG_REGRESS="$(top_builddir)/src/test/regress/pg_regress" \
+	  TESTDIR="$(CURDIR)/test" ANNOY_DATA_CACHE="$${ANNOY_DATA_CACHE:-/var/tmp/annoy-data}" \
+	  $(PROVE) -I "$(top_srcdir)/src/test/perl" --ext .pl $(PROVE_FLAGS) $(if $(PROVE_TESTS),$(PROVE_TESTS),t/)
+
+# The client examples against the server the PG* variables point at (or a
+# throwaway cluster of their own when PGHOST is unset).
+installcheck-examples:
+	test/examples/run_examples.sh $(EXAMPLES)
+
+# The PGXN distribution: exactly the committed tree of HEAD (less what
+# .gitattributes marks export-ignore), under the directory annoy-<version>/.
+DIST_VERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(dir $(firstword $(MAKEFILE_LIST)))annoy.control)
+DIST_DIR ?= .
+dist:
+	git archive --format=zip --prefix=$(EXTENSION)-$(DIST_VERSION)/ -o $(DIST_DIR)/$(EXTENSION)-$(DIST_VERSION).zip HEAD
+	@echo "$(DIST_DIR)/$(EXTENSION)-$(DIST_VERSION).zip"
+
+bench-anchors:
+	test/bench/anchors/run_anchors.sh
+
+.PHONY: test demo bench bench-anchors check-core-purity installcheck-tap installcheck-examples dist

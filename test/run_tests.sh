@@ -17,10 +17,6 @@ make -s check-core-purity
 make -s -j2
 make -s install >/dev/null
 
-section "core unit tests"
-make -s -C test/core -j2 core_tests
-(cd test/core && ./core_tests --gtest_brief=1)
-
 bindir=$(pg_config --bindir)
 pgxs_dir=$(dirname "$(pg_config --pgxs)")/../..
 work=$(mktemp -d /tmp/annoy-test.XXXXXX)
@@ -33,6 +29,18 @@ cleanup() {
 trap cleanup EXIT
 
 failures=()
+
+section "packaging"
+# META.json against the PGXN spec and annoy.control, the validator's own
+# refusals, and the PGXN zip of HEAD built and installed from its contents.
+if ! { /usr/bin/python3 test/packaging/meta_validate.py && /usr/bin/python3 test/packaging/meta_validate.py --self-test | tail -1 \
+        && test/packaging/dist_check.sh "$work/dist"; }; then
+    failures+=(packaging)
+fi
+
+section "core unit tests"
+make -s -C test/core -j2 core_tests
+(cd test/core && ./core_tests --gtest_brief=1)
 
 section "pg_regress"
 cluster_start "$work/cluster" >/dev/null
@@ -51,6 +59,13 @@ if ls test/isolation/specs/*.spec >/dev/null 2>&1; then
         failures+=(isolation)
     fi
 fi
+
+section "examples"
+# The client examples (Node + a sentence-embedding model, Python + psycopg +
+# numpy, serving to several processes) on the same cluster.
+if ! test/examples/run_examples.sh; then
+    failures+=(examples)
+fi
 cluster_stop "$work/cluster" >/dev/null
 
 section "TAP"
@@ -61,7 +76,7 @@ cp -r test/t test/tools "$work/tap/"
 chown -R postgres "$work/tap"
 if ! runuser -u postgres -- env PATH="$bindir:$PATH" PG_REGRESS="$pgxs_dir/src/test/regress/pg_regress" \
     TESTDIR="$work/tap" ANNOY_DATA_CACHE="${ANNOY_DATA_CACHE:-/var/tmp/annoy-data}" \
-    bash -c "cd '$work/tap' && prove -I '$pgxs_dir/src/test/perl' --ext .pl --timer ${PROVE_FLAGS:-} t/"; then
+    bash -c "cd '$work/tap' && prove -I '$pgxs_dir/src/test/perl' --ext .pl --timer ${PROVE_FLAGS:-} ${PROVE_TESTS:-t/}"; then
     for f in "$work"/tap/tmp_check/log/regress_log_*; do
         echo "--- $f"
         tail -60 "$f"

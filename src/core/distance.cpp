@@ -9,6 +9,7 @@
 #include "distance.hpp"
 #include "half.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <limits>
@@ -268,6 +269,73 @@ Isa active_isa() noexcept
 float l2_distance(const float *a, const float *b, size_t n) noexcept
 {
     return std::sqrt(kernels().l2_squared(a, b, n));
+}
+
+namespace {
+
+// Whether a float sum may have lost the answer: overflowed, or so small that
+// its terms may have underflowed.
+inline bool unreliable(float sum)
+{
+    return !std::isfinite(sum) || std::fabs(sum) < 1e-30f;
+}
+
+}  // namespace
+
+double exact_l2_distance(const float *a, const float *b, size_t n) noexcept
+{
+    const float sum = kernels().l2_squared(a, b, n);
+    if (__builtin_expect(!unreliable(sum), 1))
+        return std::sqrt(double(sum));
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+    return std::sqrt(s);
+}
+
+double exact_inner_product(const float *a, const float *b, size_t n) noexcept
+{
+    const float sum = kernels().dot(a, b, n);
+    if (__builtin_expect(!unreliable(sum), 1))
+        return double(sum);
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += double(a[i]) * b[i];
+    return s;
+}
+
+double exact_l1_distance(const float *a, const float *b, size_t n) noexcept
+{
+    const float sum = kernels().l1(a, b, n);
+    if (__builtin_expect(!unreliable(sum), 1))
+        return double(sum);
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += std::fabs(double(a[i]) - b[i]);
+    return s;
+}
+
+double exact_cosine(const float *a, const float *b, size_t n) noexcept
+{
+    float ab, aa, bb;
+    kernels().dot_norms(a, b, n, &ab, &aa, &bb);
+    double dab = ab, daa = aa, dbb = bb;
+    if (__builtin_expect(unreliable(aa) || unreliable(bb) || !std::isfinite(ab), 0)) {
+        // Scale by the largest magnitude first: squares of 1e200 overflow
+        // even a double.
+        double scale = 0;
+        for (size_t i = 0; i < n; i++)
+            scale = std::max({scale, std::fabs(double(a[i])), std::fabs(double(b[i]))});
+        dab = daa = dbb = 0;
+        for (size_t i = 0; i < n; i++) {
+            const double x = a[i] / scale, y = b[i] / scale;
+            dab += x * y;
+            daa += x * x;
+            dbb += y * y;
+        }
+    }
+    const double c = dab / std::sqrt(daa * dbb);
+    return std::isnan(c) ? c : std::clamp(c, -1.0, 1.0);
 }
 
 float cosine_distance(const float *a, const float *b, size_t n) noexcept

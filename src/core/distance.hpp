@@ -52,6 +52,20 @@ inline float l1_distance(const float *a, const float *b, size_t n) noexcept
 float cosine_distance(const float *a, const float *b, size_t n) noexcept;
 // Annoy's angular distance sqrt(2 - 2 cos), clamped at 0; NaN for a zero vector.
 float angular_distance(const float *a, const float *b, size_t n) noexcept;
+// The distances of the SQL functions and operators, in double precision.
+// The kernels sum in single precision (fast, and accurate for the values
+// embeddings hold); a sum that overflowed or underflowed (elements near
+// 1e+-19 and beyond, denormals) is recomputed in double, so finite inputs
+// never give Infinity, NaN or 0 for a finite, nonzero answer.  Index scans
+// rank with these too, so an index returns rows in the order of the
+// operators.  The check that picks the slow path is one comparison of the
+// float sum.
+double exact_l2_distance(const float *a, const float *b, size_t n) noexcept;
+double exact_inner_product(const float *a, const float *b, size_t n) noexcept;
+double exact_l1_distance(const float *a, const float *b, size_t n) noexcept;
+// cos(a, b) clamped to [-1, 1]; NaN when either vector is zero.
+double exact_cosine(const float *a, const float *b, size_t n) noexcept;
+
 // popcount(a xor b) over `words` 64-bit words (unused tail bits must be zero).
 uint64_t hamming_distance(const uint64_t *a, const uint64_t *b, size_t words) noexcept;
 

@@ -279,8 +279,7 @@ FlatForest build_forest(const Space &space, const void *vectors, size_t n, const
         for (size_t i = 0; i < n; i++) {
             if (i % kPollEveryItems == kPollEveryItems - 1 && params.cancel())
                 throw Cancelled();
-            const float *v = reinterpret_cast<const float *>(base + i * vb);
-            max_sq = std::max(max_sq, kernels().dot(v, v, space.dim));
+            max_sq = std::max(max_sq, squared_norm(space, base + i * vb));
         }
         forest.dot_max_norm = params.dot_max_norm >= 0.0f ? params.dot_max_norm : std::sqrt(max_sq);
         extras.resize(n);

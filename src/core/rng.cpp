@@ -5,11 +5,8 @@
 
 namespace annoy::core {
 
-namespace {
-
-// One splitmix64 step: advances *state and returns a well-mixed output.
-// Used to expand a 64-bit seed into xoshiro's 256-bit state, which must not
-// be all zeros (splitmix64's outputs never are, four in a row).
+// Rng expands a 64-bit seed into xoshiro's 256-bit state with it, which must
+// not be all zeros (splitmix64's outputs never are, four in a row).
 uint64_t splitmix64(uint64_t *state)
 {
     uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
@@ -17,6 +14,8 @@ uint64_t splitmix64(uint64_t *state)
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
 }
+
+namespace {
 
 inline uint64_t rotl(uint64_t x, int k)
 {

@@ -25,4 +25,9 @@ private:
 // Mixes two values into a new seed (per-tree and per-split seeds).
 uint64_t mix_seed(uint64_t a, uint64_t b);
 
+// One splitmix64 step: advances *state and returns a well-mixed output.  It
+// seeds Rng; alone it is a generator with 8 bytes of state, enough for a
+// reservoir sample.
+uint64_t splitmix64(uint64_t *state);
+
 }  // namespace annoy::core

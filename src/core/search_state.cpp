@@ -33,7 +33,7 @@ inline bool greater_priority(float a, float b)
 {
     return a > b || (std::isnan(b) && !std::isnan(a));
 }
-inline bool smaller_distance(float a, float b)
+inline bool smaller_distance(double a, double b)
 {
     return a < b || (std::isnan(b) && !std::isnan(a));
 }
@@ -140,14 +140,14 @@ CandidateArray::~CandidateArray()
         alloc_.release(alloc_.ctx, data_);
 }
 
-void CandidateArray::append(float distance, uint64_t ref)
+void CandidateArray::append(double distance, uint64_t ref)
 {
     if (size_ == cap_)
         grow_array(alloc_, data_, size_, cap_);
     data_[size_++] = Entry{distance, ref};
 }
 
-void CandidateQueue::push(float distance, uint64_t ref)
+void CandidateQueue::push(double distance, uint64_t ref)
 {
     append(distance, ref);
     sift_up(data_, size_ - 1, [](const Entry &a, const Entry &b) { return smaller_distance(a.distance, b.distance); });

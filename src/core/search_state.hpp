@@ -27,7 +27,7 @@ public:
         float priority;
         uint64_t ref;
     };
-    explicit NodeQueue(RawAllocator a) : alloc_(a) {}
+    explicit NodeQueue(RawAllocator a) noexcept : alloc_(a) {}
     ~NodeQueue();
     NodeQueue(const NodeQueue &) = delete;
     NodeQueue &operator=(const NodeQueue &) = delete;
@@ -45,16 +45,15 @@ private:
     size_t size_ = 0, cap_ = 0;
 };
 
-// Min-heap of (distance, payload): candidates waiting to be returned.
 // (distance, ref) entries in an array from a RawAllocator: the storage of
 // CandidateQueue and CandidatePool.
 class CandidateArray {
 public:
     struct Entry {
-        float distance;
+        double distance;  // the exact distances of the SQL operators are double
         uint64_t ref;
     };
-    explicit CandidateArray(RawAllocator a) : alloc_(a) {}
+    explicit CandidateArray(RawAllocator a) noexcept : alloc_(a) {}
     ~CandidateArray();
     CandidateArray(const CandidateArray &) = delete;
     CandidateArray &operator=(const CandidateArray &) = delete;
@@ -65,18 +64,19 @@ public:
     size_t capacity() const { return cap_; }
 
 protected:
-    void append(float distance, uint64_t ref);
+    void append(double distance, uint64_t ref);
 
     RawAllocator alloc_;
     Entry *data_ = nullptr;
     size_t size_ = 0, cap_ = 0;
 };
 
+// Min-heap of (distance, payload): candidates waiting to be returned.
 class CandidateQueue : public CandidateArray {
 public:
-    explicit CandidateQueue(RawAllocator a) : CandidateArray(a) {}
+    explicit CandidateQueue(RawAllocator a) noexcept : CandidateArray(a) {}
 
-    void push(float distance, uint64_t ref);
+    void push(double distance, uint64_t ref);
     Entry pop();  // the smallest; precondition: !empty()
     const Entry &top() const { return data_[0]; }
 };
@@ -87,9 +87,9 @@ public:
 // hundred).
 class CandidatePool : public CandidateArray {
 public:
-    explicit CandidatePool(RawAllocator a) : CandidateArray(a) {}
+    explicit CandidatePool(RawAllocator a) noexcept : CandidateArray(a) {}
 
-    void push(float distance, uint64_t ref) { append(distance, ref); }
+    void push(double distance, uint64_t ref) { append(distance, ref); }
     // Removes the k entries of smallest distance (NaN last; all of them if
     // k >= size()) and writes their refs to out, in no particular order.
     // Returns how many were taken.
@@ -98,7 +98,7 @@ public:
 
 class ItemSet {
 public:
-    explicit ItemSet(RawAllocator a) : alloc_(a) {}
+    explicit ItemSet(RawAllocator a) noexcept : alloc_(a) {}
     ~ItemSet();
     ItemSet(const ItemSet &) = delete;
     ItemSet &operator=(const ItemSet &) = delete;

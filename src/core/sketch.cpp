@@ -59,11 +59,16 @@ void walsh_hadamard(float *a, size_t m) noexcept
 
 }  // namespace
 
-bool Sketcher::useful(const Space &space)
+bool Sketcher::supported(const Space &space)
 {
     const Metric m = space.metric;
-    return (m == Metric::Euclidean || m == Metric::Angular || m == Metric::Dot) && space.dim >= kMinSketchDim &&
+    return (m == Metric::Euclidean || m == Metric::Angular || m == Metric::Dot) && space.dim >= 1 &&
            space.dim <= kMaxSketchDim;
+}
+
+bool Sketcher::useful(const Space &space)
+{
+    return supported(space) && space.dim >= kMinSketchDim;
 }
 
 uint32_t Sketcher::default_bits(const Space &space)
@@ -104,7 +109,7 @@ void Sketcher::center_of(const Space &space, const void *vectors, size_t n, floa
 
 Sketcher::Sketcher(const Space &space, uint32_t bits, uint64_t seed, const float *center) : space_(space), bits_(bits)
 {
-    if (bits == 0 || bits % 8 != 0 || bits > kMaxSketchBits || !useful(space))
+    if (bits == 0 || bits % 8 != 0 || bits > kMaxSketchBits || !supported(space))
         throw std::invalid_argument(
             "sketches need 8 to 512 bits (a multiple of 8) and a Euclidean, Angular or Dot space");
     if (center == nullptr)

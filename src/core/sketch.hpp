@@ -103,8 +103,10 @@ public:
         float table_[kMaxSketchBits / 8 * 256];  // [byte][value]: sum of +-v over its 8 bits
     };
 
-    // Whether sketches help this space: float metrics whose distance they
-    // estimate from inner products (not Manhattan) with vectors several
+    // Whether sketches can be made for this space: float metrics whose
+    // distance they estimate from inner products (not Manhattan).
+    static bool supported(const Space &space);
+    // Whether they help it (the default): supported, with vectors several
     // times the sketch's size.
     static bool useful(const Space &space);
     // The default number of projections for a space (0: no sketches).

@@ -31,15 +31,40 @@ float Space::distance(const void *a, const void *b) const noexcept
     return NAN;  // unreachable for valid metrics
 }
 
+double Space::exact_distance(const void *a, const void *b) const noexcept
+{
+    const float *fa = static_cast<const float *>(a);
+    const float *fb = static_cast<const float *>(b);
+    switch (metric) {
+        case Metric::Euclidean:
+            return exact_l2_distance(fa, fb, dim);
+        case Metric::Angular:
+            return 1.0 - exact_cosine(fa, fb, dim);
+        case Metric::Dot:
+            return -exact_inner_product(fa, fb, dim);
+        case Metric::Manhattan:
+            return exact_l1_distance(fa, fb, dim);
+        case Metric::Hamming:
+            return double(
+                hamming_distance(static_cast<const uint64_t *>(a), static_cast<const uint64_t *>(b), words()));
+    }
+    return NAN;  // unreachable for valid metrics
+}
+
 float item_extra(const Space &space, float dot_max_norm, const void *vec) noexcept
 {
     if (space.metric != Metric::Dot)
         return 0.0f;
-    const float *v = static_cast<const float *>(vec);
-    const float sq = kernels().dot(v, v, space.dim);
+    const float sq = squared_norm(space, vec);
     // max(0, ...) because the largest item's own sq can exceed the square of
     // its (rounded) norm by an ulp.
     return std::sqrt(std::max(0.0f, dot_max_norm * dot_max_norm - sq));
+}
+
+float squared_norm(const Space &space, const void *vec) noexcept
+{
+    const float *v = static_cast<const float *>(vec);
+    return kernels().dot(v, v, space.dim);
 }
 
 float margin(const Space &space, const PlaneView &plane, const void *vec, float extra) noexcept

@@ -30,6 +30,9 @@ struct Space {
     // 1 - cos (NaN for a zero vector), dot -(a.b), manhattan sum |d|,
     // hamming the number of differing bits.  Smaller is closer.
     float distance(const void *a, const void *b) const noexcept;
+    // The same as the SQL operators compute it (distance.hpp: exact_*), in
+    // double precision: what index scans rank by.
+    double exact_distance(const void *a, const void *b) const noexcept;
 };
 
 // A split node's hyperplane.  Float metrics: side(x) = margin(x) > 0 with
@@ -49,8 +52,22 @@ struct PlaneView {
 // search becomes angular search (Bachrach et al. 2014):
 // sqrt(max(0, max_norm^2 - |x|^2)).  Queries use 0.  Other metrics: 0.
 float item_extra(const Space &space, float dot_max_norm, const void *vec) noexcept;
+// |x|^2 of a float vector, the norm the Dot reduction takes its maximum of.
+float squared_norm(const Space &space, const void *vec) noexcept;
 
 float margin(const Space &space, const PlaneView &plane, const void *vec, float extra) noexcept;
+
+// The child an item is routed to from a split where its margin is m: 1 for
+// m > 0, 0 for m < 0, and for a margin of exactly 0 (or NaN) the low bit of
+// `tie`, a number fixed for the item and the split (mix_seed of both), so an
+// item on the plane goes the same way every time it is routed, and items on
+// a zero plane (the split of items no hyperplane divides, such as identical
+// vectors) spread over both subtrees at every level instead of following
+// one path down a chain.
+inline int side_of(float m, uint64_t tie) noexcept
+{
+    return m > 0.0f ? 1 : m < 0.0f ? 0 : int(tie & 1);
+}
 
 // Priority of a child in the best-first search, larger = explored earlier.
 // Float metrics: min(parent, m) for side 1 and min(parent, -m) for side 0

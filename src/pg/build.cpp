@@ -7,6 +7,7 @@
 // then each tree's nodes in post-order.  When they do not fit, the build
 // continues with bounded memory (build_spill.cpp).
 #include "forest.hpp"
+#include "search_state.hpp"
 #include "sketch.hpp"
 
 #include "am.hpp"
@@ -110,8 +111,8 @@ MetaPageData *new_meta(const IndexOptions &opts, core::Metric metric)
 void build_in_memory(BuildState &st, const IndexOptions &opts, const core::BuildParams &params, MetaPageData *meta,
                      MemoryContext cxt)
 {
-    ForestHolder *holder = forest_holder(cxt);
-    const core::FlatForest &f = build_into(holder, st.space, st.vectors, st.n, params);
+    auto *slot = ContextOwned<core::FlatForest>::create(cxt);
+    const core::FlatForest &f = build_into(slot, st.space, st.vectors, st.n, params);
 
     pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseWrite);
     pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, int64(st.n));
@@ -145,7 +146,7 @@ void build_in_memory(BuildState &st, const IndexOptions &opts, const core::Build
     meta->dot_max_norm = f.dot_max_norm;
     for (int t = 0; t < opts.n_trees; t++)
         meta->roots[t] =
-            write_tree(w, st.space, f, f.roots[t], uint16(t), item_refs, opts.leaf_size, nullptr, codes, code_bytes);
+            write_tree(w, f, f.roots[t], uint16(t), TreeLeaves::items(item_refs, opts.leaf_size, codes, code_bytes));
     w.finish();
 }
 
@@ -188,7 +189,17 @@ IndexBuildResult *build(Relation heap, Relation index, IndexInfo *info)
     meta->dim = st.dim_known ? st.space.dim : 0;
     // Sketches need the dimension: an index built empty has none (REINDEX
     // once it has rows gives it some).
-    st.sketch_bits = st.dim_known && st.n > 0 ? resolved_sketch_bits(opts, st.space) : 0;
+    st.sketch_bits = 0;
+    if (st.dim_known && st.n > 0) {
+        st.sketch_bits = resolved_sketch_bits(index, opts, st.space);
+    } else if (opts.sketch_bits > 0) {
+        // Refuse what no data could make possible; otherwise say why the
+        // requested sketches are not there.
+        resolved_sketch_bits(index, opts, core::Space{st.space.metric, 1});
+        ereport(NOTICE,
+                (errmsg("index \"%s\" is built on an empty table and has no sketches", RelationGetRelationName(index)),
+                 errhint("REINDEX it once the table has rows to build its sketches.")));
+    }
     meta->n_items = st.n;
     pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseTrees);
     if (st.spilled) {

@@ -14,6 +14,7 @@
 // vectors are read about twice per tree instead of once per tree level.
 #include "rng.hpp"
 #include "forest.hpp"
+#include "search_state.hpp"
 #include "sketch.hpp"
 
 #include "build_state.hpp"
@@ -41,15 +42,6 @@ namespace {
                               st.leaf_size * 8, st.vector_bytes)));
 }
 
-uint64 next_random(uint64 &state)
-{
-    // splitmix64: a reservoir sample needs nothing better.
-    uint64 z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 void append_ref(BuildState &st, const TupleRef &ref)
 {
     if (st.n == st.refs_cap) {
@@ -67,7 +59,7 @@ void sample_vector(BuildState &st, size_t item, const void *vec)
         memcpy(st.sample + st.sample_n++ * st.vector_bytes, vec, st.vector_bytes);
         return;
     }
-    uint64 j = next_random(st.rng) % (item + 1);
+    uint64 j = core::splitmix64(&st.rng) % (item + 1);
     if (j < st.sample_cap)
         memcpy(st.sample + j * st.vector_bytes, vec, st.vector_bytes);
 }
@@ -79,13 +71,8 @@ void write_item(BuildState &st, const void *vec, ItemPointer heap_tid)
     tuple->heap_tid = *heap_tid;
     memcpy(item_vector(tuple), vec, st.vector_bytes);
     append_ref(st, st.items.add(tuple, size));
-    if (st.space.metric == core::Metric::Dot) {
-        const float *v = static_cast<const float *>(vec);
-        double sq = 0;
-        for (uint32 i = 0; i < st.space.dim; i++)
-            sq += double(v[i]) * v[i];
-        st.max_norm_sq = std::max(st.max_norm_sq, sq);
-    }
+    if (st.space.metric == core::Metric::Dot)
+        st.max_norm_sq = std::max(st.max_norm_sq, core::squared_norm(st.space, vec));
     sample_vector(st, st.n, vec);
     st.n++;
 }
@@ -101,9 +88,9 @@ void read_vector(const BuildState &st, const TupleRef &ref, Buffer *buf, char *d
         *buf = ReadBuffer(st.index, blkno);
     }
     LockBuffer(*buf, BUFFER_LOCK_SHARE);
-    Size size;
-    auto *item = reinterpret_cast<ItemTupleHeader *>(tuple_at(st.index, BufferGetPage(*buf), ref, &size));
-    if (item == nullptr || item->kind != kItemTuple)
+    IndexShape shape{st.space, 1, 0};  // the build's own items: only their size matters here
+    ItemTupleHeader *item = read_item(st.index, BufferGetPage(*buf), ref, shape);
+    if (item == nullptr)
         elog(ERROR, "annoy build: item tuple (%u,%u) vanished", blkno, ItemPointerGetOffsetNumber(&ref));
     memcpy(dst, item_vector(item), st.vector_bytes);
     LockBuffer(*buf, BUFFER_LOCK_UNLOCK);
@@ -116,9 +103,10 @@ uint32 route(const core::Space &space, const core::FlatForest &top, const void *
     core::NodeRef r = top.roots[0];
     while (!core::is_leaf(r)) {
         uint32 idx = core::node_index(r);
-        float m = core::margin(space, top.plane(idx), vec, extra);
-        int side = m > 0 ? 1 : m < 0 ? 0 : int(item & 1);
-        r = top.splits[idx].child[side];
+        // The tie of an item on the plane mixes in the node, so items no
+        // hyperplane divides spread over both sides at every level.
+        r = top.splits[idx]
+                .child[core::side_of(core::margin(space, top.plane(idx), vec, extra), core::mix_seed(item, idx))];
     }
     return core::node_index(r);
 }
@@ -174,7 +162,7 @@ void build_spilled_trees(BuildState &st, int n_trees, MetaPageData *meta)
     st.items.finish();
     const core::Space &space = st.space;
     size_t n = st.n, vb = st.vector_bytes;
-    float max_norm = space.metric == core::Metric::Dot ? float(std::sqrt(st.max_norm_sq)) : 0.0f;
+    float max_norm = space.metric == core::Metric::Dot ? std::sqrt(st.max_norm_sq) : 0.0f;
     meta->dot_max_norm = max_norm;
 
     // Cells should hold about half the budget's worth of vectors; the top
@@ -185,8 +173,8 @@ void build_spilled_trees(BuildState &st, int n_trees, MetaPageData *meta)
         std::max<size_t>(size_t(st.leaf_size), size_t(double(cell_cap) * double(st.sample_n) / double(n) / 2));
 
     MemoryContext tree_cxt = AllocSetContextCreate(CurrentMemoryContext, "annoy tree", ALLOCSET_DEFAULT_SIZES);
-    ForestHolder *top_holder = forest_holder(tree_cxt);
-    ForestHolder *cell_holder = forest_holder(tree_cxt);
+    auto *top_slot = ContextOwned<core::FlatForest>::create(tree_cxt);
+    auto *cell_slot = ContextOwned<core::FlatForest>::create(tree_cxt);
     auto *cell_of = static_cast<uint32 *>(palloc_extended(n * sizeof(uint32), MCXT_ALLOC_HUGE));
     auto *order = static_cast<uint32 *>(palloc_extended(n * sizeof(uint32), MCXT_ALLOC_HUGE));
     char *vec = static_cast<char *>(palloc(vb));
@@ -218,7 +206,7 @@ void build_spilled_trees(BuildState &st, int n_trees, MetaPageData *meta)
         top_params.seed = tree_seed;
         top_params.cancel = interrupt_check();
         top_params.dot_max_norm = max_norm;
-        const core::FlatForest &top = build_into(top_holder, space, st.sample, st.sample_n, top_params);
+        const core::FlatForest &top = build_into(top_slot, space, st.sample, st.sample_n, top_params);
         size_t ncells = top.leaves.size();
 
         // Route every item to its cell, reading items in page order.
@@ -260,18 +248,17 @@ void build_spilled_trees(BuildState &st, int n_trees, MetaPageData *meta)
             cell_params.seed = core::mix_seed(tree_seed, c + 1);
             cell_params.cancel = interrupt_check();
             cell_params.dot_max_norm = max_norm;
-            const core::FlatForest &sub = build_into(cell_holder, space, cell_vectors, count, cell_params);
+            const core::FlatForest &sub = build_into(cell_slot, space, cell_vectors, count, cell_params);
             uint8 *codes = sketcher != nullptr ? encode_items(*sketcher, cell_vectors, count) : nullptr;
-            cell_roots[c] =
-                write_tree(w, space, sub, sub.roots[0], uint16(t), cell_refs, st.leaf_size, nullptr, codes, code_bytes);
+            cell_roots[c] = write_tree(w, sub, sub.roots[0], uint16(t),
+                                       TreeLeaves::items(cell_refs, st.leaf_size, codes, code_bytes));
             if (codes != nullptr)
                 pfree(codes);
             begin = end;
         }
         if (BufferIsValid(buf))
             ReleaseBuffer(buf);
-        meta->roots[t] =
-            write_tree(w, space, top, top.roots[0], uint16(t), nullptr, st.leaf_size, cell_roots, nullptr, code_bytes);
+        meta->roots[t] = write_tree(w, top, top.roots[0], uint16(t), TreeLeaves::subtree_roots(cell_roots));
         pfree(cell_refs);
         pfree(cell_roots);
         pfree(counts);

@@ -32,7 +32,7 @@ struct BuildState {
     char *sample;  // reservoir sample of vectors for the trees' top levels
     size_t sample_n, sample_cap;
     uint64 rng;
-    double max_norm_sq;  // Dot: over all vectors
+    float max_norm_sq;  // Dot: over all vectors (squared_norm, as the in-memory build)
 
     uint32 sketch_bits;  // 0: no sketches
 };

@@ -1,5 +1,6 @@
 // Writing built forests to pages.
 #include "forest.hpp"
+#include "search_state.hpp"
 #include "sketch.hpp"
 
 #include "build_write.hpp"
@@ -15,31 +16,14 @@ extern "C" {
 
 namespace annoy::pg {
 
-static void free_forest(void *arg)
-{
-    auto *h = static_cast<ForestHolder *>(arg);
-    delete h->forest;
-    h->forest = nullptr;
-}
-
-ForestHolder *forest_holder(MemoryContext cxt)
-{
-    auto *h = static_cast<ForestHolder *>(MemoryContextAllocZero(cxt, sizeof(ForestHolder)));
-    h->cb.func = free_forest;
-    h->cb.arg = h;
-    MemoryContextRegisterResetCallback(cxt, &h->cb);
-    return h;
-}
-
-const core::FlatForest &build_into(ForestHolder *holder, const core::Space &space, const void *vectors, size_t n,
-                                   const core::BuildParams &params)
+const core::FlatForest &build_into(ContextOwned<core::FlatForest> *slot, const core::Space &space, const void *vectors,
+                                   size_t n, const core::BuildParams &params)
 {
     guarded([&] {
-        delete holder->forest;
-        holder->forest = nullptr;
-        holder->forest = new core::FlatForest(core::build_forest(space, vectors, n, params));
+        slot->reset();  // the previous forest's memory first
+        slot->emplace(core::build_forest(space, vectors, n, params));
     });
-    return *holder->forest;
+    return *slot->get();
 }
 
 static core::NodeRef *node_stack(const core::FlatForest &f)
@@ -117,10 +101,12 @@ TupleRef write_center(PageWriter &w, const float *center, uint32 dim)
     return ref;
 }
 
-TupleRef write_tree(PageWriter &w, const core::Space &space, const core::FlatForest &f, core::NodeRef root, uint16 tree,
-                    const TupleRef *item_refs, int leaf_capacity, const TupleRef *leaf_override,
-                    const uint8 *item_codes, int code_bytes)
+TupleRef write_tree(PageWriter &w, const core::FlatForest &f, core::NodeRef root, uint16 tree, const TreeLeaves &leaves)
 {
+    const core::Space &space = f.space;
+    const TupleRef *item_refs = leaves.item_refs;
+    const uint8 *item_codes = leaves.item_codes;
+    const int leaf_capacity = leaves.capacity, code_bytes = leaves.code_bytes;
     Size lsize = leaf_tuple_size(leaf_capacity, code_bytes);
     auto *leaf = static_cast<LeafTupleHeader *>(palloc0(lsize));
     auto *order = static_cast<uint32 *>(palloc(sizeof(uint32) * size_t(std::max(leaf_capacity, 1))));
@@ -144,8 +130,8 @@ TupleRef write_tree(PageWriter &w, const core::Space &space, const core::FlatFor
         bool children_done = expanded[top];
         if (core::is_leaf(r)) {
             uint32_t idx = core::node_index(r);
-            if (leaf_override != nullptr) {
-                ref_of(r) = leaf_override[idx];
+            if (leaves.subtrees != nullptr) {
+                ref_of(r) = leaves.subtrees[idx];
                 continue;
             }
             const core::FlatForest::Leaf &l = f.leaves[idx];

@@ -3,25 +3,19 @@
 #pragma once
 
 #include "forest.hpp"
+#include "search_state.hpp"
 #include "sketch.hpp"
 
+#include "context_alloc.hpp"
 #include "page_writer.hpp"
 
 namespace annoy::pg {
 
-// Owns a core forest during a build; freed with the build's memory context
-// even if an error longjmps out of the page writing.
-struct ForestHolder {
-    core::FlatForest *forest;
-    MemoryContextCallback cb;
-};
-
-// A holder whose forest is deleted when `cxt` is reset or deleted.
-ForestHolder *forest_holder(MemoryContext cxt);
-
-// Replaces the holder's forest with a new build (core work under the guard).
-const core::FlatForest &build_into(ForestHolder *holder, const core::Space &space, const void *vectors, size_t n,
-                                   const core::BuildParams &params);
+// Replaces the forest in `slot` (owned by a build's memory context, so it is
+// freed even if an error longjmps out of the page writing) with a new build:
+// core work under the guard.
+const core::FlatForest &build_into(ContextOwned<core::FlatForest> *slot, const core::Space &space, const void *vectors,
+                                   size_t n, const core::BuildParams &params);
 
 // Writes item tuples for the n vectors, in the order the leaves of the tree
 // under `root` list them (the vectors of one leaf share pages); returns each
@@ -29,15 +23,30 @@ const core::FlatForest &build_into(ForestHolder *holder, const core::Space &spac
 TupleRef *write_items(PageWriter &w, const core::Space &space, const core::FlatForest &f, core::NodeRef root,
                       const char *vectors, const ItemPointerData *heap_tids, size_t n);
 
-// Writes the nodes of the tree under `root` in post-order, as tree number
-// `tree`; leaf tuples get `leaf_capacity` slots and refer to item_refs[item].
-// With leaf_override, leaf i is not written: references to it become
-// leaf_override[i] (a subtree written before).  Returns the root's reference.
-// item_codes: the sketch of each item (code_bytes each, by item number), or
-// nullptr when the index has no sketches (code_bytes 0).
-TupleRef write_tree(PageWriter &w, const core::Space &space, const core::FlatForest &f, core::NodeRef root, uint16 tree,
-                    const TupleRef *item_refs, int leaf_capacity, const TupleRef *leaf_override,
-                    const uint8 *item_codes, int code_bytes);
+// What write_tree makes of a forest's leaves.
+struct TreeLeaves {
+    // Leaf tuples with `capacity` slots, referring to item_refs[item] and
+    // holding item_codes[item] (code_bytes each, by item number; nullptr
+    // and 0 when the index has no sketches).
+    const TupleRef *item_refs;
+    int capacity;
+    const uint8 *item_codes;
+    int code_bytes;
+    // Or, when set, no leaf tuples: references to leaf i become subtrees[i]
+    // (the root of a subtree written before).
+    const TupleRef *subtrees;
+
+    static TreeLeaves items(const TupleRef *item_refs, int capacity, const uint8 *item_codes, int code_bytes)
+    {
+        return TreeLeaves{item_refs, capacity, item_codes, code_bytes, nullptr};
+    }
+    static TreeLeaves subtree_roots(const TupleRef *subtrees) { return TreeLeaves{nullptr, 0, nullptr, 0, subtrees}; }
+};
+
+// Writes the nodes of f's tree under `root` in post-order, as tree number
+// `tree`, its leaves as `leaves` says.  Returns the root's reference.
+TupleRef write_tree(PageWriter &w, const core::FlatForest &f, core::NodeRef root, uint16 tree,
+                    const TreeLeaves &leaves);
 
 // The sketches of n vectors (code_bytes each, palloc'd), and the centre tuple.
 uint8 *encode_items(const core::Sketcher &sketcher, const char *vectors, size_t n);

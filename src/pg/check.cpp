@@ -18,11 +18,14 @@
 #include "am.hpp"
 #include "forest_walk.hpp"
 #include "index_sketch.hpp"
+#include "index_vector.hpp"
+#include "options.hpp"
 
 extern "C" {
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/xlog.h"
+#include "catalog/index.h"
 #include "executor/tuptable.h"
 #include "utils/snapmgr.h"
 #include "catalog/pg_am.h"
@@ -32,14 +35,6 @@ extern "C" {
 namespace annoy::pg {
 
 namespace {
-
-[[noreturn]] void corrupted(Relation index, const char *fmt, uint32 a, uint32 b, int tree)
-{
-    char what[128];
-    snprintf(what, sizeof(what), fmt, a, b);
-    ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                    errmsg("index \"%s\" tree %d: %s", RelationGetRelationName(index), tree, what)));
-}
 
 struct CheckVisitor final : WalkVisitor {
     Relation index;
@@ -51,31 +46,69 @@ struct CheckVisitor final : WalkVisitor {
     void leaf(const TupleRef &, const TupleRef *refs, int count, int capacity, int) override
     {
         if (capacity < 1 || capacity > max_capacity)
-            corrupted(index, "leaf capacity %u out of range (max %u)", uint32(capacity), uint32(max_capacity), tree);
+            ANNOY_TREE_CORRUPTED(index, tree, "leaf capacity %d out of range (max %d)", capacity, max_capacity);
         for (int i = 0; i < count; i++) {
             uint64 key = ref_key(refs[i]);
             if (!items->contains(key))
-                corrupted(index, "leaf refers to (%u,%u), which is not an item",
-                          ItemPointerGetBlockNumberNoCheck(&refs[i]), ItemPointerGetOffsetNumberNoCheck(&refs[i]),
-                          tree);
+                ANNOY_TREE_CORRUPTED(index, tree, "leaf refers to (%u,%u), which is not an item",
+                                     ItemPointerGetBlockNumberNoCheck(&refs[i]),
+                                     ItemPointerGetOffsetNumberNoCheck(&refs[i]));
             if (!in_tree->insert(key))
-                corrupted(index, "item (%u,%u) appears twice", ItemPointerGetBlockNumberNoCheck(&refs[i]),
-                          ItemPointerGetOffsetNumberNoCheck(&refs[i]), tree);
+                ANNOY_TREE_CORRUPTED(index, tree, "item (%u,%u) appears twice",
+                                     ItemPointerGetBlockNumberNoCheck(&refs[i]),
+                                     ItemPointerGetOffsetNumberNoCheck(&refs[i]));
         }
     }
-    void split(const TupleRef &, const SplitTupleHeader &s, int) override
+    void split(const TupleRef &, const SplitTupleHeader &, int) override {}
+    void forward(const TupleRef &ref, const ForwardTupleHeader &fwd) override
     {
-        if (s.child[0].ip_posid == 0 || s.child[1].ip_posid == 0)
-            corrupted(index, "split node with an invalid child (%u,%u)", 0, 0, tree);
+        // A forward tuple is retired in the same record that points its
+        // parent past it: a retired one still in the tree would be freed by
+        // VACUUM with its subtree still hanging from it.
+        if (fwd.retired() != 0)
+            ANNOY_TREE_CORRUPTED(index, tree, "retired forward tuple (%u,%u) is still in the tree",
+                                 ItemPointerGetBlockNumberNoCheck(&ref), ItemPointerGetOffsetNumberNoCheck(&ref));
     }
-    void forward(const TupleRef &) override {}
 };
 static_assert(std::is_trivially_destructible_v<CheckVisitor>, "alive across Postgres calls that may longjmp");
 
-// A live item and the heap row it indexes.
-struct LiveItem {
+// An item and the heap row it indexes.
+struct ItemRow {
     TupleRef ref;
     ItemPointerData heap_tid;
+};
+
+int compare_heap_tid(const void *a, const void *b)
+{
+    return ItemPointerCompare(const_cast<ItemPointer>(&static_cast<const ItemRow *>(a)->heap_tid),
+                              const_cast<ItemPointer>(&static_cast<const ItemRow *>(b)->heap_tid));
+}
+
+// A growable array of ItemRows, sorted by heap TID once complete.
+struct ItemRows {
+    ItemRow *rows;
+    size_t n, cap;
+
+    void add(MemoryContext cxt, const TupleRef &ref, const ItemPointerData &tid)
+    {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            rows = static_cast<ItemRow *>(rows ? repalloc_huge(rows, cap * sizeof(ItemRow))
+                                               : MemoryContextAllocHuge(cxt, cap * sizeof(ItemRow)));
+        }
+        rows[n++] = ItemRow{ref, tid};
+    }
+    void sort()
+    {
+        if (n > 1)
+            qsort(rows, n, sizeof(ItemRow), compare_heap_tid);
+    }
+    const ItemRow *find(ItemPointer tid) const
+    {
+        ItemRow key{};
+        key.heap_tid = *tid;
+        return n ? static_cast<const ItemRow *>(bsearch(&key, rows, n, sizeof(ItemRow), compare_heap_tid)) : nullptr;
+    }
 };
 
 // Whether the heap row at tid is visible to the check's snapshot.
@@ -85,6 +118,40 @@ bool row_visible(IndexFetchTableData *fetch, TupleTableSlot *slot, ItemPointer t
     ItemPointerData t = *tid;
     Snapshot snap = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
     return table_index_fetch_tuple(fetch, &t, snap, slot, &call_again, &all_dead);
+}
+
+// The heap side: every row the index should hold has exactly one live item
+// whose vector is the row's.
+struct HeapCheck {
+    Relation index;
+    IndexShape shape;
+    const ItemRows *live;
+    const ItemRows *dead;
+    char *vec;  // scratch, one vector
+};
+
+void check_heap_row(Relation index, ItemPointer tid, Datum *values, bool *isnull, bool, void *arg)
+{
+    auto &hc = *static_cast<HeapCheck *>(arg);
+    if (isnull[0])
+        return;
+    CHECK_FOR_INTERRUPTS();
+    const ItemRow *row = hc.live->find(tid);
+    if (row == nullptr)
+        ereport(ERROR,
+                (errcode(ERRCODE_INDEX_CORRUPTED),
+                 errmsg("index \"%s\" has no live item for visible heap row (%u,%u)%s", RelationGetRelationName(index),
+                        ItemPointerGetBlockNumber(tid), ItemPointerGetOffsetNumber(tid),
+                        hc.dead->find(tid) != nullptr ? ": its item is flagged dead" : "")));
+    RawVector v = index_vector(index, hc.shape.space.metric, values[0]);
+    bool same = uint32(v.dim) == hc.shape.space.dim && read_item_vector(index, row->ref, hc.shape, hc.vec, nullptr) &&
+                memcmp(hc.vec, v.data, hc.shape.space.vector_bytes()) == 0;
+    if (!same)
+        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                        errmsg("index \"%s\" item (%u,%u) does not hold the vector of heap row (%u,%u)",
+                               RelationGetRelationName(index), ItemPointerGetBlockNumber(&row->ref),
+                               ItemPointerGetOffsetNumber(&row->ref), ItemPointerGetBlockNumber(tid),
+                               ItemPointerGetOffsetNumber(tid))));
 }
 
 }  // namespace
@@ -100,84 +167,66 @@ Datum annoy_check(PG_FUNCTION_ARGS)
     using namespace annoy::pg;
     Oid indexoid = PG_GETARG_OID(0);
     LOCKMODE lockmode = RecoveryInProgress() ? AccessShareLock : ShareLock;
-    Relation index = relation_open(indexoid, lockmode);
-    if (index->rd_rel->relkind != RELKIND_INDEX || index->rd_indam == nullptr || index->rd_indam->ambuild != build)
-        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
-                        errmsg("\"%s\" is not an annoy index", RelationGetRelationName(index))));
+    Relation index = open_annoy_index(indexoid, lockmode);
     Relation heap = table_open(index->rd_index->indrelid, AccessShareLock);
 
     MetaPageData *meta = alloc_meta();
-    read_meta(index, meta);  // magic, layout version, tree count
-    if (meta->metric > uint8(annoy::core::Metric::Hamming))
-        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                        errmsg("index \"%s\" has unknown metric %u", RelationGetRelationName(index), meta->metric)));
-    if (meta->dim > uint32(max_dimensions(annoy::core::Metric(meta->metric))))
-        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                        errmsg("index \"%s\" has impossible dimension %u", RelationGetRelationName(index), meta->dim)));
-    annoy::core::Space space{annoy::core::Metric(meta->metric), meta->dim};
-    const int code_bytes = sketch_code_bytes(*meta);
+    read_meta(index, meta);  // magic, layout version, checksum, metric, field ranges
+    const IndexShape shape = index_shape(*meta);
+    annoy::core::Space space = shape.space;
+    bool center_seen = false;
 
     MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "annoy check", ALLOCSET_DEFAULT_SIZES);
     auto alloc = context_allocator(cxt);
-    auto *items = new (MemoryContextAlloc(cxt, sizeof(annoy::core::ItemSet))) annoy::core::ItemSet(alloc);
-    auto *in_tree = new (MemoryContextAlloc(cxt, sizeof(annoy::core::ItemSet))) annoy::core::ItemSet(alloc);
-    size_t nlive = 0, live_cap = 1024;
-    auto *live = static_cast<LiveItem *>(MemoryContextAllocHuge(cxt, live_cap * sizeof(LiveItem)));
+    auto *items = context_new<annoy::core::ItemSet>(cxt, alloc);
+    auto *in_tree = context_new<annoy::core::ItemSet>(cxt, alloc);
+    ItemRows live{}, dead{};
 
-    // Every page: known tuple kinds of plausible sizes; collect the items.
+    // Every page: every tuple well formed (node_access.hpp); collect the items.
     walk_pages(index, [&](Page page, BlockNumber blkno) {
         OffsetNumber max = PageGetMaxOffsetNumber(page);
         for (OffsetNumber off = FirstOffsetNumber; off <= max; off++) {
-            ItemId id = PageGetItemId(page, off);
-            if (!ItemIdIsUsed(id))
+            Size size;
+            const char *tuple = checked_tuple(index, page, blkno, off, shape, &size);
+            if (tuple == nullptr)
                 continue;
-            const char *tuple = static_cast<const char *>(PageGetItem(page, id));
-            Size size = ItemIdGetLength(id);
-            bool ok;
-            switch (uint8(tuple[0])) {
-                case kItemTuple: {
-                    ok = size == item_tuple_size(space);
-                    TupleRef ref;
-                    ItemPointerSet(&ref, blkno, off);
-                    items->insert(ref_key(ref));
-                    auto *item = reinterpret_cast<const ItemTupleHeader *>(tuple);
-                    if (!(item->flags & kItemDead)) {
-                        if (nlive == live_cap) {
-                            live_cap *= 2;
-                            live = static_cast<LiveItem *>(repalloc_huge(live, live_cap * sizeof(LiveItem)));
-                        }
-                        live[nlive++] = LiveItem{ref, item->heap_tid};
-                    }
-                    break;
+            TupleRef ref;
+            ItemPointerSet(&ref, blkno, off);
+            if (uint8(tuple[0]) == kItemTuple) {
+                items->insert(ref_key(ref));
+                auto *item = reinterpret_cast<const ItemTupleHeader *>(tuple);
+                (item->flags & kItemDead ? dead : live).add(cxt, ref, item->heap_tid);
+            } else if (uint8(tuple[0]) == kCenterTuple) {
+                const float *c = reinterpret_cast<const float *>(tuple + sizeof(CenterTupleHeader));
+                if (!ItemPointerEquals(&ref, &meta->center))
+                    tuple_corrupted(index, ref, -1, "centre tuple the meta page does not name");
+                for (uint32 d = 0; d < space.dim; d++) {
+                    if (!std::isfinite(c[d]))
+                        tuple_corrupted(index, ref, -1, "centre tuple with a non-finite value");
                 }
-                case kSplitTuple:
-                    ok = size == split_tuple_size(space);
-                    break;
-                case kLeafTuple: {
-                    auto *leaf = reinterpret_cast<const LeafTupleHeader *>(tuple);
-                    ok = size >= sizeof(LeafTupleHeader) && size == leaf_tuple_size(leaf) &&
-                         leaf->count <= leaf->capacity && leaf->code_bytes == code_bytes;
-                    break;
-                }
-                case kCenterTuple: {
-                    TupleRef ref;
-                    ItemPointerSet(&ref, blkno, off);
-                    ok = size == sizeof(CenterTupleHeader) + Size(space.dim) * sizeof(float) &&
-                         ItemPointerEquals(&ref, &meta->center);
-                    break;
-                }
-                case kForwardTuple:
-                    ok = size == sizeof(ForwardTupleHeader);
-                    break;
-                default:
-                    ok = false;
+                center_seen = true;
             }
-            if (!ok)
-                ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                                errmsg("index \"%s\" has a malformed tuple (kind %u, %zu bytes) at (%u,%u)",
-                                       RelationGetRelationName(index), uint8(tuple[0]), size, blkno, off)));
         }
     });
+    if (meta->sketch_bits != 0 && !center_seen)
+        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                        errmsg("index \"%s\" has sketches but no centre tuple", RelationGetRelationName(index))));
+    live.sort();
+    dead.sort();
+    for (size_t i = 1; i < live.n; i++) {
+        if (ItemPointerEquals(&live.rows[i - 1].heap_tid, &live.rows[i].heap_tid))
+            ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                            errmsg("index \"%s\" has two live items for heap row (%u,%u)",
+                                   RelationGetRelationName(index), ItemPointerGetBlockNumber(&live.rows[i].heap_tid),
+                                   ItemPointerGetOffsetNumber(&live.rows[i].heap_tid))));
+    }
+    BlockNumber heap_blocks = RelationGetNumberOfBlocks(heap);
+    if (live.n > 0 && ItemPointerGetBlockNumber(&live.rows[live.n - 1].heap_tid) >= heap_blocks)
+        ereport(ERROR,
+                (errcode(ERRCODE_INDEX_CORRUPTED),
+                 errmsg("index \"%s\" has an item for heap row (%u,%u), past the table's end",
+                        RelationGetRelationName(index), ItemPointerGetBlockNumber(&live.rows[live.n - 1].heap_tid),
+                        ItemPointerGetOffsetNumber(&live.rows[live.n - 1].heap_tid))));
 
     // Every tree: reachable and acyclic, every item at most once, every
     // live item of a visible row exactly once.
@@ -192,19 +241,32 @@ Datum annoy_check(PG_FUNCTION_ARGS)
         v.in_tree = in_tree;
         v.max_capacity = kMaxLeafSize;
         walk_tree(index, *meta, t, v);
-        for (size_t i = 0; i < nlive; i++) {
-            if (in_tree->contains(ref_key(live[i].ref)) || !row_visible(fetch, slot, &live[i].heap_tid))
+        for (size_t i = 0; i < live.n; i++) {
+            if (in_tree->contains(ref_key(live.rows[i].ref)) || !row_visible(fetch, slot, &live.rows[i].heap_tid))
                 continue;
-            ereport(ERROR,
-                    (errcode(ERRCODE_INDEX_CORRUPTED),
-                     errmsg("index \"%s\" tree %d: item (%u,%u) of visible row (%u,%u) is missing",
-                            RelationGetRelationName(index), t, ItemPointerGetBlockNumber(&live[i].ref),
-                            ItemPointerGetOffsetNumber(&live[i].ref), ItemPointerGetBlockNumber(&live[i].heap_tid),
-                            ItemPointerGetOffsetNumber(&live[i].heap_tid))));
+            ANNOY_TREE_CORRUPTED(
+                index, t, "item (%u,%u) of visible row (%u,%u) is missing",
+                ItemPointerGetBlockNumber(&live.rows[i].ref), ItemPointerGetOffsetNumber(&live.rows[i].ref),
+                ItemPointerGetBlockNumber(&live.rows[i].heap_tid), ItemPointerGetOffsetNumber(&live.rows[i].heap_tid));
         }
     }
     ExecDropSingleTupleTableSlot(slot);
     table_index_fetch_end(fetch);
+
+    // The heap: every row visible to the check's snapshot that the index
+    // should hold has its item, with its vector (as amcheck's
+    // heapallindexed; a valid index only: one being built concurrently may
+    // lack rows).
+    if (index->rd_index->indisvalid) {
+        HeapCheck hc{index, shape, &live, &dead, nullptr};
+        hc.vec = static_cast<char *>(MemoryContextAlloc(cxt, std::max<size_t>(space.vector_bytes(), 1)));
+        Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
+        IndexInfo *info = BuildIndexInfo(index);
+        info->ii_Concurrent = true;  // use the snapshot below, as CREATE INDEX CONCURRENTLY's first scan
+        TableScanDesc scan = table_beginscan_strat(heap, snapshot, 0, nullptr, true, false);
+        table_index_build_scan(heap, index, info, false, false, check_heap_row, &hc, scan);
+        UnregisterSnapshot(snapshot);
+    }
     MemoryContextDelete(cxt);
     table_close(heap, AccessShareLock);
     relation_close(index, lockmode);

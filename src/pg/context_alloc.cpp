@@ -1,4 +1,4 @@
-// Memory-context allocator for the core's containers.
+// Memory-context allocator for the core's containers, and context callbacks.
 #include "search_state.hpp"
 
 #include "context_alloc.hpp"
@@ -22,6 +22,14 @@ core::RawAllocator context_allocator(MemoryContext cxt)
     a.release = context_release;
     a.ctx = cxt;
     return a;
+}
+
+void at_context_reset(MemoryContext cxt, void (*fn)(void *), void *arg)
+{
+    auto *cb = static_cast<MemoryContextCallback *>(MemoryContextAlloc(cxt, sizeof(MemoryContextCallback)));
+    cb->func = fn;
+    cb->arg = arg;
+    MemoryContextRegisterResetCallback(cxt, cb);
 }
 
 }  // namespace annoy::pg

@@ -4,15 +4,22 @@
 
 #include "forest_walk.hpp"
 
+#include "am.hpp"
 #include "node_access.hpp"
+
+extern "C" {
+#include "access/relation.h"
+}
 
 namespace annoy::pg {
 
-[[noreturn]] static void corrupted(Relation index, int tree, const TupleRef &ref, const char *what)
+Relation open_annoy_index(Oid indexoid, LOCKMODE lockmode)
 {
-    ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                    errmsg("index \"%s\" tree %d: %s at (%u,%u)", RelationGetRelationName(index), tree, what,
-                           ItemPointerGetBlockNumberNoCheck(&ref), ItemPointerGetOffsetNumberNoCheck(&ref))));
+    Relation index = relation_open(indexoid, lockmode);
+    if (index->rd_rel->relkind != RELKIND_INDEX || index->rd_indam == nullptr || index->rd_indam->ambuild != build)
+        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                        errmsg("\"%s\" is not an annoy index", RelationGetRelationName(index))));
+    return index;
 }
 
 void walk_tree(Relation index, const MetaPageData &meta, int tree, WalkVisitor &visitor)
@@ -21,9 +28,10 @@ void walk_tree(Relation index, const MetaPageData &meta, int tree, WalkVisitor &
         TupleRef ref;
         int depth;
     };
+    const IndexShape shape = index_shape(meta);
     MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "annoy walk", ALLOCSET_DEFAULT_SIZES);
     MemoryContext old = MemoryContextSwitchTo(cxt);
-    auto *visited = new (palloc(sizeof(core::ItemSet))) core::ItemSet(context_allocator(cxt));
+    auto *visited = context_new<core::ItemSet>(cxt, context_allocator(cxt));
     size_t cap = 1024, top = 0;
     auto *stack = static_cast<Frame *>(palloc(cap * sizeof(Frame)));
     auto *items = static_cast<TupleRef *>(palloc(kMaxTupleSize));
@@ -35,47 +43,33 @@ void walk_tree(Relation index, const MetaPageData &meta, int tree, WalkVisitor &
         Frame f = stack[--top];
         BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(&f.ref);
         if (blkno == kMetaBlock || blkno >= nblocks)
-            corrupted(index, tree, f.ref, "reference to a block outside the index");
+            tuple_corrupted(index, f.ref, tree, "reference to a block outside the index");
         if (!visited->insert(ref_key(f.ref)))
-            corrupted(index, tree, f.ref, "node reached twice (cycle or shared subtree)");
+            tuple_corrupted(index, f.ref, tree, "node reached twice (cycle or shared subtree)");
 
         Buffer buf = lock_ref_buffer(index, f.ref, BUFFER_LOCK_SHARE);
-        Size size;
-        char *tuple = tuple_at(index, BufferGetPage(buf), f.ref, &size);
-        NodeView node = view_node(tuple, size, tree);
-        if (node.kind == 0) {
-            UnlockReleaseBuffer(buf);
-            corrupted(
-                index, tree, f.ref,
-                tuple == nullptr ? "reference to a free slot" : "reference to a tuple that is not a node of this tree");
-        }
+        NodeView node = read_node(index, BufferGetPage(buf), f.ref, tree, shape);
         if (top + 2 >= cap) {
             cap *= 2;
-            stack = static_cast<Frame *>(repalloc(stack, cap * sizeof(Frame)));
+            stack = static_cast<Frame *>(repalloc_huge(stack, cap * sizeof(Frame)));
         }
         if (node.kind == kSplitTuple) {
             SplitTupleHeader header = *node.split;
-            if (size != split_tuple_size(core::Space{core::Metric(meta.metric), meta.dim})) {
-                UnlockReleaseBuffer(buf);
-                corrupted(index, tree, f.ref, "split node of the wrong size");
-            }
+            bool finite = std::isfinite(header.offset);
             const uint16 *plane = split_plane(node.split);
-            size_t plane_dim = core::Space{core::Metric(meta.metric), meta.dim}.plane_dim();
-            for (size_t i = 0; i < plane_dim; i++) {
-                if (!std::isfinite(core::half_to_float(plane[i]))) {
-                    UnlockReleaseBuffer(buf);
-                    corrupted(index, tree, f.ref, "split node with a non-finite hyperplane");
-                }
-            }
+            for (size_t i = 0; i < shape.space.plane_dim() && finite; i++)
+                finite = std::isfinite(core::half_to_float(plane[i]));
             UnlockReleaseBuffer(buf);
+            if (!finite)
+                tuple_corrupted(index, f.ref, tree, "split node with a non-finite hyperplane");
             visitor.split(f.ref, header, f.depth);
             stack[top++] = Frame{header.child[1], f.depth + 1};
             stack[top++] = Frame{header.child[0], f.depth + 1};
         } else if (node.kind == kForwardTuple) {
-            TupleRef target = node.forward->target;
+            ForwardTupleHeader header = *node.forward;
             UnlockReleaseBuffer(buf);
-            visitor.forward(f.ref);
-            stack[top++] = Frame{target, f.depth};
+            visitor.forward(f.ref, header);
+            stack[top++] = Frame{header.target, f.depth};
         } else {
             int count = node.leaf->count, capacity = node.leaf->capacity;
             memcpy(items, leaf_refs(node.leaf), size_t(count) * sizeof(TupleRef));

@@ -4,14 +4,17 @@
 
 #include "search_state.hpp"
 
-#include "page.hpp"
-
 #include "context_alloc.hpp"
+#include "node_access.hpp"
 
 namespace annoy::pg {
 
-// Calls fn(page, blkno) for every data page under a share lock; meta page
-// and never-initialised pages are skipped.
+// Opens index `indexoid` with `lockmode` for a whole-index function; errors
+// (wrong object type) unless it is an annoy index.
+Relation open_annoy_index(Oid indexoid, LOCKMODE lockmode);
+
+// Calls fn(page, blkno) for every data page under a share lock, after
+// checking it; meta page and never-initialised pages are skipped.
 template <class Fn>
 void walk_pages(Relation index, Fn &&fn)
 {
@@ -34,7 +37,7 @@ struct WalkVisitor {
     // A leaf at `depth` (root = 0) with copies of its references.
     virtual void leaf(const TupleRef &ref, const TupleRef *items, int count, int capacity, int depth) = 0;
     virtual void split(const TupleRef &ref, const SplitTupleHeader &split, int depth) = 0;
-    virtual void forward(const TupleRef &ref) = 0;
+    virtual void forward(const TupleRef &ref, const ForwardTupleHeader &forward) = 0;
 
 protected:
     // Not virtual, so visitors stay trivially destructible: they live in

@@ -10,6 +10,10 @@ namespace annoy::pg {
 
 core::Metric opclass_metric(Relation index)
 {
+    // Cached with the relcache entry (rd_amcache is freed when it is rebuilt):
+    // read_meta checks every meta page against it.
+    if (index->rd_amcache != nullptr)
+        return *static_cast<const core::Metric *>(index->rd_amcache);
     // CREATE OPERATOR CLASS accepts any function as support function 1;
     // calling one with the wrong signature would crash, so check it first.
     Oid procoid = index_getprocid(index, 1, 1);
@@ -25,6 +29,9 @@ core::Metric opclass_metric(Relation index)
     if (metric < int32(core::Metric::Euclidean) || metric > int32(core::Metric::Hamming))
         ereport(ERROR, (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
                         errmsg("annoy operator class support function 1 returned unknown metric %d", metric)));
+    auto *cached = static_cast<core::Metric *>(MemoryContextAlloc(index->rd_indexcxt, sizeof(core::Metric)));
+    *cached = core::Metric(metric);
+    index->rd_amcache = cached;
     return core::Metric(metric);
 }
 

@@ -1,11 +1,14 @@
 // Per-backend cache of index sketchers; see index_sketch.hpp.
 #include "rng.hpp"
+#include "search_state.hpp"
 #include "sketch.hpp"
 
 #include "index_sketch.hpp"
 
 #include "buffer_hint.hpp"
+#include "context_alloc.hpp"
 #include "guard.hpp"
+#include "node_access.hpp"
 
 namespace annoy::pg {
 
@@ -59,21 +62,27 @@ const core::Sketcher *cache_sketcher(Relation index, const core::Space &space, u
     return made;
 }
 
-// The centre tuple's values, palloc'd; errors if the reference is bad.
-float *read_center(Relation index, const TupleRef &ref, uint32 dim)
+// The centre tuple's values, palloc'd; errors if the reference or the
+// tuple is bad (a non-finite centre would make every estimate NaN).
+float *read_center(Relation index, const MetaPageData &meta)
 {
+    const TupleRef &ref = meta.center;
     Buffer buf = lock_ref_buffer(index, ref, BUFFER_LOCK_SHARE);
+    Page page = BufferGetPage(buf);
+    OffsetNumber off = ItemPointerGetOffsetNumberNoCheck(&ref);
+    if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
+        tuple_corrupted(index, ref, -1, "sketch centre reference to a missing tuple");
     Size size;
-    auto *c = reinterpret_cast<CenterTupleHeader *>(tuple_at(index, BufferGetPage(buf), ref, &size));
-    if (c == nullptr || c->kind != kCenterTuple || c->dim != dim ||
-        size < sizeof(CenterTupleHeader) + Size(dim) * sizeof(float)) {
-        UnlockReleaseBuffer(buf);
-        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                        errmsg("index \"%s\" has a bad sketch centre tuple", RelationGetRelationName(index))));
-    }
-    auto *values = static_cast<float *>(palloc(Size(dim) * sizeof(float)));
-    memcpy(values, c + 1, Size(dim) * sizeof(float));
+    char *tuple = checked_tuple(index, page, ItemPointerGetBlockNumber(&ref), off, index_shape(meta), &size);
+    if (tuple == nullptr || uint8(tuple[0]) != kCenterTuple)
+        tuple_corrupted(index, ref, -1, "sketch centre reference to a tuple that is not the centre");
+    auto *values = static_cast<float *>(palloc(Size(meta.dim) * sizeof(float)));
+    memcpy(values, tuple + sizeof(CenterTupleHeader), Size(meta.dim) * sizeof(float));
     UnlockReleaseBuffer(buf);
+    for (uint32 d = 0; d < meta.dim; d++) {
+        if (!std::isfinite(values[d]))
+            tuple_corrupted(index, ref, -1, "sketch centre with a non-finite value");
+    }
     return values;
 }
 
@@ -93,37 +102,18 @@ const core::Sketcher *index_sketcher(Relation index, const MetaPageData &meta)
         if (matches(c, index->rd_node, space, meta.sketch_bits, meta.seed, meta.center))
             return c.sketcher;
     }
-    float *center = read_center(index, meta.center, meta.dim);
+    float *center = read_center(index, meta);
     const core::Sketcher *s = cache_sketcher(index, space, meta.sketch_bits, meta.seed, meta.center, center);
     pfree(center);
     return s;
 }
 
-namespace {
-
-struct SketcherHolder {
-    core::Sketcher *sketcher;
-    MemoryContextCallback cb;
-};
-
-void free_sketcher(void *arg)
-{
-    auto *h = static_cast<SketcherHolder *>(arg);
-    delete h->sketcher;  // noexcept
-    h->sketcher = nullptr;
-}
-
-}  // namespace
-
 const core::Sketcher *build_sketcher(MemoryContext cxt, const core::Space &space, uint32 bits, uint32 seed,
                                      const float *center)
 {
-    auto *h = static_cast<SketcherHolder *>(MemoryContextAllocZero(cxt, sizeof(SketcherHolder)));
-    guarded([&] { h->sketcher = new core::Sketcher(space, bits, sketch_seed(seed), center); });
-    h->cb.func = free_sketcher;
-    h->cb.arg = h;
-    MemoryContextRegisterResetCallback(cxt, &h->cb);
-    return h->sketcher;
+    auto *slot = ContextOwned<core::Sketcher>::create(cxt);
+    guarded([&] { slot->emplace(space, bits, sketch_seed(seed), center); });
+    return slot->get();
 }
 
 }  // namespace annoy::pg

@@ -45,7 +45,7 @@ struct ShapeVisitor final : WalkVisitor {
         fill_sum += capacity > 0 ? double(count) / capacity : 0.0;
     }
     void split(const TupleRef &, const SplitTupleHeader &, int) override { splits++; }
-    void forward(const TupleRef &) override { forwards++; }
+    void forward(const TupleRef &, const ForwardTupleHeader &) override { forwards++; }
 };
 static_assert(std::is_trivially_destructible_v<ShapeVisitor>, "alive across Postgres calls that may longjmp");
 
@@ -60,10 +60,7 @@ PG_FUNCTION_INFO_V1(annoy_index_info);
 Datum annoy_index_info(PG_FUNCTION_ARGS)
 {
     using namespace annoy::pg;
-    Relation index = relation_open(PG_GETARG_OID(0), AccessShareLock);
-    if (index->rd_rel->relkind != RELKIND_INDEX || index->rd_indam == nullptr || index->rd_indam->ambuild != build)
-        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
-                        errmsg("\"%s\" is not an annoy index", RelationGetRelationName(index))));
+    Relation index = open_annoy_index(PG_GETARG_OID(0), AccessShareLock);
 
     TupleDesc desc;
     if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
@@ -72,15 +69,17 @@ Datum annoy_index_info(PG_FUNCTION_ARGS)
     MetaPageData *meta = alloc_meta();
     read_meta(index, meta);
 
+    const IndexShape tuples = index_shape(*meta);
     int64 items = 0, item_pages = 0, node_pages = 0, mixed_pages = 0, empty_pages = 0, free_bytes = 0;
-    walk_pages(index, [&](Page page, BlockNumber) {
+    walk_pages(index, [&](Page page, BlockNumber blkno) {
         bool has_items = false, has_nodes = false;
         OffsetNumber max = PageGetMaxOffsetNumber(page);
         for (OffsetNumber off = FirstOffsetNumber; off <= max; off++) {
-            ItemId id = PageGetItemId(page, off);
-            if (!ItemIdIsUsed(id))
+            Size size;
+            auto *item =
+                reinterpret_cast<const ItemTupleHeader *>(checked_tuple(index, page, blkno, off, tuples, &size));
+            if (item == nullptr)
                 continue;
-            auto *item = static_cast<const ItemTupleHeader *>(static_cast<void *>(PageGetItem(page, id)));
             if (item->kind == kItemTuple) {
                 items += !(item->flags & kItemDead);  // live items only
                 has_items = true;

@@ -51,8 +51,15 @@ inline double automatic_search_k(double n, bool sketched)
 // effective_sketch_factor).
 extern int sketch_factor_setting;
 
-// The sketch_bits option resolved for an index of this space.
-uint32 resolved_sketch_bits(const IndexOptions &opts, const core::Space &space);
+// The sketch_bits option resolved for an index of this space: explicit bits
+// are honoured at any dimension for the metrics sketches support (an error,
+// 22023, for the others, or when a leaf of leaf_size entries with them would
+// not fit a page); automatic bits are 128 where sketches help, fewer when a
+// leaf of leaf_size entries with 128 would not fit, none below 32.
+uint32 resolved_sketch_bits(Relation index, const IndexOptions &opts, const core::Space &space);
+
+// The most entries a leaf with sketches of code_bytes each can hold.
+int max_leaf_entries(int code_bytes);
 
 // The sketch factor a scan uses on an index whose sketches have `bits` bits
 // for vectors of `dim` dimensions.  Automatic: 12 when the code has a bit

@@ -1,7 +1,15 @@
 // Page and tuple helpers shared by build, insert, scan and vacuum.
+#include "sketch.hpp"
+
 #include "page.hpp"
 
+#include "am.hpp"
+
 #include "buffer_hint.hpp"
+
+extern "C" {
+#include "port/pg_crc32c.h"
+}
 
 namespace annoy::pg {
 
@@ -31,8 +39,29 @@ void init_meta_page(Page page, const MetaPageData &meta)
     op->flags = kPageMeta;
     op->page_id = kPageId;
     memcpy(meta_data(page), &meta, meta_size(meta.n_trees));
+    meta_data(page)->checksum = meta_checksum(meta);
     // Mark the contents as used so a full-page image keeps them.
     ((PageHeader)page)->pd_lower = MAXALIGN(SizeOfPageHeaderData) + meta_size(meta.n_trees);
+}
+
+uint32 meta_checksum(const MetaPageData &meta)
+{
+    // Field by field: padding bytes are not part of the shape.
+    pg_crc32c crc;
+    INIT_CRC32C(crc);
+    auto add = [&](const auto &field) { COMP_CRC32C(crc, &field, sizeof(field)); };
+    add(meta.magic);
+    add(meta.version);
+    add(meta.metric);
+    add(meta.n_trees);
+    add(meta.dim);
+    add(meta.leaf_size);
+    add(meta.seed);
+    add(meta.dot_max_norm);
+    add(meta.center);
+    add(meta.sketch_bits);
+    FIN_CRC32C(crc);
+    return crc;
 }
 
 MetaPageData *alloc_meta()
@@ -51,9 +80,26 @@ static void check_meta(Relation index, Page page)
                         errmsg("index \"%s\" has annoy layout version %u, this build reads version %u",
                                RelationGetRelationName(index), meta->version, kLayoutVersion),
                         errhint("REINDEX the index.")));
-    if (meta->n_trees < 1 || meta->n_trees > kMaxTrees)
-        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED), errmsg("index \"%s\" has an invalid tree count %u",
-                                                                 RelationGetRelationName(index), meta->n_trees)));
+    auto bad = [&](const char *what) {
+        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                        errmsg("index \"%s\" block 0: meta page %s", RelationGetRelationName(index), what),
+                        errhint("REINDEX the index.")));
+    };
+    const PageHeader h = reinterpret_cast<PageHeader>(page);
+    if (h->pd_lower < MAXALIGN(SizeOfPageHeaderData) + offsetof(MetaPageData, roots) || h->pd_lower > BLCKSZ)
+        bad("has an invalid header");
+    if (meta->n_trees < 1 || meta->n_trees > kMaxTrees ||
+        h->pd_lower < MAXALIGN(SizeOfPageHeaderData) + meta_size(meta->n_trees))
+        bad("has an invalid tree count");
+    if (meta->checksum != meta_checksum(*meta))
+        bad("fails its checksum (metric, dimension, options or sketch fields changed)");
+    if (meta->metric != uint8(opclass_metric(index)))
+        bad("has a metric its operator class does not have");
+    if (meta->dim > uint32(max_dimensions(core::Metric(meta->metric))))
+        bad("has an impossible dimension");
+    if (meta->sketch_bits % 8 != 0 || meta->sketch_bits > core::kMaxSketchBits ||
+        (meta->sketch_bits != 0) != ItemPointerIsValid(&meta->center))
+        bad("has invalid sketch fields");
 }
 
 void read_meta(Relation index, MetaPageData *out)
@@ -68,32 +114,22 @@ void read_meta(Relation index, MetaPageData *out)
 
 void check_data_page(Relation index, Page page, BlockNumber blkno)
 {
-    if (PageIsNew(page) || PageGetSpecialSize(page) != MAXALIGN(sizeof(PageOpaque)) ||
-        page_opaque(page)->page_id != kPageId || (page_opaque(page)->flags & kPageData) == 0)
+    if (!data_page_header_ok(page) || page_opaque(page)->page_id != kPageId ||
+        (page_opaque(page)->flags & kPageData) == 0)
         ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED), errmsg("index \"%s\" block %u is not an annoy data page",
                                                                  RelationGetRelationName(index), blkno)));
 }
 
-char *tuple_at(Relation index, Page page, const TupleRef &ref, Size *size)
+void check_block_ref_slow(Relation index, BlockNumber blkno)
 {
-    OffsetNumber off = ItemPointerGetOffsetNumberNoCheck(&ref);
-    if (off > PageGetMaxOffsetNumber(page) && off <= MaxOffsetNumber) {
-        // Freeing the last tuple of a page shortens its line pointer array:
-        // a stale reference to it lands past the end.
-        *size = 0;
-        return nullptr;
-    }
-    if (off < FirstOffsetNumber)
+    if (blkno == kMetaBlock || blkno == InvalidBlockNumber)
         ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                        errmsg("index \"%s\" refers to missing tuple (%u,%u)", RelationGetRelationName(index),
-                               ItemPointerGetBlockNumberNoCheck(&ref), off)));
-    ItemId id = PageGetItemId(page, off);
-    if (!ItemIdIsUsed(id)) {
-        *size = 0;
-        return nullptr;  // freed by VACUUM after the reference was read
-    }
-    *size = ItemIdGetLength(id);
-    return static_cast<char *>(PageGetItem(page, id));
+                        errmsg("index \"%s\" refers to invalid block %u", RelationGetRelationName(index), blkno)));
+    BlockNumber nblocks = RelationGetNumberOfBlocks(index);  // refreshes the cached count
+    if (blkno >= nblocks)
+        ereport(ERROR,
+                (errcode(ERRCODE_INDEX_CORRUPTED), errmsg("index \"%s\" refers to block %u past its end (%u blocks)",
+                                                          RelationGetRelationName(index), blkno, nblocks)));
 }
 
 Buffer lock_ref_buffer(Relation index, const TupleRef &ref, int mode)
@@ -155,12 +191,13 @@ Buffer page_with_room(Relation index, Size size, const Buffer *held, int nheld, 
                     RelationSetTargetBlock(index, blkno);
                     return buf;
                 }
-                if ((page_opaque(page)->flags & kPageData) != 0) {
-                    actual = PageGetFreeSpace(page);
-                    if (actual >= need) {
-                        RelationSetTargetBlock(index, blkno);
-                        return buf;
-                    }
+                // Never add to a page whose header is not sane (PageAddItem
+                // would PANIC).
+                check_data_page(index, page, blkno);
+                actual = PageGetFreeSpace(page);
+                if (actual >= need) {
+                    RelationSetTargetBlock(index, blkno);
+                    return buf;
                 }
                 UnlockReleaseBuffer(buf);
             } else {

@@ -1,7 +1,7 @@
 // On-disk layout of an annoy index.  See src/pg/README.md for the picture.
 //
 // Block 0 is the meta page.  Every other page is a data page holding tuples
-// of four kinds, each starting with a kind byte:
+// of five kinds, each starting with a kind byte:
 //   item     one indexed vector and the heap TID of its row (stored once)
 //   split    a tree's inner node: hyperplane + two child references
 //   leaf     a tree's leaf: up to `capacity` references to item tuples, and
@@ -13,6 +13,10 @@
 // Tuples are addressed by (block, offset) like heap tuples.  Line pointers
 // are never compacted away while a reference may exist, so addresses are
 // stable; freed slots are marked unused and reused by later tuples.
+//
+// Every on-disk struct has its size and field offsets asserted below it:
+// a change that moves a byte of the format fails to compile until the
+// assertions, src/pg/README.md and kLayoutVersion are updated together.
 #pragma once
 
 #include "pg.hpp"
@@ -21,7 +25,7 @@ namespace annoy::pg {
 
 constexpr uint32 kMagic = 0x414E4E59;  // "ANNY"
 // Bump when the on-disk format changes; older indexes must be REINDEXed.
-constexpr uint32 kLayoutVersion = 4;
+constexpr uint32 kLayoutVersion = 5;
 constexpr BlockNumber kMetaBlock = 0;
 constexpr uint16 kPageId = 0xFF8A;  // identifies our pages (pg_filedump etc.)
 
@@ -30,6 +34,7 @@ struct PageOpaque {
     uint16 flags;
     uint16 page_id;
 };
+static_assert(sizeof(PageOpaque) == 4 && offsetof(PageOpaque, page_id) == 2, "special space layout");
 constexpr uint16 kPageMeta = 1 << 0;
 constexpr uint16 kPageData = 1 << 1;
 
@@ -49,6 +54,7 @@ enum TupleKind : uint8 {
 // A reference to a tuple: block and offset, the layout of ItemPointerData
 // (6 bytes, 2-byte aligned) so references in leaves stay compact.
 using TupleRef = ItemPointerData;
+static_assert(sizeof(TupleRef) == 6 && alignof(TupleRef) == 2, "references are 6 bytes, 2-byte aligned");
 
 inline uint64 ref_key(const TupleRef &r)
 {
@@ -84,6 +90,7 @@ struct ItemTupleHeader {
     // vector bytes follow, 8-byte aligned: dim floats or ceil(bits/64) words
 };
 static_assert(sizeof(ItemTupleHeader) == 16, "item header must keep the vector 8-byte aligned");
+static_assert(offsetof(ItemTupleHeader, flags) == 1 && offsetof(ItemTupleHeader, heap_tid) == 4, "item header layout");
 
 // Node tuples carry their tree's number: a reader holding a stale reference
 // (to a slot VACUUM freed and a later insert reused) can tell the tuple is
@@ -98,7 +105,10 @@ struct SplitTupleHeader {
     // plane_dim half-precision floats of the hyperplane normal follow
     // (core/half.hpp: they only steer the search)
 };
-static_assert(sizeof(SplitTupleHeader) == 24, "split header layout");
+static_assert(sizeof(SplitTupleHeader) == 24 && offsetof(SplitTupleHeader, tree) == 2 &&
+                  offsetof(SplitTupleHeader, bit) == 4 && offsetof(SplitTupleHeader, child) == 8 &&
+                  offsetof(SplitTupleHeader, offset) == 20,
+              "split header layout");
 
 struct LeafTupleHeader {
     uint8 kind;        // kLeafTuple
@@ -109,7 +119,10 @@ struct LeafTupleHeader {
     // capacity TupleRefs follow, then capacity sketches of code_bytes each
     // (sketch i belongs to reference i)
 };
-static_assert(sizeof(LeafTupleHeader) == 8, "leaf header layout");
+static_assert(sizeof(LeafTupleHeader) == 8 && offsetof(LeafTupleHeader, code_bytes) == 1 &&
+                  offsetof(LeafTupleHeader, count) == 2 && offsetof(LeafTupleHeader, capacity) == 4 &&
+                  offsetof(LeafTupleHeader, tree) == 6,
+              "leaf header layout");
 
 // A forward tuple is "retired" once nothing in the tree refers to it any
 // more (its parent now points past it): `retired` holds the next full
@@ -132,6 +145,10 @@ struct ForwardTupleHeader {
         retired_hi = uint32(fxid >> 32);
     }
 };
+static_assert(sizeof(ForwardTupleHeader) == 20 && offsetof(ForwardTupleHeader, tree) == 2 &&
+                  offsetof(ForwardTupleHeader, target) == 4 && offsetof(ForwardTupleHeader, retired_lo) == 12 &&
+                  offsetof(ForwardTupleHeader, retired_hi) == 16,
+              "forward tuple layout");
 
 inline uint16 *split_plane(SplitTupleHeader *s)
 {
@@ -191,7 +208,7 @@ struct CenterTupleHeader {
     uint32 dim;
     // dim floats follow
 };
-static_assert(sizeof(CenterTupleHeader) == 8, "centre header layout");
+static_assert(sizeof(CenterTupleHeader) == 8 && offsetof(CenterTupleHeader, dim) == 4, "center header layout");
 
 // Room for tuples on an empty data page, line pointer included.
 constexpr Size kPageRoom = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(PageOpaque)) - sizeof(ItemIdData);
@@ -223,8 +240,27 @@ struct MetaPageData {
     // from `seed`, around the centre tuple `center` (invalid without).
     TupleRef center;
     uint16 sketch_bits;
+    // CRC-32C of the fields above that describe the index's shape (all but
+    // the item count): a changed metric, seed or dimension byte would make
+    // readers misread every tuple or trees silently differ (meta_checksum).
+    uint32 checksum;
     TupleRef roots[FLEXIBLE_ARRAY_MEMBER];
 };
+static_assert(offsetof(MetaPageData, version) == 4 && offsetof(MetaPageData, metric) == 8 &&
+                  offsetof(MetaPageData, n_trees) == 10 && offsetof(MetaPageData, dim) == 12 &&
+                  offsetof(MetaPageData, leaf_size) == 16 && offsetof(MetaPageData, seed) == 20 &&
+                  offsetof(MetaPageData, dot_max_norm) == 24 && offsetof(MetaPageData, counted_pages) == 28 &&
+                  offsetof(MetaPageData, n_items) == 32 && offsetof(MetaPageData, center) == 40 &&
+                  offsetof(MetaPageData, sketch_bits) == 46 && offsetof(MetaPageData, checksum) == 48 &&
+                  offsetof(MetaPageData, roots) == 52,
+              "meta page layout");
+static_assert(MAXALIGN(SizeOfPageHeaderData) + offsetof(MetaPageData, roots) + kMaxTrees * sizeof(TupleRef) <=
+                  BLCKSZ - MAXALIGN(sizeof(PageOpaque)),
+              "the roots of kMaxTrees trees fit in the meta page");
+
+// The checksum of a meta page's shape fields; init_meta_page stores it, and
+// a writer that changes one of them (the first insert sets dim) updates it.
+uint32 meta_checksum(const MetaPageData &meta);
 
 inline MetaPageData *meta_data(Page page)
 {
@@ -239,36 +275,46 @@ inline Size meta_size(int n_trees)
 void init_data_page(Page page);
 void init_meta_page(Page page, const MetaPageData &meta);
 
-// Reads the meta page into `out` (copy) and checks magic and version;
-// errors with a REINDEX hint when the index was written by another layout.
+// Reads the meta page into `out` (copy) and checks magic, version, the
+// checksum and the ranges of its fields; errors with a REINDEX hint when the
+// index was written by another layout.
 // The roots array of `out` must have room for kMaxTrees entries.
 void read_meta(Relation index, MetaPageData *out);
 MetaPageData *alloc_meta();  // palloc'd, room for kMaxTrees roots
 
-// Validates a page read from disk before its tuples are trusted.
+// Whether a page's header is one of ours and its pointers are consistent
+// (PageAddItem PANICs on inconsistent ones, so no page is written before
+// this holds).
+inline bool data_page_header_ok(Page page)
+{
+    const PageHeader h = reinterpret_cast<PageHeader>(page);
+    return !PageIsNew(page) && h->pd_special == BLCKSZ - MAXALIGN(sizeof(PageOpaque)) &&
+           h->pd_lower >= SizeOfPageHeaderData && h->pd_lower <= h->pd_upper && h->pd_upper <= h->pd_special;
+}
+
+// Validates a page read from disk before its tuples are trusted: the
+// header, and the special space's page id and flags.
 void check_data_page(Relation index, Page page, BlockNumber blkno);
 
 // The scan's cheaper form: only what the page header says (the special
 // space sits at the far end of the page, a cache miss per candidate).
-// Tuple kinds and offsets are still checked for every tuple read.
+// Tuples and references are still checked for every tuple read
+// (node_access.hpp).
 inline void check_page_header(Relation index, Page page, BlockNumber blkno)
 {
-    if (unlikely(PageIsNew(page) || PageGetSpecialSize(page) != MAXALIGN(sizeof(PageOpaque))))
+    if (unlikely(!data_page_header_ok(page)))
         check_data_page(index, page, blkno);  // raises the error
 }
 
-// The tuple at `ref` on a locked page, with its kind checked against
-// `expected` (0 = any).  Errors (index corrupted) on a bad reference.
-char *tuple_at(Relation index, Page page, const TupleRef &ref, Size *size);
-
-// Errors (index corrupted) unless blkno can hold data tuples.
+// Errors (index corrupted) unless blkno is a data block of the index.  The
+// size comes from the storage manager's cached block count, refreshed (a
+// system call) only for a block past it: the index may have grown since.
+void check_block_ref_slow(Relation index, BlockNumber blkno);
 inline void check_block_ref(Relation index, BlockNumber blkno)
 {
-    // (Reading past the end fails in ReadBuffer; not checked here because
-    // RelationGetNumberOfBlocks costs a system call on hot paths.)
-    if (unlikely(blkno == kMetaBlock || blkno == InvalidBlockNumber))
-        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                        errmsg("index \"%s\" refers to invalid block %u", RelationGetRelationName(index), blkno)));
+    BlockNumber known = RelationGetSmgr(index)->smgr_cached_nblocks[MAIN_FORKNUM];
+    if (unlikely(blkno == kMetaBlock || blkno >= known || known == InvalidBlockNumber))
+        check_block_ref_slow(index, blkno);
 }
 
 // Pins and locks the block of `ref`; returns the buffer.

@@ -20,6 +20,7 @@
 #include <new>
 #include <stdexcept>
 #include <type_traits>
+#include <utility>
 
 #include "common.hpp"
 #include "distance.hpp"

@@ -35,14 +35,17 @@ inline uint64 node_key(const TupleRef &ref, int tree)
 {
     return ref_key(ref) | (uint64(tree) << 48);
 }
+// Set on the key of a node reached through a forward tuple.
+constexpr uint64 kViaForward = uint64(1) << 63;
 inline int key_tree(uint64 key)
 {
-    return int(key >> 48);
+    return int((key & ~kViaForward) >> 48);
 }
 inline TupleRef key_ref(uint64 key)
 {
     return ref_from_key(key & ((uint64(1) << 48) - 1));
 }
+static_assert(kMaxTrees < (1 << 15), "tree numbers fit below kViaForward");
 
 inline uint64 heap_key(const ItemPointerData &tid)
 {
@@ -64,6 +67,7 @@ constexpr size_t kMaxRefs = kMaxTupleSize / sizeof(TupleRef);  // references in 
 // the memory back and fault it in again, 10% of a short query's time).
 struct ScanBuffers {
     core::NodeQueue nodes;
+    core::ItemSet expanded;  // node keys already expanded
     core::ItemSet seen;
     core::CandidateQueue candidates;
     core::CandidatePool pending;
@@ -72,9 +76,8 @@ struct ScanBuffers {
     TupleRef todo[kMaxRefs];
     ItemGroup groups[kMaxRefs];
     ScanBuffers *next_free;
-    MemoryContextCallback on_scan_end;  // hands it back when the scan's context goes
 
-    explicit ScanBuffers(core::RawAllocator a) : nodes(a), seen(a), candidates(a), pending(a) {}
+    explicit ScanBuffers(core::RawAllocator a) : nodes(a), expanded(a), seen(a), candidates(a), pending(a) {}
 };
 
 // Spare buffers kept, and the container capacity beyond which a returned
@@ -90,8 +93,9 @@ int n_spare = 0;
 void return_buffers(void *arg)
 {
     auto *b = static_cast<ScanBuffers *>(arg);
-    bool large = b->seen.capacity() > 2 * kKeepCapacity || b->nodes.capacity() > kKeepCapacity ||
-                 b->candidates.capacity() > kKeepCapacity || b->pending.capacity() > kKeepCapacity;
+    bool large = b->seen.capacity() > 2 * kKeepCapacity || b->expanded.capacity() > 2 * kKeepCapacity ||
+                 b->nodes.capacity() > kKeepCapacity || b->candidates.capacity() > kKeepCapacity ||
+                 b->pending.capacity() > kKeepCapacity;
     if (large || n_spare >= kSpareBuffers) {
         b->~ScanBuffers();  // releases the containers' memory (pfree)
         pfree(b);
@@ -115,19 +119,18 @@ ScanBuffers *take_buffers(MemoryContext cxt)
             buffers_cxt = AllocSetContextCreate(TopMemoryContext, "annoy scan buffers", ALLOCSET_DEFAULT_SIZES);
         b = new (MemoryContextAlloc(buffers_cxt, sizeof(ScanBuffers))) ScanBuffers(context_allocator(buffers_cxt));
     }
-    b->on_scan_end.func = return_buffers;
-    b->on_scan_end.arg = b;
-    MemoryContextRegisterResetCallback(cxt, &b->on_scan_end);
+    at_context_reset(cxt, return_buffers, b);
     return b;
 }
 
 struct ScanState {
     MemoryContext cxt;
+    MetaPageData *meta;  // as begin_scan read it: tree roots, sketch parameters
     core::Space space;
-    int n_trees;
-    float dot_max_norm;
+    IndexShape shape;         // what the index's tuples look like (node_access.hpp)
+    BlockNumber nblocks;      // blocks at the start of the scan
+    BlockNumber heap_blocks;  // the table's blocks when last looked up (0: not yet)
     uint64 n_items;
-    TupleRef roots[kMaxTrees];
 
     char *query;  // vector bytes; nullptr for a NULL query
     bool started;
@@ -141,7 +144,6 @@ struct ScanState {
 
     // Sketch ranking (use_sketch): candidates gathered from leaves wait in
     // buf->pending, with their estimated distances, until chosen for scoring.
-    MetaPageData *meta;
     bool use_sketch;
     int code_bytes;
     size_t factor;       // candidates ranked per item scored (effective_sketch_factor)
@@ -161,14 +163,15 @@ Buffer pin_block(Relation index, ScanState *so, BlockNumber blkno)
 
 // Items in the index now: the count of the last build or VACUUM, scaled by
 // how much the index has grown since (inserts do not update the meta page).
-uint64 estimated_items(Relation index, const MetaPageData &meta)
+uint64 estimated_items(Relation index, const MetaPageData &meta, BlockNumber now)
 {
     double n = double(meta.n_items);
-    if (meta.counted_pages > 1) {
-        BlockNumber now = RelationGetNumberOfBlocks(index);
+    if (meta.counted_pages > 1)
         n *= std::max(1.0, double(now - 1) / double(meta.counted_pages - 1));
-    }
-    return uint64(std::max(n, double(std::max<float>(index->rd_rel->reltuples, 0.0f))));
+    n = std::max(n, double(std::max<float>(index->rd_rel->reltuples, 0.0f)));
+    // No more than the index can hold (a damaged count must not turn the
+    // automatic search_k into a read of everything).
+    return uint64(std::min(n, double(max_tuples(now))));
 }
 
 // Hints the CPU to start loading memory we will read soon.
@@ -204,7 +207,6 @@ void score_leaf(Relation index, ScanState *so, int count, bool check_seen = true
         groups[ngroups - 1].end = n;
     }
 
-    size_t min_size = item_tuple_size(so->space);
     for (int g = 0; g < ngroups; g++) {
         if (g + 1 < ngroups) {
             // The next page's first tuple: its line pointer was prefetched
@@ -225,12 +227,11 @@ void score_leaf(Relation index, ScanState *so, int count, bool check_seen = true
         Page page = BufferGetPage(grp.buf);
         check_page_header(index, page, grp.blkno);
         for (int i = grp.begin; i < grp.end; i++) {
-            Size size;
-            auto *item = reinterpret_cast<ItemTupleHeader *>(tuple_at(index, page, todo[i], &size));
-            if (item == nullptr || item->kind != kItemTuple || (item->flags & kItemDead) || size < min_size)
+            ItemTupleHeader *item = read_item(index, page, todo[i], so->shape);
+            if (item == nullptr)
                 continue;  // dead, or freed by VACUUM since the leaf was read
-            static_assert(noexcept(so->space.distance(so->query, item)), "Postgres longjmps through scans");
-            float d = so->query != nullptr ? so->space.distance(so->query, item_vector(item)) : 0.0f;
+            static_assert(noexcept(so->space.exact_distance(so->query, item)), "Postgres longjmps through scans");
+            double d = so->query != nullptr ? so->space.exact_distance(so->query, item_vector(item)) : 0.0;
             so->buf->candidates.push(d, heap_key(item->heap_tid));
             so->examined++;
         }
@@ -261,16 +262,32 @@ void rank_leaf(ScanState *so, LeafTupleHeader *leaf)
 void expand_one(Relation index, ScanState *so)
 {
     core::NodeQueue::Entry e = so->buf->nodes.pop();
+    // Each node is expanded once.  A node may be reached twice when one of
+    // the ways leads through a forward tuple (a scan that queued both
+    // children of a split VACUUM then merged reaches the merged leaf again
+    // through the one the sibling became): the second time is skipped.
+    // Reached twice straight from split children or roots, it is a cycle or
+    // a shared subtree, which no writer makes.
+    const uint64 direct = e.ref & ~kViaForward;
+    if (e.ref & kViaForward) {
+        if (so->buf->expanded.contains(direct) || !so->buf->expanded.insert(e.ref))
+            return;
+    } else {
+        if (unlikely(!so->buf->expanded.insert(direct)))
+            tuple_corrupted(index, key_ref(direct), key_tree(direct), "node reached twice (cycle or shared subtree)");
+        if (unlikely(so->buf->expanded.contains(direct | kViaForward)))
+            return;
+    }
     int tree = key_tree(e.ref);
+    if (unlikely(tree >= so->shape.n_trees))
+        elog(ERROR, "annoy scan: node key of tree %d", tree);
     TupleRef ref = key_ref(e.ref);
     BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(&ref);
     Buffer buf = pin_block(index, so, blkno);
     LockBuffer(buf, BUFFER_LOCK_SHARE);
     Page page = BufferGetPage(buf);
     check_page_header(index, page, blkno);
-    Size size;
-    char *tuple = tuple_at(index, page, ref, &size);
-    NodeView node = view_node(tuple, size, tree);
+    NodeView node = read_node(index, page, ref, tree, so->shape);
     int leaf_count = -1;
     switch (node.kind) {
         case kSplitTuple: {
@@ -287,18 +304,16 @@ void expand_one(Relation index, ScanState *so)
             break;
         }
         case kForwardTuple:
-            so->buf->nodes.push(e.priority, node_key(node.forward->target, tree));
+            so->buf->nodes.push(e.priority, node_key(node.forward->target, tree) | kViaForward);
             break;
         case kLeafTuple:
-            if (so->use_sketch && node.leaf->code_bytes == so->code_bytes) {
+            if (so->use_sketch) {
                 rank_leaf(so, node.leaf);
             } else {
                 leaf_count = node.leaf->count;
                 memcpy(so->buf->leaf_copy, leaf_refs(node.leaf), size_t(leaf_count) * sizeof(TupleRef));
             }
             break;
-        default:
-            break;  // a stale reference (freed and reused slot): nothing there for us
     }
     LockBuffer(buf, BUFFER_LOCK_UNLOCK);
     if (leaf_count > 0)
@@ -377,12 +392,11 @@ IndexScanDesc begin_scan(Relation index, int nkeys, int norderbys)
     MetaPageData *meta = static_cast<MetaPageData *>(MemoryContextAllocZero(cxt, meta_size(kMaxTrees)));
     read_meta(index, meta);
     so->meta = meta;
+    so->shape = index_shape(*meta);
+    so->nblocks = RelationGetNumberOfBlocks(index);
     so->space.metric = core::Metric(meta->metric);
     so->space.dim = meta->dim;
-    so->n_trees = meta->n_trees;
-    so->dot_max_norm = meta->dot_max_norm;
-    so->n_items = estimated_items(index, *meta);
-    memcpy(so->roots, meta->roots, sizeof(TupleRef) * size_t(meta->n_trees));
+    so->n_items = estimated_items(index, *meta, so->nblocks);
 
     so->buf = take_buffers(cxt);
     static_assert(sizeof(ItemGroup) >= sizeof(uint64), "score_pending uses groups as key scratch");
@@ -398,6 +412,7 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
         memmove(scan->orderByData, orderbys, sizeof(ScanKeyData) * size_t(norderbys));
 
     so->buf->nodes.clear();
+    so->buf->expanded.clear();
     so->buf->seen.clear();
     so->buf->candidates.clear();
     so->buf->pending.clear();
@@ -416,6 +431,7 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
         if (so->space.dim != 0)
             check_index_dimension(index, so->space.metric, int(so->space.dim), v.dim);
         so->space.dim = uint32(v.dim);
+        so->shape.space.dim = so->space.dim;  // an empty index gets it from its first row, as the query
         so->query = static_cast<char *>(palloc(so->space.vector_bytes()));
         memcpy(so->query, v.data, so->space.vector_bytes());
         MemoryContextSwitchTo(old);
@@ -449,19 +465,32 @@ bool get_tuple(IndexScanDesc scan, ScanDirection dir)
         so->started = true;
         // Tree roots are explored first (Annoy's +infinity priority), in
         // order of the trees.
-        for (int t = 0; t < so->n_trees; t++)
-            so->buf->nodes.push(std::numeric_limits<float>::infinity(), node_key(so->roots[t], t));
+        for (int t = 0; t < so->meta->n_trees; t++)
+            so->buf->nodes.push(std::numeric_limits<float>::infinity(), node_key(so->meta->roots[t], t));
         next_batch(so);
     }
     for (;;) {
         if (!so->buf->candidates.empty() && (so->examined >= so->next_stop || exhausted(so))) {
             core::CandidateQueue::Entry e = so->buf->candidates.pop();
             ItemPointerData tid = ref_from_key(e.ref);
+            // A heap TID past the table's end would make the executor's
+            // fetch fail with a misleading error.
+            BlockNumber heap_block = ItemPointerGetBlockNumber(&tid);
+            if (unlikely(heap_block >= so->heap_blocks) && scan->heapRelation != nullptr) {
+                so->heap_blocks = RelationGetNumberOfBlocks(scan->heapRelation);
+                if (heap_block >= so->heap_blocks)
+                    ereport(ERROR,
+                            (errcode(ERRCODE_INDEX_CORRUPTED),
+                             errmsg("index \"%s\" has an item for heap row (%u,%u), past the end of table "
+                                    "\"%s\"",
+                                    RelationGetRelationName(scan->indexRelation), heap_block,
+                                    ItemPointerGetOffsetNumber(&tid), RelationGetRelationName(scan->heapRelation))));
+            }
             scan->xs_heaptid = tid;
             scan->xs_recheck = false;
             scan->xs_recheckorderby = false;
             if (scan->numberOfOrderBys > 0) {
-                scan->xs_orderbyvals[0] = Float8GetDatum(double(e.distance));
+                scan->xs_orderbyvals[0] = Float8GetDatum(e.distance);
                 scan->xs_orderbynulls[0] = so->query == nullptr;
             }
             return true;

@@ -34,6 +34,46 @@ LockedPages LockedPages::lock(Relation index, const BlockNumber *blocks, int cou
     return lp;
 }
 
+LockedPages LockedPages::adopt(Relation index, Buffer buf)
+{
+    LockedPages lp{};
+    lp.index = index;
+    lp.state = GenericXLogStart(index);
+    lp.add(buf, false);
+    return lp;
+}
+
+Page LockedPages::add(Buffer buf, bool is_new)
+{
+    if (n == MAX_GENERIC_XLOG_PAGES)
+        elog(ERROR, "annoy: too many pages in one tree edit");
+    int i = n++;
+    bufs[i] = buf;
+    blocks[i] = BufferGetBlockNumber(buf);
+    pages[i] = GenericXLogRegisterBuffer(state, buf, is_new ? GENERIC_XLOG_FULL_IMAGE : 0);
+    if (is_new)
+        init_data_page(pages[i]);
+    return pages[i];
+}
+
+TupleRef LockedPages::place(const void *tuple, Size size)
+{
+    TupleRef ref;
+    for (int i = 0; i < n; i++) {
+        if (blocks[i] != kMetaBlock && PageGetFreeSpace(pages[i]) >= MAXALIGN(size)) {
+            ItemPointerSet(&ref, blocks[i], add_tuple(index, pages[i], tuple, size));
+            return ref;
+        }
+    }
+    if (n == MAX_GENERIC_XLOG_PAGES)
+        elog(ERROR, "annoy: too many pages in one tree edit");
+    bool is_new;
+    Buffer buf = page_with_room(index, size, bufs, n, &is_new);
+    Page page = add(buf, is_new);
+    ItemPointerSet(&ref, BufferGetBlockNumber(buf), add_tuple(index, page, tuple, size));
+    return ref;
+}
+
 Page LockedPages::page(BlockNumber blkno) const
 {
     for (int i = 0; i < n; i++) {
@@ -61,27 +101,17 @@ void LockedPages::abandon()
         UnlockReleaseBuffer(bufs[i]);
 }
 
-char *tuple_in(const LockedPages &pages, const TupleRef &ref, Size *size)
-{
-    return tuple_at(pages.index, pages.page(ItemPointerGetBlockNumber(&ref)), ref, size);
-}
-
-TupleRef *slot_ref_in(const LockedPages &pages, const Slot &slot, int tree)
+TupleRef *slot_ref_in(const LockedPages &pages, const Slot &slot, int tree, const IndexShape &shape)
 {
     if (!ItemPointerIsValid(&slot.split))
         return &meta_data(pages.page(kMetaBlock))->roots[tree];
-    Size size;
-    auto *split = reinterpret_cast<SplitTupleHeader *>(tuple_in(pages, slot.split, &size));
-    if (split == nullptr || size < sizeof(SplitTupleHeader) || split->kind != kSplitTuple || split->tree != tree)
-        return nullptr;
-    return &split->child[slot.side];
+    NodeView v = node_in(pages, slot.split, tree, shape);
+    return v.kind == kSplitTuple ? &v.split->child[slot.side] : nullptr;
 }
 
-NodeView node_in(const LockedPages &pages, const TupleRef &ref, int tree)
+NodeView node_in(const LockedPages &pages, const TupleRef &ref, int tree, const IndexShape &shape)
 {
-    Size size;
-    char *tuple = tuple_in(pages, ref, &size);
-    return view_node(tuple, size, tree);
+    return read_node(pages.index, pages.page(ItemPointerGetBlockNumber(&ref)), ref, tree, shape);
 }
 
 uint64 retirement_stamp()

@@ -3,9 +3,10 @@
 // together in block order.
 //
 // Every writer that holds more than one page lock at a time while waiting
-// takes them through LockedPages, in ascending block order, so two such
+// takes them through LockedPages::lock, in ascending block order, so two such
 // writers cannot deadlock (leaf splits hold one page and only take others
-// with a conditional lock; scans hold one page at a time).
+// with a conditional lock, LockedPages::place; scans hold one page at a
+// time).
 #pragma once
 
 #include "node_access.hpp"
@@ -42,21 +43,27 @@ struct LockedPages {
     // Locks the distinct blocks among blocks[0..count) exclusively, in
     // ascending order, and registers them in a new GenericXLog record.
     static LockedPages lock(Relation index, const BlockNumber *blocks, int count);
+    // A new record over `buf`, which the caller has locked exclusively.
+    static LockedPages adopt(Relation index, Buffer buf);
+    // Adds a tuple to one of the registered pages, or else to a page with
+    // room taken without waiting (page_with_room) and registered now.
+    TupleRef place(const void *tuple, Size size);
     Page page(BlockNumber blkno) const;  // the registered copy
     void commit();                       // GenericXLogFinish + release
     void abandon();                      // GenericXLogAbort + release
+
+private:
+    Page add(Buffer buf, bool is_new);  // registers one more locked buffer
 };
 
 // The reference stored in `slot` of `tree`, inside registered page copies;
-// nullptr if the slot's split node is no longer there.
-TupleRef *slot_ref_in(const LockedPages &pages, const Slot &slot, int tree);
+// nullptr if the slot's split node is no longer a split (a concurrent merge
+// made it a forward tuple).
+TupleRef *slot_ref_in(const LockedPages &pages, const Slot &slot, int tree, const IndexShape &shape);
 
-// The tuple at ref inside registered page copies (nullptr if freed).
-char *tuple_in(const LockedPages &pages, const TupleRef &ref, Size *size);
-
-// The node at ref inside registered page copies (kind 0 if not a node of
-// `tree`).
-NodeView node_in(const LockedPages &pages, const TupleRef &ref, int tree);
+// The node at ref inside registered page copies (read_node: errors unless
+// it is a node of `tree`).
+NodeView node_in(const LockedPages &pages, const TupleRef &ref, int tree, const IndexShape &shape);
 
 // Replaces the node at ref (inside registered copies) with a retired
 // forward tuple to `target`: readers that still hold ref find target; VACUUM

@@ -24,7 +24,9 @@
 #include "tree_edit.hpp"
 
 extern "C" {
+#include "access/nbtxlog.h"
 #include "access/transam.h"
+#include "access/xloginsert.h"
 #include "commands/vacuum.h"
 #include "utils/snapmgr.h"
 }
@@ -33,26 +35,89 @@ namespace annoy::pg {
 
 namespace {
 
-// Calls fn(buf, page, blkno) for every data page, locked in `mode`.
+// The shape of the index's tuples now (a pass reads it afresh: the first
+// insert into an empty index sets the dimension).
+IndexShape current_shape(Relation index)
+{
+    MetaPageData *meta = alloc_meta();
+    read_meta(index, meta);
+    IndexShape shape = index_shape(*meta);
+    pfree(meta);
+    return shape;
+}
+
+// Calls fn(buf, page, blkno, shape) for every data page, locked in `mode`
+// and checked (never-initialised pages are skipped: an extension a crash
+// interrupted).
 template <class Fn>
 void for_each_data_page(Relation index, BufferAccessStrategy strategy, int mode, Fn &&fn)
 {
+    IndexShape shape = current_shape(index);
     BlockNumber nblocks = RelationGetNumberOfBlocks(index);
     for (BlockNumber blkno = kMetaBlock + 1; blkno < nblocks; blkno++) {
         vacuum_delay_point();
         Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
         LockBuffer(buf, mode);
         Page page = BufferGetPage(buf);
-        if (!PageIsNew(page) && (page_opaque(page)->flags & kPageData) != 0)
-            fn(buf, page, blkno);
+        if (!PageIsNew(page)) {
+            check_data_page(index, page, blkno);
+            fn(buf, page, blkno, shape);
+        }
         UnlockReleaseBuffer(buf);
     }
 }
 
+// One page's change in a pass: its GenericXLog record is started on the
+// first write, as most pages a pass reads need none.
+struct PageChange {
+    Relation index;
+    Buffer buf;
+    GenericXLogState *state = nullptr;
+    Page copy = nullptr;
+
+    // The page's registered copy, to write to.
+    Page writable()
+    {
+        if (state == nullptr) {
+            state = GenericXLogStart(index);
+            copy = GenericXLogRegisterBuffer(state, buf, 0);
+        }
+        return copy;
+    }
+    bool changed() const { return state != nullptr; }
+    void finish()
+    {
+        if (state != nullptr)
+            GenericXLogFinish(state);
+    }
+};
+
+// Before freeing retired forward tuples: a hot standby replays the free
+// without knowing which of its queries may still hold a reference to them
+// (the primary only waits for its own snapshots).  So, as btree does before
+// reusing a deleted page, log a recovery conflict: replaying it cancels the
+// standby queries whose snapshot is as old as the newest retirement stamp
+// freed (or waits for them, max_standby_streaming_delay); with
+// hot_standby_feedback the primary's horizon already includes the standby's
+// queries and none is affected.  btree's XLOG_BTREE_REUSE_PAGE record is
+// exactly that conflict and touches no page, so it serves any relation; a
+// resource manager of our own would need shared_preload_libraries.
+void log_standby_conflict(Relation index, BlockNumber blkno, uint64 newest_retired)
+{
+    if (!RelationNeedsWAL(index) || !XLogStandbyInfoActive())
+        return;
+    xl_btree_reuse_page conflict;
+    conflict.node = index->rd_node;
+    conflict.block = blkno;
+    conflict.latestRemovedFullXid = FullTransactionIdFromU64(newest_retired);
+    XLogBeginInsert();
+    XLogRegisterData(reinterpret_cast<char *>(&conflict), SizeOfBtreeReusePage);
+    XLogInsert(RM_BTREE_ID, XLOG_BTREE_REUSE_PAGE);
+}
+
 // What pass 1 found.
 struct DeadItems {
-    core::ItemSet *unreference;  // items whose references pass 2 removes
-    core::ItemSet *free_now;     // items pass 3 frees (all flagged ones)
+    core::ItemSet *flagged;  // every flagged item: pass 2 removes its references, pass 3 frees it
     double newly_dead;
     double live;
 };
@@ -63,97 +128,88 @@ struct DeadItems {
 void flag_dead(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, void *state, DeadItems &dead)
 {
     Relation index = info->index;
-    for_each_data_page(index, info->strategy, BUFFER_LOCK_EXCLUSIVE, [&](Buffer buf, Page page, BlockNumber blkno) {
-        GenericXLogState *xlog = nullptr;
-        Page copy = nullptr;
-        auto writable = [&]() {
-            if (xlog == nullptr) {
-                xlog = GenericXLogStart(index);
-                copy = GenericXLogRegisterBuffer(xlog, buf, 0);
-            }
-            return copy;
-        };
-        OffsetNumber max = PageGetMaxOffsetNumber(page);
-        for (OffsetNumber off = FirstOffsetNumber; off <= max; off++) {
-            ItemId id = PageGetItemId(page, off);
-            if (!ItemIdIsUsed(id))
-                continue;
-            TupleRef ref;
-            ItemPointerSet(&ref, blkno, off);
-            const char *tuple = static_cast<const char *>(PageGetItem(page, id));
-            if (uint8(tuple[0]) == kForwardTuple) {
-                auto *fwd = reinterpret_cast<const ForwardTupleHeader *>(tuple);
-                uint64 retired = fwd->retired();
-                if (retired != 0 && GlobalVisCheckRemovableFullXid(nullptr, FullTransactionIdFromU64(retired))) {
-                    Page p = writable();
-                    PageIndexTupleDeleteNoCompact(p, off);
-                    PageSetHasFreeLinePointers(p);
+    for_each_data_page(
+        index, info->strategy, BUFFER_LOCK_EXCLUSIVE,
+        [&](Buffer buf, Page page, BlockNumber blkno, const IndexShape &shape) {
+            PageChange change{index, buf};
+            uint64 newest_freed = 0;  // the latest retirement stamp freed here
+            OffsetNumber max = PageGetMaxOffsetNumber(page);
+            for (OffsetNumber off = FirstOffsetNumber; off <= max; off++) {
+                Size size;
+                const char *tuple = checked_tuple(index, page, blkno, off, shape, &size);
+                if (tuple == nullptr)
+                    continue;
+                TupleRef ref;
+                ItemPointerSet(&ref, blkno, off);
+                if (uint8(tuple[0]) == kForwardTuple) {
+                    auto *fwd = reinterpret_cast<const ForwardTupleHeader *>(tuple);
+                    uint64 retired = fwd->retired();
+                    if (retired != 0 && GlobalVisCheckRemovableFullXid(nullptr, FullTransactionIdFromU64(retired))) {
+                        Page p = change.writable();
+                        PageIndexTupleDeleteNoCompact(p, off);
+                        PageSetHasFreeLinePointers(p);
+                        newest_freed = std::max(newest_freed, retired);
+                    }
+                    continue;
                 }
-                continue;
+                if (uint8(tuple[0]) != kItemTuple)
+                    continue;
+                auto *item = reinterpret_cast<const ItemTupleHeader *>(tuple);
+                if (item->flags & kItemDead) {
+                    // Flagged by a VACUUM that did not finish.
+                    dead.flagged->insert(ref_key(ref));
+                } else if (callback != nullptr && callback(const_cast<ItemPointer>(&item->heap_tid), state)) {
+                    Page p = change.writable();
+                    auto *w = reinterpret_cast<ItemTupleHeader *>(PageGetItem(p, PageGetItemId(p, off)));
+                    w->flags |= kItemDead;
+                    dead.flagged->insert(ref_key(ref));
+                    dead.newly_dead += 1;
+                } else {
+                    dead.live += 1;
+                }
             }
-            if (uint8(tuple[0]) != kItemTuple)
-                continue;
-            auto *item = reinterpret_cast<const ItemTupleHeader *>(tuple);
-            if (item->flags & kItemDead) {
-                // Flagged by a VACUUM that did not finish.
-                dead.unreference->insert(ref_key(ref));
-                dead.free_now->insert(ref_key(ref));
-            } else if (callback != nullptr && callback(const_cast<ItemPointer>(&item->heap_tid), state)) {
-                auto *w = reinterpret_cast<ItemTupleHeader *>(PageGetItem(writable(), PageGetItemId(copy, off)));
-                w->flags |= kItemDead;
-                dead.unreference->insert(ref_key(ref));
-                dead.free_now->insert(ref_key(ref));
-                dead.newly_dead += 1;
-            } else {
-                dead.live += 1;
-            }
-        }
-        if (xlog != nullptr)
-            GenericXLogFinish(xlog);
-        // Every page's free space, afresh: inserts may have recorded a busy
-        // page as full.
-        record_free_space(index, buf);
-    });
+            if (newest_freed != 0)
+                log_standby_conflict(index, blkno, newest_freed);  // before the record that frees them
+            change.finish();
+            // Every page's free space, afresh: inserts may have recorded a busy
+            // page as full.
+            record_free_space(index, buf);
+        });
 }
 
 // Pass 2: drop references to the given items from every leaf.
 void clean_leaves(IndexVacuumInfo *info, const core::ItemSet &dead)
 {
     Relation index = info->index;
-    for_each_data_page(index, info->strategy, BUFFER_LOCK_EXCLUSIVE, [&](Buffer buf, Page page, BlockNumber) {
-        GenericXLogState *state = nullptr;
-        Page copy = nullptr;
-        OffsetNumber max = PageGetMaxOffsetNumber(page);
-        for (OffsetNumber off = FirstOffsetNumber; off <= max; off++) {
-            ItemId id = PageGetItemId(page, off);
-            if (!ItemIdIsUsed(id))
-                continue;
-            auto *leaf = reinterpret_cast<LeafTupleHeader *>(PageGetItem(page, id));
-            if (leaf->kind != kLeafTuple)
-                continue;
-            bool any = false;
-            for (int i = 0; i < leaf->count && !any; i++)
-                any = dead.contains(ref_key(leaf_refs(leaf)[i]));
-            if (!any)
-                continue;
-            if (state == nullptr) {
-                state = GenericXLogStart(index);
-                copy = GenericXLogRegisterBuffer(state, buf, 0);
+    for_each_data_page(
+        index, info->strategy, BUFFER_LOCK_EXCLUSIVE,
+        [&](Buffer buf, Page page, BlockNumber blkno, const IndexShape &shape) {
+            PageChange change{index, buf};
+            OffsetNumber max = PageGetMaxOffsetNumber(page);
+            for (OffsetNumber off = FirstOffsetNumber; off <= max; off++) {
+                Size size;
+                auto *leaf = reinterpret_cast<LeafTupleHeader *>(checked_tuple(index, page, blkno, off, shape, &size));
+                if (leaf == nullptr || leaf->kind != kLeafTuple)
+                    continue;
+                bool any = false;
+                for (int i = 0; i < leaf->count && !any; i++)
+                    any = dead.contains(ref_key(leaf_refs(leaf)[i]));
+                if (!any)
+                    continue;
+                Page copy = change.writable();
+                auto *l = reinterpret_cast<LeafTupleHeader *>(PageGetItem(copy, PageGetItemId(copy, off)));
+                TupleRef *refs = leaf_refs(l);
+                int kept = 0;
+                for (int i = 0; i < l->count; i++) {
+                    if (!dead.contains(ref_key(refs[i])))
+                        copy_leaf_entry(l, kept++, l, i);  // reference and sketch
+                }
+                memset(refs + kept, 0, size_t(l->count - kept) * sizeof(TupleRef));
+                memset(leaf_codes(l) + size_t(kept) * l->code_bytes, 0, size_t(l->count - kept) * l->code_bytes);
+                l->count = uint16(kept);
             }
-            auto *l = reinterpret_cast<LeafTupleHeader *>(PageGetItem(copy, PageGetItemId(copy, off)));
-            TupleRef *refs = leaf_refs(l);
-            int kept = 0;
-            for (int i = 0; i < l->count; i++) {
-                if (!dead.contains(ref_key(refs[i])))
-                    copy_leaf_entry(l, kept++, l, i);  // reference and sketch
-            }
-            memset(refs + kept, 0, size_t(l->count - kept) * sizeof(TupleRef));
-            memset(leaf_codes(l) + size_t(kept) * l->code_bytes, 0, size_t(l->count - kept) * l->code_bytes);
-            l->count = uint16(kept);
-        }
-        if (state != nullptr)
-            GenericXLogFinish(state);
-    });
+            change.finish();
+        });
 }
 
 // Pass 3: free the flagged items.  Their line pointers
@@ -162,32 +218,29 @@ void clean_leaves(IndexVacuumInfo *info, const core::ItemSet &dead)
 void free_items(IndexVacuumInfo *info, const core::ItemSet &dead)
 {
     Relation index = info->index;
-    for_each_data_page(index, info->strategy, BUFFER_LOCK_EXCLUSIVE, [&](Buffer buf, Page page, BlockNumber blkno) {
-        GenericXLogState *state = nullptr;
-        Page copy = nullptr;
-        OffsetNumber max = PageGetMaxOffsetNumber(page);
-        for (OffsetNumber off = max; off >= FirstOffsetNumber; off--) {
-            ItemId id = PageGetItemId(page, off);
-            if (!ItemIdIsUsed(id))
-                continue;
-            TupleRef ref;
-            ItemPointerSet(&ref, blkno, off);
-            auto *item = reinterpret_cast<ItemTupleHeader *>(PageGetItem(page, id));
-            if (item->kind != kItemTuple || !(item->flags & kItemDead) || !dead.contains(ref_key(ref)))
-                continue;
-            if (state == nullptr) {
-                state = GenericXLogStart(index);
-                copy = GenericXLogRegisterBuffer(state, buf, 0);
+    for_each_data_page(
+        index, info->strategy, BUFFER_LOCK_EXCLUSIVE,
+        [&](Buffer buf, Page page, BlockNumber blkno, const IndexShape &shape) {
+            PageChange change{index, buf};
+            OffsetNumber max = PageGetMaxOffsetNumber(page);
+            for (OffsetNumber off = max; off >= FirstOffsetNumber; off--) {
+                Size size;
+                auto *item = reinterpret_cast<ItemTupleHeader *>(checked_tuple(index, page, blkno, off, shape, &size));
+                if (item == nullptr)
+                    continue;
+                TupleRef ref;
+                ItemPointerSet(&ref, blkno, off);
+                if (item->kind != kItemTuple || !(item->flags & kItemDead) || !dead.contains(ref_key(ref)))
+                    continue;
+                PageIndexTupleDeleteNoCompact(change.writable(), off);
             }
-            PageIndexTupleDeleteNoCompact(copy, off);
-        }
-        if (state != nullptr) {
-            // Let PageAddItem look for the unused line pointers.
-            PageSetHasFreeLinePointers(copy);
-            GenericXLogFinish(state);
-            record_free_space(index, buf);
-        }
-    });
+            if (change.changed()) {
+                // Let PageAddItem look for the unused line pointers.
+                PageSetHasFreeLinePointers(change.writable());
+                change.finish();
+                record_free_space(index, buf);
+            }
+        });
 }
 
 // A tree as pass 4 sees it: nodes in depth-first pre-order.
@@ -200,8 +253,13 @@ struct TidyNode {
     int child[2];
 };
 
-// Loads tree `tree` into nodes[]; returns the node count.
-int load_tree(Relation index, const TupleRef &root, int tree, TidyNode *&nodes, int &cap)
+// Loads tree `tree` into nodes[]; returns the node count.  Every node is
+// read through read_node (an error on anything that is not a node of the
+// tree) and at most once: a node reached twice is a cycle or a shared
+// subtree, which no writer makes, so it is corruption, as is a tree with more
+// nodes than the index has tuples.
+int load_tree(Relation index, const IndexShape &shape, const TupleRef &root, int tree, TidyNode *&nodes, int &cap,
+              core::ItemSet &reached)
 {
     struct Pending {
         Slot slot;
@@ -211,16 +269,18 @@ int load_tree(Relation index, const TupleRef &root, int tree, TidyNode *&nodes, 
     int n = 0, top = 0, stack_cap = 256;
     auto *stack = static_cast<Pending *>(palloc(sizeof(Pending) * size_t(stack_cap)));
     stack[top++] = Pending{root_slot(), root, -1, 0};
+    reached.clear();
     while (top > 0) {
+        CHECK_FOR_INTERRUPTS();
         Pending p = stack[--top];
         TupleRef ref = p.ref;
         uint8 kind = 0;
         TidyNode node{};
-        for (int hops = 0; hops < 64; hops++) {  // follow forward tuples
+        for (;;) {  // follow forward tuples
+            if (!reached.insert(ref_key(ref)))
+                tuple_corrupted(index, ref, tree, "node reached twice (cycle or shared subtree)");
             Buffer buf = lock_ref_buffer(index, ref, BUFFER_LOCK_SHARE);
-            Size size;
-            char *tuple = tuple_at(index, BufferGetPage(buf), ref, &size);
-            NodeView v = view_node(tuple, size, tree);
+            NodeView v = read_node(index, BufferGetPage(buf), ref, tree, shape);
             kind = v.kind;
             if (kind == kForwardTuple) {
                 ref = v.forward->target;
@@ -230,11 +290,11 @@ int load_tree(Relation index, const TupleRef &root, int tree, TidyNode *&nodes, 
             if (kind == kLeafTuple) {
                 node.count = v.leaf->count;
                 node.capacity = v.leaf->capacity;
-            } else if (kind == kSplitTuple) {
+            } else {
                 node.child[0] = node.child[1] = -1;
                 if (top + 2 >= stack_cap) {
                     stack_cap *= 2;
-                    stack = static_cast<Pending *>(repalloc(stack, sizeof(Pending) * size_t(stack_cap)));
+                    stack = static_cast<Pending *>(repalloc_huge(stack, sizeof(Pending) * size_t(stack_cap)));
                 }
                 for (int side = 1; side >= 0; side--) {
                     Slot child_slot{ref, side};
@@ -244,8 +304,6 @@ int load_tree(Relation index, const TupleRef &root, int tree, TidyNode *&nodes, 
             UnlockReleaseBuffer(buf);
             break;
         }
-        if (kind != kLeafTuple && kind != kSplitTuple)
-            continue;  // changed concurrently; the next VACUUM looks again
         if (n == cap) {
             cap *= 2;
             nodes = static_cast<TidyNode *>(repalloc_huge(nodes, sizeof(TidyNode) * size_t(cap)));
@@ -265,7 +323,7 @@ int load_tree(Relation index, const TupleRef &root, int tree, TidyNode *&nodes, 
 // Merges the two leaf children of split node s into its child 0, frees
 // child 1 and the split, and points s's slot at the merged leaf, in one WAL
 // record.  False if anything changed since the tree was loaded.
-bool merge_leaves(Relation index, int tree, TidyNode *nodes, int s)
+bool merge_leaves(Relation index, const IndexShape &shape, int tree, TidyNode *nodes, int s)
 {
     TidyNode &split = nodes[s];
     TidyNode &a = nodes[split.child[0]];
@@ -273,10 +331,10 @@ bool merge_leaves(Relation index, int tree, TidyNode *nodes, int s)
     BlockNumber blocks[4] = {slot_block(split.slot), ItemPointerGetBlockNumber(&split.ref),
                              ItemPointerGetBlockNumber(&a.ref), ItemPointerGetBlockNumber(&b.ref)};
     LockedPages pages = LockedPages::lock(index, blocks, 4);
-    TupleRef *slot = slot_ref_in(pages, split.slot, tree);
-    NodeView sv = node_in(pages, split.ref, tree);
-    NodeView av = node_in(pages, a.ref, tree);
-    NodeView bv = node_in(pages, b.ref, tree);
+    TupleRef *slot = slot_ref_in(pages, split.slot, tree, shape);
+    NodeView sv = node_in(pages, split.ref, tree, shape);
+    NodeView av = node_in(pages, a.ref, tree, shape);
+    NodeView bv = node_in(pages, b.ref, tree, shape);
     bool ok = slot != nullptr && ItemPointerEquals(slot, &split.slot_ref) && sv.kind == kSplitTuple &&
               av.kind == kLeafTuple && bv.kind == kLeafTuple && ItemPointerEquals(&sv.split->child[0], &a.ref) &&
               ItemPointerEquals(&sv.split->child[1], &b.ref) && av.leaf->count + bv.leaf->count <= av.leaf->capacity &&
@@ -305,11 +363,11 @@ bool merge_leaves(Relation index, int tree, TidyNode *nodes, int s)
 }
 
 // Pass 4 for one tree; returns the number of merges.
-int tidy_tree(Relation index, const TupleRef &root, int tree)
+int tidy_tree(Relation index, const IndexShape &shape, const TupleRef &root, int tree, core::ItemSet &reached)
 {
     int cap = 1024;
     auto *nodes = static_cast<TidyNode *>(palloc_extended(sizeof(TidyNode) * size_t(cap), MCXT_ALLOC_HUGE));
-    int n = load_tree(index, root, tree, nodes, cap);
+    int n = load_tree(index, shape, root, tree, nodes, cap, reached);
     int merges = 0;
     // Reverse pre-order visits children before their parent.
     for (int i = n - 1; i >= 0; i--) {
@@ -325,18 +383,19 @@ int tidy_tree(Relation index, const TupleRef &root, int tree)
             !ItemPointerEquals(&s.ref, &s.slot_ref) || a.count + b.count > a.capacity)
             continue;
         vacuum_delay_point();
-        merges += merge_leaves(index, tree, nodes, i);
+        merges += merge_leaves(index, shape, tree, nodes, i);
     }
     pfree(nodes);
     return merges;
 }
 
-void tidy_trees(Relation index)
+void tidy_trees(Relation index, core::ItemSet &reached)
 {
     MetaPageData *meta = alloc_meta();
     read_meta(index, meta);
+    IndexShape shape = index_shape(*meta);
     for (int t = 0; t < meta->n_trees; t++)
-        tidy_tree(index, read_root(index, t), t);
+        tidy_tree(index, shape, read_root(index, t), t, reached);
     pfree(meta);
 }
 
@@ -360,24 +419,22 @@ double vacuum_index(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, voi
     MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "annoy vacuum", ALLOCSET_DEFAULT_SIZES);
     core::RawAllocator alloc = context_allocator(cxt);
     DeadItems dead{};
-    dead.unreference = new (MemoryContextAlloc(cxt, sizeof(core::ItemSet))) core::ItemSet(alloc);
-    dead.free_now = new (MemoryContextAlloc(cxt, sizeof(core::ItemSet))) core::ItemSet(alloc);
+    dead.flagged = context_new<core::ItemSet>(cxt, alloc);
     flag_dead(info, callback, callback_state, dead);
     // The barrier: wait for leaf splits that may have read references
     // before the flags were set (they hold it in share mode).
     LockPage(info->index, kSplitBarrier, ExclusiveLock);
     UnlockPage(info->index, kSplitBarrier, ExclusiveLock);
-    if (dead.unreference->size() > 0)
-        clean_leaves(info, *dead.unreference);
-    if (dead.free_now->size() > 0)
-        free_items(info, *dead.free_now);
-    if (dead.unreference->size() > 0)
-        tidy_trees(info->index);
+    if (dead.flagged->size() > 0) {
+        clean_leaves(info, *dead.flagged);
+        free_items(info, *dead.flagged);
+        tidy_trees(info->index, *context_new<core::ItemSet>(cxt, alloc));
+    }
     stats->tuples_removed += dead.newly_dead;
     stats->num_index_tuples = dead.live;
     stats->num_pages = RelationGetNumberOfBlocks(info->index);
     store_item_count(info->index, dead.live);
-    MemoryContextDelete(cxt);  // the sets' memory; they own nothing else
+    MemoryContextDelete(cxt);  // the set and its memory
     return dead.live;
 }
 

@@ -5,7 +5,7 @@
 # Installs what it needs, builds and installs the extension, starts a private
 # cluster, loads each data set, measures, writes test/bench/out/ (one CSV and one
 # recall-vs-q/s PNG per data set, summary.md) and prints the summary.
-# The method follows shared/docs/anchors.md: one client over a Unix socket,
+# The method: one client over a Unix socket,
 # prepared `SELECT id FROM t ORDER BY v <op> $1 LIMIT 10`, 1,000 queries after
 # 100 warm-up queries, shared_buffers and maintenance_work_mem 4GB, one
 # parallel maintenance worker, jit off.  See test/bench/README.md.

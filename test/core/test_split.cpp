@@ -317,49 +317,6 @@ TEST(Split, RejectsFewerThanTwo)
     EXPECT_THROW(choose_split(space, vecs, nullptr, 0, rng, plane, side), std::invalid_argument);
 }
 
-TEST(Space, MarginAndChildPriority)
-{
-    init_kernels();
-    Space e{Metric::Euclidean, 2};
-    float normal[2] = {1.0f, 0.0f}, x[2] = {3.0f, 5.0f};
-    EXPECT_FLOAT_EQ(margin(e, PlaneView{normal, -1.0f, 0}, x, 0.0f), 2.0f);
-    Space d{Metric::Dot, 2};
-    float normal3[3] = {1.0f, 0.0f, 2.0f};
-    EXPECT_FLOAT_EQ(margin(d, PlaneView{normal3, 0.0f, 0}, x, 0.5f), 4.0f);
-    EXPECT_FLOAT_EQ(child_priority(e, 1.0f, 0.5f, 1), 0.5f);
-    EXPECT_FLOAT_EQ(child_priority(e, 1.0f, 0.5f, 0), -0.5f);
-    EXPECT_FLOAT_EQ(child_priority(e, 0.2f, 0.5f, 1), 0.2f);
-
-    Space h{Metric::Hamming, 70};
-    uint64_t bits[2] = {0, uint64_t(1) << 5};  // bit 69 set
-    EXPECT_EQ(margin(h, PlaneView{nullptr, 0.0f, 69}, bits, 0.0f), 1.0f);
-    EXPECT_EQ(margin(h, PlaneView{nullptr, 0.0f, 3}, bits, 0.0f), -1.0f);
-    EXPECT_EQ(margin(h, PlaneView{nullptr, 0.0f, kNoBit}, bits, 0.0f), 0.0f);
-    EXPECT_EQ(child_priority(h, -2.0f, 1.0f, 1), -2.0f);
-    EXPECT_EQ(child_priority(h, -2.0f, 1.0f, 0), -3.0f);
-    EXPECT_EQ(child_priority(h, -2.0f, -1.0f, 0), -2.0f);
-    EXPECT_EQ(child_priority(h, -2.0f, 0.0f, 0), -2.0f);
-    EXPECT_EQ(child_priority(h, -2.0f, 0.0f, 1), -2.0f);
-    // Below a root (+inf) the wrong side must rank lower, not stay at inf.
-    const float inf = std::numeric_limits<float>::infinity();
-    EXPECT_GT(child_priority(h, inf, 1.0f, 1), child_priority(h, inf, 1.0f, 0));
-}
-
-TEST(Space, DistancePerMetric)
-{
-    init_kernels();
-    float a[3] = {1.0f, 2.0f, 2.0f}, b[3] = {2.0f, 0.0f, 4.0f}, z[3] = {0, 0, 0};
-    EXPECT_FLOAT_EQ((Space{Metric::Euclidean, 3}.distance(a, b)), 3.0f);
-    EXPECT_FLOAT_EQ((Space{Metric::Manhattan, 3}.distance(a, b)), 5.0f);
-    EXPECT_FLOAT_EQ((Space{Metric::Dot, 3}.distance(a, b)), -10.0f);
-    EXPECT_NEAR((Space{Metric::Angular, 3}.distance(a, b)), 1.0f - 10.0f / (3.0f * std::sqrt(20.0f)), 1e-6);
-    EXPECT_TRUE(std::isnan(Space{Metric::Angular, 3}.distance(a, z)));
-    uint64_t x[2] = {0xFF, 1}, y[2] = {0x0F, 0};
-    EXPECT_EQ((Space{Metric::Hamming, 65}.distance(x, y)), 5.0f);
-    EXPECT_FLOAT_EQ(item_extra(Space{Metric::Dot, 3}, 5.0f, a), 4.0f);
-    EXPECT_EQ(item_extra(Space{Metric::Euclidean, 3}, 5.0f, a), 0.0f);
-}
-
 TEST(Split, CancelCallbackIsPolled)
 {
     init_kernels();

@@ -25,11 +25,15 @@ use strict;
 use warnings FATAL => 'all';
 
 use FindBin;
+use lib $FindBin::RealBin;
+use AnnoyTestUtil;
 use IPC::Run;
 use Time::HiRes qw(time);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+
+if (my $why = fashion_mnist_missing()) { plan skip_all => $why; }
 
 my $t_start = time;
 my $loader = "$FindBin::Bin/../tools/load_fashion_mnist.sh";

@@ -23,6 +23,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
 
+if (my $why = fashion_mnist_missing()) { plan skip_all => $why; }
+
 my $t0 = time;
 my $node = annoy_node('fashion',
 	conf => [ "maintenance_work_mem = '2GB'", 'shared_buffers = 512MB', 'log_statement = none',

@@ -18,8 +18,23 @@ use Time::HiRes qw(time);
 our @EXPORT = qw(
   annoy_node random_vectors_sql random_vector_sql
   whole_index_check whole_index_ok annoy_check_error annoy_check_ok
-  knn_ids uses_index sql_ok
+  knn_ids uses_index sql_ok fashion_mnist_missing
 );
+
+# Why a Fashion-MNIST test cannot run here, or undef if it can: the files
+# tools/load_fashion_mnist.sh reads are missing and this user cannot
+# install them on demand (only root can; test/setup_deps.sh installs the
+# Debian package dataset-fashion-mnist).  For `plan skip_all`.
+sub fashion_mnist_missing
+{
+	my $dir = $ENV{FASHION_MNIST_DIR} // '/usr/share/datasets/fashion-mnist';
+	my @files = qw(train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz
+	  t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz);
+	my @missing = grep { !-r "$dir/$_" } @files;
+	return undef if !@missing || ($> == 0 && !defined $ENV{FASHION_MNIST_DIR});
+	return "Fashion-MNIST data not found ($dir/$missing[0] is missing): "
+	  . 'apt-get install dataset-fashion-mnist (test/setup_deps.sh does), or set FASHION_MNIST_DIR';
+}
 
 # A started node with the extension created in database `postgres`.
 # Extra settings (strings "name = value") go into postgresql.conf.

@@ -2,6 +2,11 @@
 # load_glove.sh - load GloVe 100-d word vectors (angular) into PostgreSQL tables.
 #
 # usage: load_glove.sh TABLE_PREFIX [N_BASE] [N_QUERIES]      (defaults 100000 and 10000)
+#        load_glove.sh --files [N_BASE] [N_QUERIES]
+#
+# With --files no database is involved: the script only makes sure the converted COPY files
+# (below) are in the cache and prints their two paths, train then test, one a line (for
+# programs that read the vectors without PostgreSQL, such as test/bench/anchors).
 #
 # Connects with the usual PG* environment (e.g. after eval "$(test/tools/cluster.sh start DIR)").
 # (Re)creates and fills
@@ -28,10 +33,12 @@ set -euo pipefail
 PROG=$(basename "$0")
 die() { printf '%s: ERROR: %s\n' "$PROG" "$*" >&2; exit 1; }
 msg() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-usage() { echo "usage: $PROG TABLE_PREFIX [N_BASE (default 100000)] [N_QUERIES (default 10000)]" >&2; exit 2; }
+usage() { echo "usage: $PROG {TABLE_PREFIX | --files} [N_BASE (default 100000)] [N_QUERIES (default 10000)]" >&2; exit 2; }
 
 [[ $# -ge 1 && $# -le 3 ]] || usage
 PREFIX=$1
+FILES_ONLY=0
+if [[ $PREFIX == --files ]]; then FILES_ONLY=1; PREFIX=files; fi
 N_BASE=${2:-100000}
 N_QUERIES=${3:-10000}
 SEED=${ANNOY_GLOVE_SEED:-42}
@@ -57,9 +64,9 @@ TEST_COPY=$STEM.test.copy
 
 PY=/usr/bin/python3
 [[ -x $PY ]] || PY=$(command -v python3 2>/dev/null) || die "python3 not found"
-command -v psql >/dev/null 2>&1 || die "psql not found in PATH"
 PSQL=(psql -X -q -v ON_ERROR_STOP=1)
-"${PSQL[@]}" -At -c 'select 1' >/dev/null 2>&1 \
+((FILES_ONLY)) || command -v psql >/dev/null 2>&1 || die "psql not found in PATH"
+((FILES_ONLY)) || "${PSQL[@]}" -At -c 'select 1' >/dev/null 2>&1 \
     || die "cannot connect to PostgreSQL (PGHOST=${PGHOST:-} PGPORT=${PGPORT:-}); set PG* or use: eval \"\$(test/tools/cluster.sh start DIR)\""
 
 mkdir -p -- "$CACHE" || die "cannot create cache dir $CACHE (set ANNOY_DATA_CACHE)"
@@ -208,6 +215,11 @@ SQL
     rows=$("${PSQL[@]}" -At -c "select count(*) from ${table}")
     msg "${table}: $rows rows in $(elapsed "$t0") s"
 }
+
+if ((FILES_ONLY)); then
+    printf '%s\n' "$TRAIN_COPY" "$TEST_COPY"
+    exit 0
+fi
 
 [[ $CACHE != *"'"* ]] || die "cache path must not contain a single quote"
 load_table "${PREFIX}_train" "$TRAIN_COPY"
