@@ -76,7 +76,7 @@ uint32_t Sketcher::default_bits(const Space &space)
     return useful(space) ? kDefaultBits : 0;
 }
 
-size_t Sketcher::code_bytes(const Space &space, uint32_t bits)
+size_t Sketcher::sketch_bytes(const Space &space, uint32_t bits)
 {
     if (bits == 0)
         return 0;
@@ -113,7 +113,7 @@ Sketcher::Sketcher(const Space &space, uint32_t bits, uint64_t seed, const float
         throw std::invalid_argument(
             "sketches need 8 to 512 bits (a multiple of 8) and a Euclidean, Angular or Dot space");
     if (center == nullptr)
-        throw std::invalid_argument("sketches need a centre");
+        throw std::invalid_argument("sketches need a center");
     const size_t dim = space.dim;
     Rng rng(seed);
     rotated_ = bits >= dim;
@@ -173,7 +173,7 @@ float Sketcher::transform(const float *x, float *out) const noexcept
     return norm;
 }
 
-void Sketcher::encode(const void *vec, uint8_t *code) const noexcept
+void Sketcher::sketch(const void *vec, uint8_t *out) const noexcept
 {
     float y[kMaxRotated];
     const float norm = transform(static_cast<const float *>(vec), y);
@@ -187,16 +187,16 @@ void Sketcher::encode(const void *vec, uint8_t *code) const noexcept
             l1 += std::fabs(double(p));
             l2 += double(p) * double(p);
         }
-        code[b] = v;
+        out[b] = v;
     }
     // alpha = |u|_1 / (sqrt(B) |u|), in [1 / sqrt(B), 1]; 0 when u is zero
-    // (the item sits on the centre, or its kept coordinates vanish).
+    // (the item sits on the center, or its kept coordinates vanish).
     const double alpha = l2 > 0.0 ? l1 / (std::sqrt(double(bits_)) * std::sqrt(l2)) : 0.0;
-    std::memcpy(code + bytes, &norm, sizeof norm);
-    code[bytes + sizeof norm] = uint8_t(std::lround(std::min(alpha, 1.0) * 255.0));
+    std::memcpy(out + bytes, &norm, sizeof norm);
+    out[bytes + sizeof norm] = uint8_t(std::lround(std::min(alpha, 1.0) * 255.0));
     if (space_.metric == Metric::Dot) {
         const float x_dot_c = kernels().dot(static_cast<const float *>(vec), center_.data(), space_.dim);
-        std::memcpy(code + bytes + sizeof norm + 1, &x_dot_c, sizeof x_dot_c);
+        std::memcpy(out + bytes + sizeof norm + 1, &x_dot_c, sizeof x_dot_c);
     }
 }
 
@@ -254,7 +254,7 @@ void Sketcher::Query::prepare(const Sketcher &s, const void *query) noexcept
     }
 }
 
-float Sketcher::Query::estimate(const uint8_t *code) const noexcept
+float Sketcher::Query::estimate(const uint8_t *sketch) const noexcept
 {
     // Four running sums: one would make every lookup wait for the previous
     // addition (this loop is a tenth of a scan's time).
@@ -262,17 +262,17 @@ float Sketcher::Query::estimate(const uint8_t *code) const noexcept
     const float *t = table_;
     uint32_t b = 0;
     for (; b + 4 <= bytes_; b += 4, t += 4 * 256) {
-        s0 += t[code[b]];
-        s1 += t[256 + code[b + 1]];
-        s2 += t[512 + code[b + 2]];
-        s3 += t[768 + code[b + 3]];
+        s0 += t[sketch[b]];
+        s1 += t[256 + sketch[b + 1]];
+        s2 += t[512 + sketch[b + 2]];
+        s3 += t[768 + sketch[b + 3]];
     }
     for (; b < bytes_; b++, t += 256)
-        s0 += t[code[b]];
+        s0 += t[sketch[b]];
     const float sum = (s0 + s1) + (s2 + s3);
     float norm;
-    std::memcpy(&norm, code + bytes_, sizeof norm);
-    const float inner = norm * inv_alpha_[code[bytes_ + sizeof norm]] * sum;  // estimate of <a, x' - c>
+    std::memcpy(&norm, sketch + bytes_, sizeof norm);
+    const float inner = norm * inv_alpha_[sketch[bytes_ + sizeof norm]] * sum;  // estimate of <a, x' - c>
     switch (metric_) {
         case Metric::Euclidean:
             return constant_ + norm * norm - 2.0f * inner;
@@ -280,7 +280,7 @@ float Sketcher::Query::estimate(const uint8_t *code) const noexcept
             return 1.0f - (inner + constant_ + 0.5f * (1.0f + c_sq_ - norm * norm) - c_sq_);
         default: {  // Dot: -<q, x>
             float x_dot_c;
-            std::memcpy(&x_dot_c, code + bytes_ + sizeof norm + 1, sizeof x_dot_c);
+            std::memcpy(&x_dot_c, sketch + bytes_ + sizeof norm + 1, sizeof x_dot_c);
             return -(inner + constant_ + x_dot_c);
         }
     }

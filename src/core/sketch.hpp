@@ -10,9 +10,9 @@
 // |y| as a float, the code's alignment alpha = <s / sqrt(B), u> (u: the B
 // kept coordinates, normalised; s: their signs) quantised to a byte, and for
 // Dot <x, c>.  x' is x itself (Euclidean, Dot) or x / |x| (Angular); c is the
-// data's centre, the mean of the x' (real data is rarely centred on the
+// data's center, the mean of the x' (real data is rarely centerd on the
 // origin: pixel values are all positive, text embeddings share a common
-// direction, and signs of uncentred vectors say little).  Which coordinates:
+// direction, and signs of uncenterd vectors say little).  Which coordinates:
 //   - bits >= dim: RaBitQ's 1-bit code.  The coordinates of R y, R a random
 //     rotation of R^M (M the smallest power of two >= bits; y padded with
 //     zeros): three rounds of random sign flips and a fast Walsh-Hadamard
@@ -53,7 +53,7 @@ namespace annoy::core {
 // fixed-size object that never allocates: the Postgres scan keeps one in
 // memory that an error may abandon without running destructors.
 constexpr uint32_t kMaxSketchBits = 512;
-// encode() and Query work on stack copies of a vector: sketches exist for
+// sketch() and Query work on stack copies of a vector: sketches exist for
 // spaces of at most this many dimensions (more than an index can hold).
 constexpr uint32_t kMaxSketchDim = 4096;
 // The rotation pads to a power of two: at most this many coordinates.
@@ -69,19 +69,19 @@ public:
     // from `seed`, around `center` (space.dim floats, see center_of).
     Sketcher(const Space &space, uint32_t bits, uint64_t seed, const float *center);
 
-    // The centre for n vectors (stored contiguously): the mean of the x'
+    // The center for n vectors (stored contiguously): the mean of the x'
     // (unit vectors for Angular; zero vectors are skipped there).  Writes
     // space.dim floats to out.
     static void center_of(const Space &space, const void *vectors, size_t n, float *out);
 
     // The sketch size for these parameters (0 when bits is 0).
-    static size_t code_bytes(const Space &space, uint32_t bits);
-    size_t code_bytes() const { return code_bytes(space_, bits_); }
+    static size_t sketch_bytes(const Space &space, uint32_t bits);
+    size_t sketch_bytes() const { return sketch_bytes(space_, bits_); }
     const Space &space() const { return space_; }
     uint32_t bits() const { return bits_; }
 
-    // Writes the sketch of vec (space.vector_bytes()) into code[code_bytes()].
-    void encode(const void *vec, uint8_t *code) const noexcept;
+    // Writes the sketch of vec (space.vector_bytes()) into out[sketch_bytes()].
+    void sketch(const void *vec, uint8_t *out) const noexcept;
 
     // Precomputes a query's tables; estimate() then takes ~bits/8 lookups.
     // Trivially destructible and allocation-free (see kMaxSketchBits).
@@ -92,7 +92,7 @@ public:
         void prepare(const Sketcher &sketcher, const void *query) noexcept;
         // Estimated distance of the item with this sketch, on the scale of
         // Space::distance (squared for Euclidean); only the order matters.
-        float estimate(const uint8_t *code) const noexcept;
+        float estimate(const uint8_t *sketch) const noexcept;
 
     private:
         Metric metric_ = Metric::Euclidean;

@@ -34,7 +34,7 @@ void grow(BuildState &st, const core::BuildParams &params)
     size_t cap = st.cap ? st.cap * 2 : 1024;
     // Sketches (at most this many bytes a row) are made after loading.
     size_t per_row = st.vector_bytes + sizeof(ItemPointerData) + sizeof(TupleRef) +
-                     core::Sketcher::code_bytes(st.space, core::kMaxSketchBits);
+                     core::Sketcher::sketch_bytes(st.space, core::kMaxSketchBits);
     size_t needed = cap * per_row + core::forest_memory_estimate(st.space, cap, params);
     if (needed > st.mem_limit) {
         // Grow only as far as the budget allows, then spill.
@@ -121,21 +121,21 @@ void build_in_memory(BuildState &st, const IndexOptions &opts, const core::Build
     Assert(BufferGetBlockNumber(meta_buf) == kMetaBlock);
     ReleaseBuffer(meta_buf);
 
-    // Sketches: the centre, then every item's sketch.
-    uint8 *codes = nullptr;
-    int code_bytes = 0;
+    // Sketches: the center, then every item's sketch.
+    uint8 *sketches = nullptr;
+    int sketch_bytes = 0;
     float *center = nullptr;
     if (st.sketch_bits > 0) {
         center = sketch_center(st.space, st.vectors, st.n);
         const core::Sketcher *sk = build_sketcher(cxt, st.space, st.sketch_bits, uint32(opts.seed), center);
-        codes = encode_items(*sk, st.vectors, st.n);
-        code_bytes = int(sk->code_bytes());
+        sketches = sketch_items(*sk, st.vectors, st.n);
+        sketch_bytes = int(sk->sketch_bytes());
     }
 
     PageWriter w = PageWriter::start(st.index, MAIN_FORKNUM);
     // Item pages whose leftover space could hold a leaf are remembered, and
     // tree nodes fill them first.
-    Size leaf_size = leaf_tuple_size(opts.leaf_size, code_bytes);
+    Size leaf_size = leaf_tuple_size(opts.leaf_size, sketch_bytes);
     w.record_gaps(MAXALIGN(leaf_size));
     TupleRef *item_refs = write_items(w, st.space, f, f.roots[0], st.vectors, st.heap_tids, st.n);
     w.finish();
@@ -145,8 +145,8 @@ void build_in_memory(BuildState &st, const IndexOptions &opts, const core::Build
     meta->sketch_bits = uint16(st.sketch_bits);
     meta->dot_max_norm = f.dot_max_norm;
     for (int t = 0; t < opts.n_trees; t++)
-        meta->roots[t] =
-            write_tree(w, f, f.roots[t], uint16(t), TreeLeaves::items(item_refs, opts.leaf_size, codes, code_bytes));
+        meta->roots[t] = write_tree(w, f, f.roots[t], uint16(t),
+                                    TreeLeaves::items(item_refs, opts.leaf_size, sketches, sketch_bytes));
     w.finish();
 }
 
@@ -155,7 +155,7 @@ void build_in_memory(BuildState &st, const IndexOptions &opts, const core::Build
 IndexBuildResult *build(Relation heap, Relation index, IndexInfo *info)
 {
     if (RelationGetNumberOfBlocks(index) != 0)
-        elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
+        elog(ERROR, "annoy: index \"%s\" already contains data", RelationGetRelationName(index));
 
     IndexOptions opts = index_options(index);
     MemoryContext build_cxt = AllocSetContextCreate(CurrentMemoryContext, "annoy build", ALLOCSET_DEFAULT_SIZES);

@@ -91,7 +91,7 @@ void read_vector(const BuildState &st, const TupleRef &ref, Buffer *buf, char *d
     IndexShape shape{st.space, 1, 0};  // the build's own items: only their size matters here
     ItemTupleHeader *item = read_item(st.index, BufferGetPage(*buf), ref, shape);
     if (item == nullptr)
-        elog(ERROR, "annoy build: item tuple (%u,%u) vanished", blkno, ItemPointerGetOffsetNumber(&ref));
+        elog(ERROR, "annoy: item tuple (%u,%u) vanished during the build", blkno, ItemPointerGetOffsetNumber(&ref));
     memcpy(dst, item_vector(item), st.vector_bytes);
     LockBuffer(*buf, BUFFER_LOCK_UNLOCK);
 }
@@ -183,19 +183,19 @@ void build_spilled_trees(BuildState &st, int n_trees, MetaPageData *meta)
     // Nodes go into the gaps the item pages left, then on new pages.
     PageWriter &w = st.items;
 
-    // Sketches: the centre is the sample's mean; each cell's items are
+    // Sketches: the center is the sample's mean; each cell's items are
     // sketched when the cell is built.
     const core::Sketcher *sketcher = nullptr;
-    int code_bytes = 0;
+    int sketch_bytes = 0;
     if (st.sketch_bits > 0) {
         float *center = sketch_center(space, st.sample, st.sample_n);
         sketcher = build_sketcher(tree_cxt, space, st.sketch_bits, uint32(st.seed), center);
-        code_bytes = int(sketcher->code_bytes());
+        sketch_bytes = int(sketcher->sketch_bytes());
         meta->center = write_center(w, center, space.dim);
         pfree(center);
         meta->sketch_bits = uint16(st.sketch_bits);
     }
-    w.min_gap = MAXALIGN(std::min(leaf_tuple_size(st.leaf_size, code_bytes), split_tuple_size(space)));
+    w.min_gap = MAXALIGN(std::min(leaf_tuple_size(st.leaf_size, sketch_bytes), split_tuple_size(space)));
 
     for (int t = 0; t < n_trees; t++) {
         pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, t);
@@ -249,11 +249,11 @@ void build_spilled_trees(BuildState &st, int n_trees, MetaPageData *meta)
             cell_params.cancel = interrupt_check();
             cell_params.dot_max_norm = max_norm;
             const core::FlatForest &sub = build_into(cell_slot, space, cell_vectors, count, cell_params);
-            uint8 *codes = sketcher != nullptr ? encode_items(*sketcher, cell_vectors, count) : nullptr;
+            uint8 *sketches = sketcher != nullptr ? sketch_items(*sketcher, cell_vectors, count) : nullptr;
             cell_roots[c] = write_tree(w, sub, sub.roots[0], uint16(t),
-                                       TreeLeaves::items(cell_refs, st.leaf_size, codes, code_bytes));
-            if (codes != nullptr)
-                pfree(codes);
+                                       TreeLeaves::items(cell_refs, st.leaf_size, sketches, sketch_bytes));
+            if (sketches != nullptr)
+                pfree(sketches);
             begin = end;
         }
         if (BufferIsValid(buf))

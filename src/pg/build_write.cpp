@@ -68,18 +68,18 @@ TupleRef *write_items(PageWriter &w, const core::Space &space, const core::FlatF
     return refs;
 }
 
-uint8 *encode_items(const core::Sketcher &sketcher, const char *vectors, size_t n)
+uint8 *sketch_items(const core::Sketcher &sketcher, const char *vectors, size_t n)
 {
-    size_t cb = sketcher.code_bytes();
+    size_t sketch_bytes = sketcher.sketch_bytes();
     size_t vb = sketcher.space().vector_bytes();
-    auto *codes = static_cast<uint8 *>(palloc_extended(std::max<size_t>(n * cb, 1), MCXT_ALLOC_HUGE));
+    auto *sketches = static_cast<uint8 *>(palloc_extended(std::max<size_t>(n * sketch_bytes, 1), MCXT_ALLOC_HUGE));
     for (size_t i = 0; i < n; i++) {
         if (i % 1024 == 1023)
             CHECK_FOR_INTERRUPTS();
-        static_assert(noexcept(sketcher.encode(vectors, codes)), "called outside guarded()");
-        sketcher.encode(vectors + i * vb, codes + i * cb);
+        static_assert(noexcept(sketcher.sketch(vectors, sketches)), "called outside guarded()");
+        sketcher.sketch(vectors + i * vb, sketches + i * sketch_bytes);
     }
-    return codes;
+    return sketches;
 }
 
 float *sketch_center(const core::Space &space, const char *vectors, size_t n)
@@ -105,9 +105,9 @@ TupleRef write_tree(PageWriter &w, const core::FlatForest &f, core::NodeRef root
 {
     const core::Space &space = f.space;
     const TupleRef *item_refs = leaves.item_refs;
-    const uint8 *item_codes = leaves.item_codes;
-    const int leaf_capacity = leaves.capacity, code_bytes = leaves.code_bytes;
-    Size lsize = leaf_tuple_size(leaf_capacity, code_bytes);
+    const uint8 *item_sketches = leaves.item_sketches;
+    const int leaf_capacity = leaves.capacity, sketch_bytes = leaves.sketch_bytes;
+    Size lsize = leaf_tuple_size(leaf_capacity, sketch_bytes);
     auto *leaf = static_cast<LeafTupleHeader *>(palloc0(lsize));
     auto *order = static_cast<uint32 *>(palloc(sizeof(uint32) * size_t(std::max(leaf_capacity, 1))));
     Size ssize = split_tuple_size(space);
@@ -137,7 +137,7 @@ TupleRef write_tree(PageWriter &w, const core::FlatForest &f, core::NodeRef root
             const core::FlatForest::Leaf &l = f.leaves[idx];
             memset(leaf, 0, lsize);
             leaf->kind = kLeafTuple;
-            leaf->code_bytes = uint8(code_bytes);
+            leaf->sketch_bytes = uint8(sketch_bytes);
             leaf->tree = tree;
             leaf->count = uint16(l.count);
             leaf->capacity = uint16(leaf_capacity);
@@ -151,7 +151,7 @@ TupleRef write_tree(PageWriter &w, const core::FlatForest &f, core::NodeRef root
             });
             for (uint32_t i = 0; i < l.count; i++) {
                 uint32_t item = items[order[i]];
-                set_leaf_entry(leaf, int(i), item_refs[item], item_codes + size_t(item) * size_t(code_bytes));
+                set_leaf_entry(leaf, int(i), item_refs[item], item_sketches + size_t(item) * size_t(sketch_bytes));
             }
             ref_of(r) = w.add_in_gap(leaf, lsize);
         } else if (!children_done) {

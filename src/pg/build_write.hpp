@@ -26,19 +26,19 @@ TupleRef *write_items(PageWriter &w, const core::Space &space, const core::FlatF
 // What write_tree makes of a forest's leaves.
 struct TreeLeaves {
     // Leaf tuples with `capacity` slots, referring to item_refs[item] and
-    // holding item_codes[item] (code_bytes each, by item number; nullptr
+    // holding item_sketches[item] (sketch_bytes each, by item number; nullptr
     // and 0 when the index has no sketches).
     const TupleRef *item_refs;
     int capacity;
-    const uint8 *item_codes;
-    int code_bytes;
+    const uint8 *item_sketches;
+    int sketch_bytes;
     // Or, when set, no leaf tuples: references to leaf i become subtrees[i]
     // (the root of a subtree written before).
     const TupleRef *subtrees;
 
-    static TreeLeaves items(const TupleRef *item_refs, int capacity, const uint8 *item_codes, int code_bytes)
+    static TreeLeaves items(const TupleRef *item_refs, int capacity, const uint8 *item_sketches, int sketch_bytes)
     {
-        return TreeLeaves{item_refs, capacity, item_codes, code_bytes, nullptr};
+        return TreeLeaves{item_refs, capacity, item_sketches, sketch_bytes, nullptr};
     }
     static TreeLeaves subtree_roots(const TupleRef *subtrees) { return TreeLeaves{nullptr, 0, nullptr, 0, subtrees}; }
 };
@@ -48,10 +48,10 @@ struct TreeLeaves {
 TupleRef write_tree(PageWriter &w, const core::FlatForest &f, core::NodeRef root, uint16 tree,
                     const TreeLeaves &leaves);
 
-// The sketches of n vectors (code_bytes each, palloc'd), and the centre tuple.
-uint8 *encode_items(const core::Sketcher &sketcher, const char *vectors, size_t n);
+// The sketches of n vectors (sketch_bytes each, palloc'd), and the center tuple.
+uint8 *sketch_items(const core::Sketcher &sketcher, const char *vectors, size_t n);
 TupleRef write_center(PageWriter &w, const float *center, uint32 dim);
-// The centre of the sketches of n vectors (palloc'd, space.dim floats).
+// The center of the sketches of n vectors (palloc'd, space.dim floats).
 float *sketch_center(const core::Space &space, const char *vectors, size_t n);
 
 }  // namespace annoy::pg

@@ -184,12 +184,7 @@ Datum annoy_check(PG_FUNCTION_ARGS)
 
     // Every page: every tuple well formed (node_access.hpp); collect the items.
     walk_pages(index, [&](Page page, BlockNumber blkno) {
-        OffsetNumber max = PageGetMaxOffsetNumber(page);
-        for (OffsetNumber off = FirstOffsetNumber; off <= max; off++) {
-            Size size;
-            const char *tuple = checked_tuple(index, page, blkno, off, shape, &size);
-            if (tuple == nullptr)
-                continue;
+        for_each_checked_tuple(index, page, blkno, shape, [&](OffsetNumber off, char *tuple, Size) {
             TupleRef ref;
             ItemPointerSet(&ref, blkno, off);
             if (uint8(tuple[0]) == kItemTuple) {
@@ -199,18 +194,18 @@ Datum annoy_check(PG_FUNCTION_ARGS)
             } else if (uint8(tuple[0]) == kCenterTuple) {
                 const float *c = reinterpret_cast<const float *>(tuple + sizeof(CenterTupleHeader));
                 if (!ItemPointerEquals(&ref, &meta->center))
-                    tuple_corrupted(index, ref, -1, "centre tuple the meta page does not name");
+                    tuple_corrupted(index, ref, -1, "center tuple the meta page does not name");
                 for (uint32 d = 0; d < space.dim; d++) {
                     if (!std::isfinite(c[d]))
-                        tuple_corrupted(index, ref, -1, "centre tuple with a non-finite value");
+                        tuple_corrupted(index, ref, -1, "center tuple with a non-finite value");
                 }
                 center_seen = true;
             }
-        }
+        });
     });
     if (meta->sketch_bits != 0 && !center_seen)
         ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                        errmsg("index \"%s\" has sketches but no centre tuple", RelationGetRelationName(index))));
+                        errmsg("index \"%s\" has sketches but no center tuple", RelationGetRelationName(index))));
     live.sort();
     dead.sort();
     for (size_t i = 1; i < live.n; i++) {

@@ -16,7 +16,7 @@ void raise_captured(int kind, const char *message, ErrorData *edata)
             CHECK_FOR_INTERRUPTS();
             ereport(ERROR, (errcode(ERRCODE_QUERY_CANCELED), errmsg("canceling annoy operation")));
         default:
-            ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("annoy internal error: %s", message)));
+            ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("annoy: %s", message)));
     }
     pg_unreachable();
 }

@@ -25,6 +25,8 @@ struct PgError {
 };
 
 // Raises the Postgres error for the exception captured by guarded().
+// Internal errors (elog, and exceptions other than the ones named here)
+// carry the prefix "annoy: ".
 [[noreturn]] void raise_captured(int kind, const char *message, ErrorData *edata);
 
 enum CapturedKind { kNone = 0, kOutOfMemory, kCancelled, kPostgres, kOther };

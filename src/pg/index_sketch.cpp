@@ -62,8 +62,8 @@ const core::Sketcher *cache_sketcher(Relation index, const core::Space &space, u
     return made;
 }
 
-// The centre tuple's values, palloc'd; errors if the reference or the
-// tuple is bad (a non-finite centre would make every estimate NaN).
+// The center tuple's values, palloc'd; errors if the reference or the
+// tuple is bad (a non-finite center would make every estimate NaN).
 float *read_center(Relation index, const MetaPageData &meta)
 {
     const TupleRef &ref = meta.center;
@@ -71,17 +71,17 @@ float *read_center(Relation index, const MetaPageData &meta)
     Page page = BufferGetPage(buf);
     OffsetNumber off = ItemPointerGetOffsetNumberNoCheck(&ref);
     if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
-        tuple_corrupted(index, ref, -1, "sketch centre reference to a missing tuple");
+        tuple_corrupted(index, ref, -1, "sketch center reference to a missing tuple");
     Size size;
     char *tuple = checked_tuple(index, page, ItemPointerGetBlockNumber(&ref), off, index_shape(meta), &size);
     if (tuple == nullptr || uint8(tuple[0]) != kCenterTuple)
-        tuple_corrupted(index, ref, -1, "sketch centre reference to a tuple that is not the centre");
+        tuple_corrupted(index, ref, -1, "sketch center reference to a tuple that is not the center");
     auto *values = static_cast<float *>(palloc(Size(meta.dim) * sizeof(float)));
     memcpy(values, tuple + sizeof(CenterTupleHeader), Size(meta.dim) * sizeof(float));
     UnlockReleaseBuffer(buf);
     for (uint32 d = 0; d < meta.dim; d++) {
         if (!std::isfinite(values[d]))
-            tuple_corrupted(index, ref, -1, "sketch centre with a non-finite value");
+            tuple_corrupted(index, ref, -1, "sketch center with a non-finite value");
     }
     return values;
 }

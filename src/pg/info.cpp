@@ -64,7 +64,7 @@ Datum annoy_index_info(PG_FUNCTION_ARGS)
 
     TupleDesc desc;
     if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-        elog(ERROR, "annoy_index_info must return a composite type");
+        elog(ERROR, "annoy: annoy_index_info must return a composite type");
 
     MetaPageData *meta = alloc_meta();
     read_meta(index, meta);
@@ -73,20 +73,15 @@ Datum annoy_index_info(PG_FUNCTION_ARGS)
     int64 items = 0, item_pages = 0, node_pages = 0, mixed_pages = 0, empty_pages = 0, free_bytes = 0;
     walk_pages(index, [&](Page page, BlockNumber blkno) {
         bool has_items = false, has_nodes = false;
-        OffsetNumber max = PageGetMaxOffsetNumber(page);
-        for (OffsetNumber off = FirstOffsetNumber; off <= max; off++) {
-            Size size;
-            auto *item =
-                reinterpret_cast<const ItemTupleHeader *>(checked_tuple(index, page, blkno, off, tuples, &size));
-            if (item == nullptr)
-                continue;
+        for_each_checked_tuple(index, page, blkno, tuples, [&](OffsetNumber, char *tuple, Size) {
+            auto *item = reinterpret_cast<const ItemTupleHeader *>(tuple);
             if (item->kind == kItemTuple) {
                 items += !(item->flags & kItemDead);  // live items only
                 has_items = true;
             } else {
                 has_nodes = true;
             }
-        }
+        });
         item_pages += has_items && !has_nodes;
         node_pages += has_nodes && !has_items;
         mixed_pages += has_items && has_nodes;

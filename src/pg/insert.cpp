@@ -69,7 +69,7 @@ void insert_into_tree(const TreeInsert &t, const NewItem &item)
 {
     Relation index = t.index;
     const core::Space &space = t.shape.space;
-    const int tree = t.tree, cb = item.code_bytes;
+    const int tree = t.tree, sketch_bytes = item.sketch_bytes;
     // The root from the meta page read at the start of this insert: if a
     // split replaced it since, it is a forward tuple leading to its
     // replacement (nothing frees a node this insert may still reach).
@@ -124,7 +124,7 @@ void insert_into_tree(const TreeInsert &t, const NewItem &item)
             GenericXLogState *state = GenericXLogStart(index);
             Page copy = GenericXLogRegisterBuffer(state, buf, 0);
             LeafTupleHeader *l = read_node(index, copy, ref, tree, t.shape).leaf;
-            set_leaf_entry(l, l->count++, item.ref, item.code);
+            set_leaf_entry(l, l->count++, item.ref, item.sketch);
             GenericXLogFinish(state);
             UnlockReleaseBuffer(buf);
             return;
@@ -136,18 +136,18 @@ void insert_into_tree(const TreeInsert &t, const NewItem &item)
         full.capacity = leaf->capacity;
         auto *refs = static_cast<TupleRef *>(palloc(size_t(full.count) * sizeof(TupleRef)));
         memcpy(refs, leaf_refs(leaf), size_t(full.count) * sizeof(TupleRef));
-        uint8 *codes = nullptr;
-        if (cb > 0) {
-            codes = static_cast<uint8 *>(palloc(size_t(full.count) * size_t(cb)));
-            memcpy(codes, leaf_codes(leaf), size_t(full.count) * size_t(cb));
+        uint8 *sketches = nullptr;
+        if (sketch_bytes > 0) {
+            sketches = static_cast<uint8 *>(palloc(size_t(full.count) * size_t(sketch_bytes)));
+            memcpy(sketches, leaf_sketches(leaf), size_t(full.count) * size_t(sketch_bytes));
         }
         full.refs = refs;
-        full.codes = codes;
+        full.sketches = sketches;
         UnlockReleaseBuffer(buf);
         bool done = split_leaf(t, full, item);
         pfree(refs);
-        if (codes != nullptr)
-            pfree(codes);
+        if (sketches != nullptr)
+            pfree(sketches);
         if (done)
             return;
         // The leaf changed while its split was computed: look at it again.
@@ -183,18 +183,18 @@ bool insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, R
     // The item's sketch, computed once for all trees.
     const core::Sketcher *sketcher = index_sketcher(index, *meta);
     if (sketcher != nullptr) {
-        item.code_bytes = int(sketcher->code_bytes());
-        auto *code = static_cast<uint8 *>(palloc(size_t(item.code_bytes)));
-        static_assert(noexcept(sketcher->encode(v.data, code)), "called outside guarded()");
-        sketcher->encode(v.data, code);
-        item.code = code;
+        item.sketch_bytes = int(sketcher->sketch_bytes());
+        auto *sketch = static_cast<uint8 *>(palloc(size_t(item.sketch_bytes)));
+        static_assert(noexcept(sketcher->sketch(v.data, sketch)), "called outside guarded()");
+        sketcher->sketch(v.data, sketch);
+        item.sketch = sketch;
     }
     IndexShape shape = index_shape(*meta);
     shape.space = space;  // with the dimension, if this row set it
-    if (item.code_bytes != shape.code_bytes)
+    if (item.sketch_bytes != shape.sketch_bytes)
         ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
                         errmsg("index \"%s\" has sketches of %d bytes, its meta page says %d",
-                               RelationGetRelationName(index), item.code_bytes, shape.code_bytes)));
+                               RelationGetRelationName(index), item.sketch_bytes, shape.sketch_bytes)));
     item.ref = add_item(index, space, heap_tid, v.data);
     for (int t = 0; t < meta->n_trees; t++)
         insert_into_tree(TreeInsert{index, shape, meta, t}, item);

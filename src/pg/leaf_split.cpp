@@ -36,11 +36,11 @@ void update_parent(Relation index, const IndexShape &shape, int tree, const Pare
 // the references still worth keeping (items VACUUM flagged dead, or freed,
 // are dropped), and, if they do not fit in one leaf, their split.
 struct LeafSplit {
-    TupleRef *keep;  // kept references, the new item last
-    uint8 *codes;    // their sketches (code_bytes each), if the index has them
-    int n;           // how many
-    bool split;      // false: they fit in the leaf as it is
-    float *plane;    // plane_dim floats (may be nullptr)
+    TupleRef *keep;   // kept references, the new item last
+    uint8 *sketches;  // their sketches (sketch_bytes each), if the index has them
+    int n;            // how many
+    bool split;       // false: they fit in the leaf as it is
+    float *plane;     // plane_dim floats (may be nullptr)
     float offset;
     uint32 bit;
     uint8 *side;  // per kept reference
@@ -52,26 +52,27 @@ struct LeafSplit {
 void compute_split(const TreeInsert &t, const FullLeaf &leaf, const NewItem &item, LeafSplit *out)
 {
     const core::Space &space = t.shape.space;
-    const int count = leaf.count, cb = item.code_bytes;
+    const int count = leaf.count, sketch_bytes = item.sketch_bytes;
     size_t bytes = space.vector_bytes();
     int n = count + 1;
     char *vecs = static_cast<char *>(palloc(size_t(n) * bytes));
     auto **ptrs = static_cast<const void **>(palloc(size_t(n) * sizeof(void *)));
     auto *extras = static_cast<float *>(palloc(size_t(n) * sizeof(float)));
     out->keep = static_cast<TupleRef *>(palloc(size_t(n) * sizeof(TupleRef)));
-    // The kept items' sketches move with them (cb bytes each).
-    out->codes = cb > 0 ? static_cast<uint8 *>(palloc(size_t(n) * size_t(cb))) : nullptr;
+    // The kept items' sketches move with them (sketch_bytes each).
+    out->sketches = sketch_bytes > 0 ? static_cast<uint8 *>(palloc(size_t(n) * size_t(sketch_bytes))) : nullptr;
     out->n = 0;
     for (int i = 0; i < count; i++) {
         if (read_item_vector(t.index, leaf.refs[i], t.shape, vecs + size_t(out->n) * bytes, nullptr)) {
-            if (cb > 0)
-                memcpy(out->codes + size_t(out->n) * size_t(cb), leaf.codes + size_t(i) * size_t(cb), size_t(cb));
+            if (sketch_bytes > 0)
+                memcpy(out->sketches + size_t(out->n) * size_t(sketch_bytes),
+                       leaf.sketches + size_t(i) * size_t(sketch_bytes), size_t(sketch_bytes));
             out->keep[out->n++] = leaf.refs[i];
         }
     }
     memcpy(vecs + size_t(out->n) * bytes, item.vec, bytes);
-    if (cb > 0)
-        memcpy(out->codes + size_t(out->n) * size_t(cb), item.code, size_t(cb));
+    if (sketch_bytes > 0)
+        memcpy(out->sketches + size_t(out->n) * size_t(sketch_bytes), item.sketch, size_t(sketch_bytes));
     out->keep[out->n++] = item.ref;
     n = out->n;
     out->split = n > leaf.capacity;
@@ -105,7 +106,7 @@ bool split_leaf(const TreeInsert &t, const FullLeaf &full, const NewItem &item)
 {
     Relation index = t.index;
     const core::Space &space = t.shape.space;
-    const int tree = t.tree, count = full.count, capacity = full.capacity, cb = item.code_bytes;
+    const int tree = t.tree, count = full.count, capacity = full.capacity, sketch_bytes = item.sketch_bytes;
     const TupleRef &leaf_ref = full.ref;
     // Held until the new leaves are written (see kSplitBarrier).
     LockPage(index, kSplitBarrier, ShareLock);
@@ -129,8 +130,8 @@ bool split_leaf(const TreeInsert &t, const FullLeaf &full, const NewItem &item)
         LeafTupleHeader *l = read_node(index, copy, leaf_ref, tree, t.shape).leaf;
         memset(leaf_refs(l), 0, leaf_tuple_size(l) - sizeof(LeafTupleHeader));
         memcpy(leaf_refs(l), split.keep, size_t(n) * sizeof(TupleRef));
-        if (cb > 0)
-            memcpy(leaf_codes(l), split.codes, size_t(n) * size_t(cb));
+        if (sketch_bytes > 0)
+            memcpy(leaf_sketches(l), split.sketches, size_t(n) * size_t(sketch_bytes));
         l->count = uint16(n);
         GenericXLogFinish(state);
         UnlockReleaseBuffer(leaf_buf);
@@ -139,18 +140,18 @@ bool split_leaf(const TreeInsert &t, const FullLeaf &full, const NewItem &item)
     }
 
     // The two new leaves.
-    Size lsize = leaf_tuple_size(capacity, cb);
+    Size lsize = leaf_tuple_size(capacity, sketch_bytes);
     LeafTupleHeader *halves[2];
     for (int s = 0; s < 2; s++) {
         halves[s] = static_cast<LeafTupleHeader *>(palloc0(lsize));
         halves[s]->kind = kLeafTuple;
-        halves[s]->code_bytes = uint8(cb);
+        halves[s]->sketch_bytes = uint8(sketch_bytes);
         halves[s]->tree = uint16(tree);
         halves[s]->capacity = uint16(capacity);
     }
     for (int i = 0; i < n; i++) {
         LeafTupleHeader *h = halves[split.side[i]];
-        set_leaf_entry(h, h->count++, split.keep[i], split.codes + size_t(i) * size_t(cb));
+        set_leaf_entry(h, h->count++, split.keep[i], split.sketches + size_t(i) * size_t(sketch_bytes));
     }
     Size ssize = split_tuple_size(space);
     auto *node = static_cast<SplitTupleHeader *>(palloc0(ssize));

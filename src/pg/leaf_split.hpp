@@ -24,10 +24,10 @@ struct TreeInsert {
 // The item an insert adds: its item tuple, vector and sketch.
 struct NewItem {
     TupleRef ref;
-    const void *vec;    // space.vector_bytes()
-    float extra;        // core::item_extra (Dot)
-    const uint8 *code;  // its sketch, code_bytes long (unused without sketches)
-    int code_bytes;     // 0: the index has no sketches
+    const void *vec;      // space.vector_bytes()
+    float extra;          // core::item_extra (Dot)
+    const uint8 *sketch;  // its sketch, sketch_bytes long (unused without sketches)
+    int sketch_bytes;     // 0: the index has no sketches
 };
 
 // Where the descent came from: the slot (a split's child, or the tree's
@@ -42,8 +42,8 @@ struct Parent {
 struct FullLeaf {
     TupleRef ref;
     Parent parent;
-    const TupleRef *refs;  // count references
-    const uint8 *codes;    // their sketches (code_bytes each), nullptr without
+    const TupleRef *refs;   // count references
+    const uint8 *sketches;  // their sketches (sketch_bytes each), nullptr without
     int count, capacity;
 };
 

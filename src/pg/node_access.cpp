@@ -15,7 +15,7 @@ IndexShape index_shape(const MetaPageData &meta)
     IndexShape shape;
     shape.space = core::Space{core::Metric(meta.metric), meta.dim};
     shape.n_trees = meta.n_trees;
-    shape.code_bytes = sketch_code_bytes(meta);
+    shape.sketch_bytes = leaf_sketch_bytes(meta);
     return shape;
 }
 
@@ -24,9 +24,7 @@ void tuple_corrupted(Relation index, const TupleRef &ref, int tree, const char *
     BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(&ref);
     OffsetNumber off = ItemPointerGetOffsetNumberNoCheck(&ref);
     if (tree >= 0)
-        ereport(ERROR,
-                (errcode(ERRCODE_INDEX_CORRUPTED), errmsg("index \"%s\" tree %d: %s at (%u,%u)",
-                                                          RelationGetRelationName(index), tree, what, blkno, off)));
+        ANNOY_TREE_CORRUPTED(index, tree, "%s at (%u,%u)", what, blkno, off);
     ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED), errmsg("index \"%s\" block %u: %s at (%u,%u)",
                                                              RelationGetRelationName(index), blkno, what, blkno, off)));
 }
@@ -80,7 +78,7 @@ const char *tuple_defect(const char *tuple, Size size, const IndexShape &shape)
             auto *leaf = reinterpret_cast<const LeafTupleHeader *>(tuple);
             if (leaf->capacity < 1 || leaf->count > leaf->capacity || size != leaf_tuple_size(leaf))
                 return "leaf tuple whose count or capacity does not fit its size";
-            if (leaf->code_bytes != shape.code_bytes)
+            if (leaf->sketch_bytes != shape.sketch_bytes)
                 return "leaf tuple with sketches of the wrong size";
             if (leaf->tree >= shape.n_trees)
                 return "leaf tuple of a tree the index does not have";
@@ -97,7 +95,7 @@ const char *tuple_defect(const char *tuple, Size size, const IndexShape &shape)
             auto *c = reinterpret_cast<const CenterTupleHeader *>(tuple);
             if (size < sizeof(CenterTupleHeader) || (shape.space.dim != 0 && c->dim != shape.space.dim) ||
                 size != sizeof(CenterTupleHeader) + Size(c->dim) * sizeof(float))
-                return "centre tuple of the wrong size";
+                return "center tuple of the wrong size";
             return nullptr;
         }
         default:

@@ -25,7 +25,7 @@ namespace annoy::pg {
 struct IndexShape {
     core::Space space;  // dim 0: no vector indexed yet
     int n_trees;
-    int code_bytes;  // sketch bytes per leaf entry
+    int sketch_bytes;  // sketch bytes per leaf entry
 };
 IndexShape index_shape(const MetaPageData &meta);
 
@@ -45,6 +45,24 @@ const char *tuple_defect(const char *tuple, Size size, const IndexShape &shape);
 // page_tuple, then tuple_defect: the tuple, checked (nullptr if unused).
 char *checked_tuple(Relation index, Page page, BlockNumber blkno, OffsetNumber off, const IndexShape &shape,
                     Size *size);
+
+// Calls fn(off, tuple, size) for every used line pointer of a data page,
+// each tuple checked (checked_tuple), in offset order, or from the last when
+// `last_first` (deleting from the end first lets
+// PageIndexTupleDeleteNoCompact shorten the line pointer array).
+template <class Fn>
+void for_each_checked_tuple(Relation index, Page page, BlockNumber blkno, const IndexShape &shape, Fn &&fn,
+                            bool last_first = false)
+{
+    const OffsetNumber max = PageGetMaxOffsetNumber(page);
+    for (OffsetNumber i = 0; i < max; i++) {
+        const OffsetNumber off = last_first ? OffsetNumber(max - i) : OffsetNumber(FirstOffsetNumber + i);
+        Size size;
+        char *tuple = checked_tuple(index, page, blkno, off, shape, &size);
+        if (tuple != nullptr)
+            fn(off, tuple, size);
+    }
+}
 
 // A node of a tree, seen through its kind.
 struct NodeView {

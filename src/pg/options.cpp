@@ -61,21 +61,21 @@ bytea *parse_options(Datum reloptions, bool validate)
         // The smallest sketch these bits make (Euclidean, Angular; Dot's is
         // 4 bytes larger, checked at build time).
         if (bits > 0) {
-            int cb = int(core::Sketcher::code_bytes(core::Space{core::Metric::Euclidean, 1}, uint32(bits)));
-            if (o.leaf_size > max_leaf_entries(cb))
+            int sketch_bytes = int(core::Sketcher::sketch_bytes(core::Space{core::Metric::Euclidean, 1}, uint32(bits)));
+            if (o.leaf_size > max_leaf_entries(sketch_bytes))
                 ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                                 errmsg("leaf_size %d is too large for sketch_bits %d: a leaf must fit in one page, "
                                        "which holds at most %d entries with sketches of %d bits",
-                                       o.leaf_size, bits, max_leaf_entries(cb), bits),
+                                       o.leaf_size, bits, max_leaf_entries(sketch_bytes), bits),
                                 errhint("Lower leaf_size or sketch_bits, or use sketch_bits = -1 (automatic).")));
         }
     }
     return opts;
 }
 
-int max_leaf_entries(int code_bytes)
+int max_leaf_entries(int sketch_bytes)
 {
-    return int((kMaxTupleSize - sizeof(LeafTupleHeader)) / (sizeof(TupleRef) + size_t(code_bytes)));
+    return int((kMaxTupleSize - sizeof(LeafTupleHeader)) / (sizeof(TupleRef) + size_t(sketch_bytes)));
 }
 
 uint32 resolved_sketch_bits(Relation index, const IndexOptions &opts, const core::Space &space)
@@ -91,20 +91,20 @@ uint32 resolved_sketch_bits(Relation index, const IndexOptions &opts, const core
                             errdetail("Sketches estimate inner products: euclidean_ops, angular_ops and dot_ops "
                                       "have them, manhattan_ops and hamming_ops do not."),
                             errhint("Use sketch_bits = 0 or -1 (automatic).")));
-        int cb = int(core::Sketcher::code_bytes(space, bits));
-        if (opts.leaf_size > max_leaf_entries(cb))
+        int sketch_bytes = int(core::Sketcher::sketch_bytes(space, bits));
+        if (opts.leaf_size > max_leaf_entries(sketch_bytes))
             ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                             errmsg("index \"%s\": leaf_size %d is too large for sketch_bits %d: a leaf must fit in "
                                    "one page, which holds at most %d entries with sketches of %d bits here",
                                    RelationGetRelationName(index), opts.leaf_size, opts.sketch_bits,
-                                   max_leaf_entries(cb), opts.sketch_bits)));
+                                   max_leaf_entries(sketch_bytes), opts.sketch_bits)));
         return bits;
     }
     // Automatic: the default where sketches help, as many bits as still let
     // a leaf of leaf_size entries fit a page (a shorter sketch ranks
     // candidates less well; below 32 bits it is not worth its bytes).
     uint32 bits = core::Sketcher::default_bits(space);
-    while (bits >= 8 && opts.leaf_size > max_leaf_entries(int(core::Sketcher::code_bytes(space, bits))))
+    while (bits >= 8 && opts.leaf_size > max_leaf_entries(int(core::Sketcher::sketch_bytes(space, bits))))
         bits -= 8;
     return bits >= 32 ? bits : 0;
 }

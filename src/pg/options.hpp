@@ -58,8 +58,8 @@ extern int sketch_factor_setting;
 // leaf of leaf_size entries with 128 would not fit, none below 32.
 uint32 resolved_sketch_bits(Relation index, const IndexOptions &opts, const core::Space &space);
 
-// The most entries a leaf with sketches of code_bytes each can hold.
-int max_leaf_entries(int code_bytes);
+// The most entries a leaf with sketches of sketch_bytes each can hold.
+int max_leaf_entries(int sketch_bytes);
 
 // The sketch factor a scan uses on an index whose sketches have `bits` bits
 // for vectors of `dim` dimensions.  Automatic: 12 when the code has a bit

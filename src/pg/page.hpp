@@ -6,7 +6,7 @@
 //   split    a tree's inner node: hyperplane + two child references
 //   leaf     a tree's leaf: up to `capacity` references to item tuples, and
 //            each item's sketch (core/sketch.hpp) when the index has them
-//   centre   the centre of the sketches (one per index with sketches)
+//   center   the center of the sketches (one per index with sketches)
 //   forward  what a leaf becomes when it is split (or merged): a pointer to
 //            the node that now holds its contents, so that a scan or insert
 //            that read the old reference still finds everything
@@ -111,15 +111,15 @@ static_assert(sizeof(SplitTupleHeader) == 24 && offsetof(SplitTupleHeader, tree)
               "split header layout");
 
 struct LeafTupleHeader {
-    uint8 kind;        // kLeafTuple
-    uint8 code_bytes;  // bytes of each item's sketch, 0 without sketches
-    uint16 count;      // references in use
-    uint16 capacity;   // references the tuple has room for
+    uint8 kind;          // kLeafTuple
+    uint8 sketch_bytes;  // bytes of each item's sketch, 0 without sketches
+    uint16 count;        // references in use
+    uint16 capacity;     // references the tuple has room for
     uint16 tree;
-    // capacity TupleRefs follow, then capacity sketches of code_bytes each
+    // capacity TupleRefs follow, then capacity sketches of sketch_bytes each
     // (sketch i belongs to reference i)
 };
-static_assert(sizeof(LeafTupleHeader) == 8 && offsetof(LeafTupleHeader, code_bytes) == 1 &&
+static_assert(sizeof(LeafTupleHeader) == 8 && offsetof(LeafTupleHeader, sketch_bytes) == 1 &&
                   offsetof(LeafTupleHeader, count) == 2 && offsetof(LeafTupleHeader, capacity) == 4 &&
                   offsetof(LeafTupleHeader, tree) == 6,
               "leaf header layout");
@@ -158,7 +158,7 @@ inline TupleRef *leaf_refs(LeafTupleHeader *l)
 {
     return reinterpret_cast<TupleRef *>(l + 1);
 }
-inline uint8 *leaf_codes(LeafTupleHeader *l)
+inline uint8 *leaf_sketches(LeafTupleHeader *l)
 {
     return reinterpret_cast<uint8 *>(leaf_refs(l) + l->capacity);
 }
@@ -175,32 +175,32 @@ inline Size split_tuple_size(const core::Space &space)
 {
     return sizeof(SplitTupleHeader) + space.plane_dim() * sizeof(uint16);
 }
-inline Size leaf_tuple_size(int capacity, int code_bytes)
+inline Size leaf_tuple_size(int capacity, int sketch_bytes)
 {
-    return sizeof(LeafTupleHeader) + Size(capacity) * (sizeof(TupleRef) + Size(code_bytes));
+    return sizeof(LeafTupleHeader) + Size(capacity) * (sizeof(TupleRef) + Size(sketch_bytes));
 }
 inline Size leaf_tuple_size(const LeafTupleHeader *l)
 {
-    return leaf_tuple_size(l->capacity, l->code_bytes);
+    return leaf_tuple_size(l->capacity, l->sketch_bytes);
 }
 
 // Sets entry i of a leaf: its reference and, if the leaf has sketches, the
-// item's sketch (l->code_bytes bytes at `code`; unused without sketches).
-inline void set_leaf_entry(LeafTupleHeader *l, int i, const TupleRef &ref, const uint8 *code)
+// item's sketch (l->sketch_bytes bytes at `sketch`; unused without sketches).
+inline void set_leaf_entry(LeafTupleHeader *l, int i, const TupleRef &ref, const uint8 *sketch)
 {
     leaf_refs(l)[i] = ref;
-    if (l->code_bytes > 0)
-        memmove(leaf_codes(l) + Size(i) * l->code_bytes, code, l->code_bytes);
+    if (l->sketch_bytes > 0)
+        memmove(leaf_sketches(l) + Size(i) * l->sketch_bytes, sketch, l->sketch_bytes);
 }
 
 // Copies entry `from` of leaf `src` to entry `to` of leaf `dst` (the same
-// leaf is fine); both have the same code_bytes.
+// leaf is fine); both have the same sketch_bytes.
 inline void copy_leaf_entry(LeafTupleHeader *dst, int to, LeafTupleHeader *src, int from)
 {
-    set_leaf_entry(dst, to, leaf_refs(src)[from], leaf_codes(src) + Size(from) * src->code_bytes);
+    set_leaf_entry(dst, to, leaf_refs(src)[from], leaf_sketches(src) + Size(from) * src->sketch_bytes);
 }
 
-// The centre of the sketches: dim floats.
+// The center of the sketches: dim floats.
 struct CenterTupleHeader {
     uint8 kind;  // kCenterTuple
     uint8 unused;
@@ -237,7 +237,7 @@ struct MetaPageData {
     uint32 counted_pages;
     uint64 n_items;  // live item tuples when last counted
     // Sketches in the leaves: projections (0: none), drawn from a seed mixed
-    // from `seed`, around the centre tuple `center` (invalid without).
+    // from `seed`, around the center tuple `center` (invalid without).
     TupleRef center;
     uint16 sketch_bits;
     // CRC-32C of the fields above that describe the index's shape (all but

@@ -145,7 +145,7 @@ struct ScanState {
     // Sketch ranking (use_sketch): candidates gathered from leaves wait in
     // buf->pending, with their estimated distances, until chosen for scoring.
     bool use_sketch;
-    int code_bytes;
+    int sketch_bytes;
     size_t factor;       // candidates ranked per item scored (effective_sketch_factor)
     size_t gathered;     // candidates ranked so far
     size_t gather_stop;  // rank this many before scoring the batch
@@ -245,14 +245,14 @@ void rank_leaf(ScanState *so, LeafTupleHeader *leaf)
 {
     ScanBuffers &b = *so->buf;
     const TupleRef *refs = leaf_refs(leaf);
-    const uint8 *codes = leaf_codes(leaf);
-    const size_t code_bytes = size_t(so->code_bytes);
+    const uint8 *sketches = leaf_sketches(leaf);
+    const size_t sketch_bytes = size_t(so->sketch_bytes);
     for (int i = 0; i < leaf->count; i++) {
         uint64 key = ref_key(refs[i]);
         if (!b.seen.insert(key))
             continue;  // already ranked from another tree
-        static_assert(noexcept(b.sketch_query.estimate(codes)), "Postgres longjmps through scans");
-        b.pending.push(b.sketch_query.estimate(codes + size_t(i) * code_bytes), key);
+        static_assert(noexcept(b.sketch_query.estimate(sketches)), "Postgres longjmps through scans");
+        b.pending.push(b.sketch_query.estimate(sketches + size_t(i) * sketch_bytes), key);
         so->gathered++;
     }
 }
@@ -262,22 +262,6 @@ void rank_leaf(ScanState *so, LeafTupleHeader *leaf)
 void expand_one(Relation index, ScanState *so)
 {
     core::NodeQueue::Entry e = so->buf->nodes.pop();
-    // Each node is expanded once.  A node may be reached twice when one of
-    // the ways leads through a forward tuple (a scan that queued both
-    // children of a split VACUUM then merged reaches the merged leaf again
-    // through the one the sibling became): the second time is skipped.
-    // Reached twice straight from split children or roots, it is a cycle or
-    // a shared subtree, which no writer makes.
-    const uint64 direct = e.ref & ~kViaForward;
-    if (e.ref & kViaForward) {
-        if (so->buf->expanded.contains(direct) || !so->buf->expanded.insert(e.ref))
-            return;
-    } else {
-        if (unlikely(!so->buf->expanded.insert(direct)))
-            tuple_corrupted(index, key_ref(direct), key_tree(direct), "node reached twice (cycle or shared subtree)");
-        if (unlikely(so->buf->expanded.contains(direct | kViaForward)))
-            return;
-    }
     int tree = key_tree(e.ref);
     if (unlikely(tree >= so->shape.n_trees))
         elog(ERROR, "annoy scan: node key of tree %d", tree);
@@ -288,6 +272,32 @@ void expand_one(Relation index, ScanState *so)
     Page page = BufferGetPage(buf);
     check_page_header(index, page, blkno);
     NodeView node = read_node(index, page, ref, tree, so->shape);
+    // Splits and forward tuples are expanded once.  One may be reached
+    // twice when a way leads through a forward tuple (a scan that queued
+    // both children of a split VACUUM then merged, and the merged leaf split
+    // since, reaches it again through the forward tuple the sibling
+    // became): the second time is skipped, its children are queued already.
+    // Reached twice straight from split children or roots, it is a cycle or
+    // a shared subtree, which no writer makes.  Leaves are read every time
+    // they are reached (a merge may have added items since; their items are
+    // scored once anyway), at most once per reference queued.
+    if (node.kind != kLeafTuple) {
+        const uint64 direct = e.ref & ~kViaForward;
+        bool again;
+        if (e.ref & kViaForward) {
+            again = so->buf->expanded.contains(direct) || !so->buf->expanded.insert(e.ref);
+        } else {
+            if (unlikely(!so->buf->expanded.insert(direct))) {
+                LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+                tuple_corrupted(index, ref, tree, "node reached twice (cycle or shared subtree)");
+            }
+            again = so->buf->expanded.contains(direct | kViaForward);
+        }
+        if (again) {
+            LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+            return;
+        }
+    }
     int leaf_count = -1;
     switch (node.kind) {
         case kSplitTuple: {
@@ -448,7 +458,7 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
             static_assert(noexcept(so->buf->sketch_query.prepare(*sketcher, so->query)),
                           "Postgres longjmps through scans");
             so->buf->sketch_query.prepare(*sketcher, so->query);
-            so->code_bytes = int(sketcher->code_bytes());
+            so->sketch_bytes = int(sketcher->sketch_bytes());
             so->use_sketch = true;
         }
     }
@@ -459,7 +469,7 @@ bool get_tuple(IndexScanDesc scan, ScanDirection dir)
 {
     auto *so = static_cast<ScanState *>(scan->opaque);
     if (dir != ForwardScanDirection)
-        elog(ERROR, "annoy index scans only go forward");
+        elog(ERROR, "annoy: index scans only go forward");
 
     if (!so->started) {
         so->started = true;

@@ -133,12 +133,7 @@ void flag_dead(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, void *st
         [&](Buffer buf, Page page, BlockNumber blkno, const IndexShape &shape) {
             PageChange change{index, buf};
             uint64 newest_freed = 0;  // the latest retirement stamp freed here
-            OffsetNumber max = PageGetMaxOffsetNumber(page);
-            for (OffsetNumber off = FirstOffsetNumber; off <= max; off++) {
-                Size size;
-                const char *tuple = checked_tuple(index, page, blkno, off, shape, &size);
-                if (tuple == nullptr)
-                    continue;
+            for_each_checked_tuple(index, page, blkno, shape, [&](OffsetNumber off, char *tuple, Size) {
                 TupleRef ref;
                 ItemPointerSet(&ref, blkno, off);
                 if (uint8(tuple[0]) == kForwardTuple) {
@@ -150,10 +145,10 @@ void flag_dead(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, void *st
                         PageSetHasFreeLinePointers(p);
                         newest_freed = std::max(newest_freed, retired);
                     }
-                    continue;
+                    return;
                 }
                 if (uint8(tuple[0]) != kItemTuple)
-                    continue;
+                    return;
                 auto *item = reinterpret_cast<const ItemTupleHeader *>(tuple);
                 if (item->flags & kItemDead) {
                     // Flagged by a VACUUM that did not finish.
@@ -167,7 +162,7 @@ void flag_dead(IndexVacuumInfo *info, IndexBulkDeleteCallback callback, void *st
                 } else {
                     dead.live += 1;
                 }
-            }
+            });
             if (newest_freed != 0)
                 log_standby_conflict(index, blkno, newest_freed);  // before the record that frees them
             change.finish();
@@ -185,17 +180,15 @@ void clean_leaves(IndexVacuumInfo *info, const core::ItemSet &dead)
         index, info->strategy, BUFFER_LOCK_EXCLUSIVE,
         [&](Buffer buf, Page page, BlockNumber blkno, const IndexShape &shape) {
             PageChange change{index, buf};
-            OffsetNumber max = PageGetMaxOffsetNumber(page);
-            for (OffsetNumber off = FirstOffsetNumber; off <= max; off++) {
-                Size size;
-                auto *leaf = reinterpret_cast<LeafTupleHeader *>(checked_tuple(index, page, blkno, off, shape, &size));
-                if (leaf == nullptr || leaf->kind != kLeafTuple)
-                    continue;
+            for_each_checked_tuple(index, page, blkno, shape, [&](OffsetNumber off, char *tuple, Size) {
+                auto *leaf = reinterpret_cast<LeafTupleHeader *>(tuple);
+                if (leaf->kind != kLeafTuple)
+                    return;
                 bool any = false;
                 for (int i = 0; i < leaf->count && !any; i++)
                     any = dead.contains(ref_key(leaf_refs(leaf)[i]));
                 if (!any)
-                    continue;
+                    return;
                 Page copy = change.writable();
                 auto *l = reinterpret_cast<LeafTupleHeader *>(PageGetItem(copy, PageGetItemId(copy, off)));
                 TupleRef *refs = leaf_refs(l);
@@ -205,9 +198,9 @@ void clean_leaves(IndexVacuumInfo *info, const core::ItemSet &dead)
                         copy_leaf_entry(l, kept++, l, i);  // reference and sketch
                 }
                 memset(refs + kept, 0, size_t(l->count - kept) * sizeof(TupleRef));
-                memset(leaf_codes(l) + size_t(kept) * l->code_bytes, 0, size_t(l->count - kept) * l->code_bytes);
+                memset(leaf_sketches(l) + size_t(kept) * l->sketch_bytes, 0, size_t(l->count - kept) * l->sketch_bytes);
                 l->count = uint16(kept);
-            }
+            });
             change.finish();
         });
 }
@@ -222,18 +215,17 @@ void free_items(IndexVacuumInfo *info, const core::ItemSet &dead)
         index, info->strategy, BUFFER_LOCK_EXCLUSIVE,
         [&](Buffer buf, Page page, BlockNumber blkno, const IndexShape &shape) {
             PageChange change{index, buf};
-            OffsetNumber max = PageGetMaxOffsetNumber(page);
-            for (OffsetNumber off = max; off >= FirstOffsetNumber; off--) {
-                Size size;
-                auto *item = reinterpret_cast<ItemTupleHeader *>(checked_tuple(index, page, blkno, off, shape, &size));
-                if (item == nullptr)
-                    continue;
-                TupleRef ref;
-                ItemPointerSet(&ref, blkno, off);
-                if (item->kind != kItemTuple || !(item->flags & kItemDead) || !dead.contains(ref_key(ref)))
-                    continue;
-                PageIndexTupleDeleteNoCompact(change.writable(), off);
-            }
+            for_each_checked_tuple(
+                index, page, blkno, shape,
+                [&](OffsetNumber off, char *tuple, Size) {
+                    auto *item = reinterpret_cast<ItemTupleHeader *>(tuple);
+                    TupleRef ref;
+                    ItemPointerSet(&ref, blkno, off);
+                    if (item->kind != kItemTuple || !(item->flags & kItemDead) || !dead.contains(ref_key(ref)))
+                        return;
+                    PageIndexTupleDeleteNoCompact(change.writable(), off);
+                },
+                true);
             if (change.changed()) {
                 // Let PageAddItem look for the unused line pointers.
                 PageSetHasFreeLinePointers(change.writable());
@@ -338,7 +330,7 @@ bool merge_leaves(Relation index, const IndexShape &shape, int tree, TidyNode *n
     bool ok = slot != nullptr && ItemPointerEquals(slot, &split.slot_ref) && sv.kind == kSplitTuple &&
               av.kind == kLeafTuple && bv.kind == kLeafTuple && ItemPointerEquals(&sv.split->child[0], &a.ref) &&
               ItemPointerEquals(&sv.split->child[1], &b.ref) && av.leaf->count + bv.leaf->count <= av.leaf->capacity &&
-              av.leaf->code_bytes == bv.leaf->code_bytes;
+              av.leaf->sketch_bytes == bv.leaf->sketch_bytes;
     if (!ok) {
         pages.abandon();
         return false;

@@ -23,7 +23,7 @@ bool validate(Oid opclassoid)
 
     HeapTuple classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
     if (!HeapTupleIsValid(classtup))
-        elog(ERROR, "cache lookup failed for operator class %u", opclassoid);
+        elog(ERROR, "annoy: cache lookup failed for operator class %u", opclassoid);
     auto *classform = reinterpret_cast<Form_pg_opclass>(GETSTRUCT(classtup));
     Oid family = classform->opcfamily;
     Oid type = classform->opcintype;

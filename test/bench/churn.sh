@@ -41,7 +41,7 @@ if [ $hnsw = 1 ]; then
     q "VACUUM churn" >/dev/null
 fi
 q "CREATE INDEX churn_annoy ON churn USING annoy (embedding)"
-[ $hnsw = 1 ] && q "SET maintenance_work_mem = '1GB'; CREATE INDEX churn_hnsw ON churn USING hnsw (vec ${vec_type%vector}vector_l2_ops)" >/dev/null
+if [ $hnsw = 1 ]; then q "SET maintenance_work_mem = '1GB'; CREATE INDEX churn_hnsw ON churn USING hnsw (vec ${vec_type%vector}vector_l2_ops)" >/dev/null; fi
 
 mb() { q "SELECT round(pg_relation_size('$1') / 1048576.0, 1)"; }
 fresh() {
@@ -52,16 +52,18 @@ fresh() {
     echo "$s"
 }
 
-header="round,annoy_mb,fresh_annoy_mb,ratio,btree_mb$([ $hnsw = 1 ] && echo ,hnsw_mb)"
+header="round,annoy_mb,fresh_annoy_mb,ratio,btree_mb"
+if [ $hnsw = 1 ]; then header="$header,hnsw_mb"; fi
 echo "$header"
 out=${BENCH_OUT:+$BENCH_OUT/churn.csv}
-[ -n "$out" ] && mkdir -p "$BENCH_OUT" && echo "$header" >"$out"
+if [ -n "$out" ]; then mkdir -p "$BENCH_OUT" && echo "$header" >"$out"; fi
 for r in $(seq 0 "$ROUNDS"); do
     if [ "$r" -gt 0 ]; then
         # Every row once, in 10 batches of 10% (pixel 1 changes, so the
         # update is not HOT and every index gets a new entry), then VACUUM.
         for b in $(seq 0 9); do
-            set_vec=$([ $hnsw = 1 ] && echo ", vec = ((embedding[1:1] || ARRAY[embedding[1] + $r] || embedding[3:]))::$vec_type" || true)
+            set_vec=""
+            if [ $hnsw = 1 ]; then set_vec=", vec = ((embedding[1:1] || ARRAY[embedding[1] + $r] || embedding[3:]))::$vec_type"; fi
             q "UPDATE churn SET embedding = embedding[1:1] || ARRAY[embedding[1] + $r] || embedding[3:] $set_vec
                WHERE id % 10 = $b" >/dev/null
         done
@@ -70,7 +72,7 @@ for r in $(seq 0 "$ROUNDS"); do
     a=$(mb churn_annoy)
     f=$(fresh)
     line="$r,$a,$f,$(awk -v a="$a" -v f="$f" 'BEGIN { printf "%.2f", a / f }'),$(mb churn_pkey)"
-    [ $hnsw = 1 ] && line="$line,$(mb churn_hnsw)"
+    if [ $hnsw = 1 ]; then line="$line,$(mb churn_hnsw)"; fi
     echo "$line"
-    [ -n "$out" ] && echo "$line" >>"$out"
+    if [ -n "$out" ]; then echo "$line" >>"$out"; fi
 done

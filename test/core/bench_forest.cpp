@@ -1,12 +1,7 @@
 // Forest build time and search throughput / recall on real data:
 // Fashion-MNIST (60,000 x 784 train vectors as the base, the first 1,000 t10k
-<<<<<<< HEAD
 // vectors as queries, euclidean), one of the sets test/bench/anchors measures
 // the core on next to the Annoy library, hnswlib and FAISS.
-=======
-// vectors as queries, euclidean), the set ann-benchmarks uses for the Annoy
-// library.
->>>>>>> main
 //
 //     forest_build/fashion/trees:10/leaf:64
 //         one single-threaded build_forest(); build_s = wall seconds per

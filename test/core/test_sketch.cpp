@@ -43,9 +43,9 @@ double rerank_recall(Metric metric, size_t keep)
     std::vector<float> center(kDim);
     Sketcher::center_of(space, data.data(), n, center.data());
     Sketcher sk(space, 128, 42, center.data());
-    std::vector<uint8_t> codes(n * sk.code_bytes());
+    std::vector<uint8_t> codes(n * sk.sketch_bytes());
     for (size_t i = 0; i < n; i++)
-        sk.encode(&data[i * kDim], &codes[i * sk.code_bytes()]);
+        sk.sketch(&data[i * kDim], &codes[i * sk.sketch_bytes()]);
     double hits = 0;
     for (size_t q = 0; q < nq; q++) {
         const float *qv = &queries[q * kDim];
@@ -56,7 +56,7 @@ double rerank_recall(Metric metric, size_t keep)
         std::vector<float> truth(n), est(n);
         for (size_t i = 0; i < n; i++) {
             truth[i] = space.distance(qv, &data[i * kDim]);
-            est[i] = sq.estimate(&codes[i * sk.code_bytes()]);
+            est[i] = sq.estimate(&codes[i * sk.sketch_bytes()]);
         }
         std::sort(by_true.begin(), by_true.end(), [&](size_t a, size_t b) { return truth[a] < truth[b]; });
         std::sort(by_est.begin(), by_est.end(), [&](size_t a, size_t b) { return est[a] < est[b]; });
@@ -73,10 +73,10 @@ double rerank_recall(Metric metric, size_t keep)
 
 TEST(Sketch, SizesAndSupport)
 {
-    EXPECT_EQ(Sketcher::code_bytes(Space{Metric::Euclidean, 784}, 128), 21u);
-    EXPECT_EQ(Sketcher::code_bytes(Space{Metric::Angular, 100}, 128), 21u);
-    EXPECT_EQ(Sketcher::code_bytes(Space{Metric::Dot, 100}, 128), 25u);
-    EXPECT_EQ(Sketcher::code_bytes(Space{Metric::Angular, 100}, 0), 0u);
+    EXPECT_EQ(Sketcher::sketch_bytes(Space{Metric::Euclidean, 784}, 128), 21u);
+    EXPECT_EQ(Sketcher::sketch_bytes(Space{Metric::Angular, 100}, 128), 21u);
+    EXPECT_EQ(Sketcher::sketch_bytes(Space{Metric::Dot, 100}, 128), 25u);
+    EXPECT_EQ(Sketcher::sketch_bytes(Space{Metric::Angular, 100}, 0), 0u);
     EXPECT_EQ(Sketcher::default_bits(Space{Metric::Euclidean, 784}), 128u);
     EXPECT_EQ(Sketcher::default_bits(Space{Metric::Euclidean, 16}), 0u);
     EXPECT_EQ(Sketcher::default_bits(Space{Metric::Manhattan, 784}), 0u);
@@ -98,9 +98,9 @@ TEST(Sketch, DeterministicFromSeed)
     std::vector<uint8_t> ca(21), cb(21), cc(21);
     size_t differ = 0;
     for (size_t i = 0; i < 50; i++) {
-        a.encode(&data[i * kDim], ca.data());
-        b.encode(&data[i * kDim], cb.data());
-        c.encode(&data[i * kDim], cc.data());
+        a.sketch(&data[i * kDim], ca.data());
+        b.sketch(&data[i * kDim], cb.data());
+        c.sketch(&data[i * kDim], cc.data());
         EXPECT_EQ(ca, cb);
         differ += ca != cc;
     }
@@ -118,10 +118,10 @@ TEST(Sketch, ItemEstimatesItselfNearest)
     std::vector<float> data = gaussian_mixture(n, kDim, 5, 1.0f, 4);
     std::vector<float> center = mean_of(data, n, kDim);
     Sketcher sk(space, 128, 1, center.data());
-    const size_t cb = sk.code_bytes();
+    const size_t cb = sk.sketch_bytes();
     std::vector<uint8_t> codes(n * cb);
     for (size_t i = 0; i < n; i++)
-        sk.encode(&data[i * kDim], &codes[i * cb]);
+        sk.sketch(&data[i * kDim], &codes[i * cb]);
     for (size_t i = 0; i < 20; i++) {
         Sketcher::Query q(sk, &data[i * kDim]);
         const float self = q.estimate(&codes[i * cb]);
@@ -166,11 +166,11 @@ EstimateSpread spread_over_rotations(uint32_t dim, uint32_t bits, int seeds)
     const float *q = &pts[0], *x = &pts[dim];
     std::vector<float> center(pts.begin() + 2 * dim, pts.end());  // a third point as the centre
     const double exact = kernels().l2_squared(q, x, dim);
-    std::vector<uint8_t> code(Sketcher::code_bytes(space, bits));
+    std::vector<uint8_t> code(Sketcher::sketch_bytes(space, bits));
     double sum = 0, sum_sq = 0;
     for (int s = 0; s < seeds; s++) {
         Sketcher sk(space, bits, uint64_t(s) + 1, center.data());
-        sk.encode(x, code.data());
+        sk.sketch(x, code.data());
         const double e = Sketcher::Query(sk, q).estimate(code.data());
         sum += e;
         sum_sq += e * e;

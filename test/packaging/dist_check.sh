@@ -47,7 +47,7 @@ done
     || fail "META.json in the zip is invalid: $(/usr/bin/python3 "$pkg/test/packaging/meta_validate.py" "$pkg/META.json")"
 
 # Self-contained: no file points at notes outside the repository.
-if outside=$(cd "$pkg" && grep -rnIE 'anchors\.md|\.\./shared/|shared/doc[s]' .); then
+if outside=$(cd "$pkg" && grep -rnIE '(^|[^a-z/])docs/anchors\.md|\.\./shared/|shared/doc[s]' .); then
     echo "$outside" >&2
     fail "files of the package refer to files outside it"
 fi
