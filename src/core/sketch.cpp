@@ -107,7 +107,8 @@ void Sketcher::center_of(const Space &space, const void *vectors, size_t n, floa
         out[d] = used > 0 ? float(sum[d] / double(used)) : 0.0f;
 }
 
-Sketcher::Sketcher(const Space &space, uint32_t bits, uint64_t seed, const float *center) : space_(space), bits_(bits)
+Sketcher::Sketcher(const Space &space, uint32_t bits, uint64_t seed, const float *center)
+    : space_(space), bits_(bits), seed_(seed)
 {
     if (bits == 0 || bits % 8 != 0 || bits > kMaxSketchBits || !supported(space))
         throw std::invalid_argument(
@@ -117,23 +118,24 @@ Sketcher::Sketcher(const Space &space, uint32_t bits, uint64_t seed, const float
     const size_t dim = space.dim;
     Rng rng(seed);
     rotated_ = bits >= dim;
+    std::shared_ptr<std::vector<float>> rows;
     if (rotated_) {
         padded_ = 8;  // walsh_hadamard works on blocks of four
         while (padded_ < dim || padded_ < bits)
             padded_ *= 2;
         // The rotation's sign flips, with the transform's 1 / sqrt(M) folded in.
         const float unit = 1.0f / std::sqrt(float(padded_));
-        signs_.resize(size_t(kRotationRounds) * padded_);
-        for (size_t i = 0; i < signs_.size(); i += 64) {
+        rows = std::make_shared<std::vector<float>>(size_t(kRotationRounds) * padded_);
+        for (size_t i = 0; i < rows->size(); i += 64) {
             const uint64_t r = rng.next();
-            for (size_t k = 0; k < 64 && i + k < signs_.size(); k++)
-                signs_[i + k] = (r >> k) & 1 ? unit : -unit;
+            for (size_t k = 0; k < 64 && i + k < rows->size(); k++)
+                (*rows)[i + k] = (r >> k) & 1 ? unit : -unit;
         }
     } else {
         padded_ = uint32_t(dim);
-        rows_.resize(size_t(bits) * dim);
+        rows = std::make_shared<std::vector<float>>(size_t(bits) * dim);
         for (size_t r = 0; r < bits; r++) {
-            float *row = rows_.data() + r * dim;
+            float *row = rows->data() + r * dim;
             for (size_t d = 0; d < dim; d += 64) {
                 const uint64_t signs = rng.next();
                 for (size_t k = 0; k < 64 && d + k < dim; k++)
@@ -141,8 +143,23 @@ Sketcher::Sketcher(const Space &space, uint32_t bits, uint64_t seed, const float
             }
         }
     }
+    rows_ = std::move(rows);
     center_.assign(center, center + dim);
     c_sq_ = kernels().dot(center_.data(), center_.data(), dim);
+}
+
+Sketcher::Sketcher(const Sketcher &like, const float *center)
+    : space_(like.space_),
+      bits_(like.bits_),
+      rotated_(like.rotated_),
+      padded_(like.padded_),
+      seed_(like.seed_),
+      rows_(like.rows_)
+{
+    if (center == nullptr)
+        throw std::invalid_argument("sketches need a center");
+    center_.assign(center, center + space_.dim);
+    c_sq_ = kernels().dot(center_.data(), center_.data(), space_.dim);
 }
 
 float Sketcher::transform(const float *x, float *out) const noexcept
@@ -160,12 +177,12 @@ float Sketcher::transform(const float *x, float *out) const noexcept
     const float norm = std::sqrt(kernels().dot(t, t, dim));
     if (!rotated_) {
         for (size_t r = 0; r < bits_; r++)
-            out[r] = kernels().dot(rows_.data() + r * dim, y, dim);
+            out[r] = kernels().dot(rows_->data() + r * dim, y, dim);
         return norm;
     }
     std::fill(out + dim, out + m, 0.0f);
     for (int r = 0; r < kRotationRounds; r++) {
-        const float *sg = signs_.data() + size_t(r) * m;
+        const float *sg = rows_->data() + size_t(r) * m;
         for (size_t i = 0; i < m; i++)
             out[i] *= sg[i];
         walsh_hadamard(out, m);

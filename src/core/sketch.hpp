@@ -43,6 +43,7 @@
 
 #include "common.hpp"
 
+#include <memory>
 #include <vector>
 
 #include "space.hpp"
@@ -68,6 +69,22 @@ public:
     // Sketches for `space` with `bits` projections (a multiple of 8), drawn
     // from `seed`, around `center` (space.dim floats, see center_of).
     Sketcher(const Space &space, uint32_t bits, uint64_t seed, const float *center);
+    // The rotation or projections of `like` (shared, not drawn again) around
+    // another center: the sketcher of another index built with the same
+    // options, such as another partition of one partitioned index.
+    Sketcher(const Sketcher &like, const float *center);
+
+    // Whether this sketcher's rotation or projections are the ones
+    // (space, bits, seed) would draw.
+    bool draws(const Space &space, uint32_t bits, uint64_t seed) const
+    {
+        return space_.dim == space.dim && space_.metric == space.metric && bits_ == bits && seed_ == seed;
+    }
+    // Memory held: its own (center), and the rotation or projections it may
+    // share with other sketchers.
+    size_t own_bytes() const { return center_.size() * sizeof(float) + sizeof(*this); }
+    size_t projection_bytes() const { return rows_->size() * sizeof(float); }
+    const void *projection_id() const { return rows_.get(); }
 
     // The center for n vectors (stored contiguously): the mean of the x'
     // (unit vectors for Angular; zero vectors are skipped there).  Writes
@@ -120,10 +137,12 @@ private:
 
     Space space_;
     uint32_t bits_;
-    bool rotated_;               // bits_ >= dim: a rotation, else random projections
-    uint32_t padded_;            // M: a power of two >= dim and >= bits (rotated_), else dim
-    std::vector<float> signs_;   // rotated_: kRotationRounds x M, entries +-1 / sqrt(M)
-    std::vector<float> rows_;    // !rotated_: bits_ x dim, entries +-1
+    bool rotated_;     // bits_ >= dim: a rotation, else random projections
+    uint32_t padded_;  // M: a power of two >= dim and >= bits (rotated_), else dim
+    uint64_t seed_;
+    // rotated_: kRotationRounds x M sign flips, entries +-1 / sqrt(M); else
+    // bits_ x dim projections, entries +-1.  Shared by sketchers of one seed.
+    std::shared_ptr<const std::vector<float>> rows_;
     std::vector<float> center_;  // dim
     float c_sq_ = 0.0f;          // |c|^2
 };

@@ -2,6 +2,7 @@
 // index over a full sort on large tables but not on tiny ones, and never
 // uses it without ORDER BY <distance operator>.
 #include "am.hpp"
+#include "partition_budget.hpp"
 
 extern "C" {
 #include "optimizer/cost.h"
@@ -31,13 +32,26 @@ void cost_estimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *
     double tuples = std::max(index->tuples, 1.0);
     Relation rel = index_open(index->indexoid, NoLock);
     IndexOptions opts = index_options(rel);
+    MetaPageData *meta = alloc_meta();
+    read_meta(rel, meta);
     index_close(rel, NoLock);
+    // The scan ranks candidates by their sketches when the index has them
+    // (scan.cpp): it then scores `budget` items but gathers sketch_factor
+    // times as many from the leaves.
+    bool sketched = meta->sketch_bits > 0 && meta->dim > 0 && sketch_factor_setting > 1;
+    pfree(meta);
 
-    // Items a scan scores before returning its first row (see scan.cpp).
-    double examined = std::min(effective_search_k(tuples, false), tuples);
-    // Nodes visited: about one split per tree level on the paths to the
-    // leaves holding those items.
-    double leaves = std::max(1.0, examined / std::max(1.0, opts.leaf_size / 2.0));
+    // Items a scan scores before returning its first row; a partition's scan
+    // under its parent shares the budget of all the partitions scanned
+    // (partition_budget.hpp), as it will when it runs.
+    double siblings = planned_sibling_rows(root, index);
+    double budget = partition_search_k(tuples, std::max(siblings, tuples), sketched, opts.n_trees, opts.leaf_size);
+    double examined = std::min(budget, tuples);
+    double gathered = sketched ? std::min(examined * sketch_factor_setting, tuples) : examined;
+    // Nodes visited: the leaves holding the candidates gathered (about half
+    // full) and their parents, plus one split per tree level on the paths to
+    // them.
+    double leaves = std::max(1.0, gathered / std::max(1.0, opts.leaf_size / 2.0));
     double depth = std::max(1.0, std::log2(tuples / std::max(1.0, opts.leaf_size / 2.0)));
     double nodes = leaves * 2.0 + opts.n_trees * depth;
 
@@ -51,7 +65,10 @@ void cost_estimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *
     double index_pages = std::max<double>(index->pages, 1.0);
     double fetched = index_pages_fetched(examined + nodes, BlockNumber(index_pages), index_pages, root);
 
-    Cost cost = fetched * spc_seq_page_cost + (examined + nodes) * (cpu_index_tuple_cost + cpu_operator_cost);
+    // Each item scored and node visited costs a tuple; each candidate
+    // ranked by its sketch an operator.
+    Cost cost = fetched * spc_seq_page_cost + (examined + nodes) * (cpu_index_tuple_cost + cpu_operator_cost) +
+                (sketched ? gathered * cpu_operator_cost : 0.0);
     // All the work happens before the first row is returned.
     *startup_cost = cost;
     *total_cost = cost;

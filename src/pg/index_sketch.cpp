@@ -14,9 +14,15 @@ namespace annoy::pg {
 
 namespace {
 
-// Sketchers kept per backend (each is bits x dim floats: 400 kB for 128
-// projections of 784 dimensions); the oldest is dropped for a new one.
-constexpr int kCachedSketchers = 4;
+// Sketchers kept per backend.  A sketcher holds bits x dim floats of
+// projections (400 kB for 128 projections of 784 dimensions), but sketchers
+// drawn with the same options share them, and then each costs only its
+// centre: the partitions of one partitioned index (a query over 128
+// partitions scans 128 indexes) all fit.  The oldest sketchers are dropped
+// when there are more than kCachedSketchers, or when they hold more than
+// kCacheBytes together.
+constexpr int kCachedSketchers = 256;
+constexpr size_t kCacheBytes = size_t(8) << 20;
 
 struct CachedSketcher {
     RelFileNode node;
@@ -38,19 +44,56 @@ bool matches(const CachedSketcher &c, const RelFileNode &node, const core::Space
            c.metric == uint8(space.metric) && c.bits == bits && c.seed == seed && ref_key(c.center) == ref_key(center);
 }
 
-// Builds the sketcher for these parameters into the oldest slot (deleting
-// the sketcher there).
-const core::Sketcher *cache_sketcher(Relation index, const core::Space &space, uint32 bits, uint32 seed,
-                                     const TupleRef &center_ref, const float *center)
+// Memory the cached sketchers hold, each set of projections counted once.
+size_t cache_bytes()
+{
+    size_t bytes = 0;
+    for (int i = 0; i < kCachedSketchers; i++) {
+        const core::Sketcher *s = cache[i].sketcher;
+        if (s == nullptr)
+            continue;
+        bytes += s->own_bytes();
+        bool first = true;
+        for (int j = 0; j < i && first; j++)
+            first = cache[j].sketcher == nullptr || cache[j].sketcher->projection_id() != s->projection_id();
+        if (first)
+            bytes += s->projection_bytes();
+    }
+    return bytes;
+}
+
+// A cached sketcher whose projections these parameters would draw.
+const core::Sketcher *same_projections(const core::Space &space, uint32 bits, uint32 seed)
+{
+    for (const CachedSketcher &c : cache)
+        if (c.sketcher != nullptr && c.sketcher->draws(space, bits, sketch_seed(seed)))
+            return c.sketcher;
+    return nullptr;
+}
+
+// Deletes the sketcher in the oldest slot (noexcept: the destructor only
+// frees memory) and returns that slot.
+CachedSketcher &take_oldest_slot()
 {
     CachedSketcher &slot = cache[next_slot];
     next_slot = (next_slot + 1) % kCachedSketchers;
-    core::Sketcher *old = slot.sketcher;
+    delete slot.sketcher;
     slot.sketcher = nullptr;
+    return slot;
+}
+
+// Builds the sketcher for these parameters into the oldest slot, sharing
+// the projections of a cached sketcher drawn alike, then drops the oldest
+// others while the cache holds too much.
+const core::Sketcher *cache_sketcher(Relation index, const core::Space &space, uint32 bits, uint32 seed,
+                                     const TupleRef &center_ref, const float *center)
+{
+    CachedSketcher &slot = take_oldest_slot();
+    const core::Sketcher *like = same_projections(space, bits, seed);
     core::Sketcher *made = nullptr;
     guarded([&] {
-        delete old;
-        made = new core::Sketcher(space, bits, sketch_seed(seed), center);
+        made = like != nullptr ? new core::Sketcher(*like, center)
+                               : new core::Sketcher(space, bits, sketch_seed(seed), center);
     });
     slot.node = index->rd_node;
     slot.dim = space.dim;
@@ -59,6 +102,8 @@ const core::Sketcher *cache_sketcher(Relation index, const core::Space &space, u
     slot.metric = uint8(space.metric);
     slot.center = center_ref;
     slot.sketcher = made;
+    while (cache_bytes() > kCacheBytes && &cache[next_slot] != &slot)
+        take_oldest_slot();
     return made;
 }
 

@@ -1,6 +1,7 @@
 // Library entry: module magic, load-time setup, and the operator classes'
 // metric support functions.
 #include "options.hpp"
+#include "partition_budget.hpp"
 
 extern "C" {
 
@@ -14,6 +15,7 @@ void _PG_init(void)
     // Pick the SIMD kernels once, before any query can use them.
     annoy::core::init_kernels();
     annoy::pg::define_options();
+    annoy::pg::install_executor_hook();
 }
 
 // Support function 1 of each operator class: tells the index which metric

@@ -24,6 +24,7 @@
 #include "index_sketch.hpp"
 #include "index_vector.hpp"
 #include "node_access.hpp"
+#include "partition_budget.hpp"
 
 namespace annoy::pg {
 
@@ -151,6 +152,11 @@ struct ScanState {
     size_t gather_stop;  // rank this many before scoring the batch
 
     Buffer pinned;  // last data page read, kept pinned
+
+    // The share of the items this scan searches among the scans a Merge
+    // Append merges it with (1 alone): they share the budget
+    // (partition_budget.hpp).
+    double merged_share;
 };
 
 // The page of `blkno`, pinned (reusing the pin of the previous read).
@@ -407,6 +413,7 @@ IndexScanDesc begin_scan(Relation index, int nkeys, int norderbys)
     so->space.metric = core::Metric(meta->metric);
     so->space.dim = meta->dim;
     so->n_items = estimated_items(index, *meta, so->nblocks);
+    so->merged_share = merged_share(MemoryContextGetParent(cxt), RelationGetRelid(index));
 
     so->buf = take_buffers(cxt);
     static_assert(sizeof(ItemGroup) >= sizeof(uint64), "score_pending uses groups as key scratch");
@@ -462,7 +469,12 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
             so->use_sketch = true;
         }
     }
-    so->budget = so->query == nullptr ? SIZE_MAX : size_t(effective_search_k(double(so->n_items), so->use_sketch));
+    // A partition's scan merged with its siblings' takes its share of their
+    // budget (partition_budget.hpp).
+    so->budget = so->query == nullptr
+                     ? SIZE_MAX
+                     : size_t(partition_search_k(double(so->n_items), double(so->n_items) / so->merged_share,
+                                                 so->use_sketch, int(so->meta->n_trees), int(so->meta->leaf_size)));
 }
 
 bool get_tuple(IndexScanDesc scan, ScanDirection dir)

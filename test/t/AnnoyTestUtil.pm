@@ -19,6 +19,7 @@ our @EXPORT = qw(
   annoy_node random_vectors_sql random_vector_sql
   whole_index_check whole_index_ok annoy_check_error annoy_check_ok
   knn_ids uses_index sql_ok fashion_mnist_missing
+  clustered_vectors_sql knn_arrays_sql recall_of
 );
 
 # Why a Fashion-MNIST test cannot run here, or undef if it can: the files
@@ -170,6 +171,49 @@ sub sql_ok
 	my ($ret, $out, $err) = $node->psql($db, $sql);
 	ok($ret == 0, $what) or diag($err);
 	return $ret == 0 ? $out : undef;
+}
+
+# Clustered data for the scaling-out tests (partitions, shards).
+
+# SQL: inserts `n` rows (id, v) with ids from `first` into `table`: 50
+# gaussian-like clusters in `dim` dimensions (centres uniform in [0, 10),
+# the same for every call; points within about +-0.5 of theirs; row i in
+# cluster i % 50), deterministic for a given seed.
+# Uniform random vectors would make every index look bad; real embeddings
+# are clustered.
+sub clustered_vectors_sql
+{
+	my ($table, $first, $n, $dim, $seed) = @_;
+	my $last = $first + $n - 1;
+	return qq{SELECT setseed(0.5);
+		CREATE TEMP TABLE IF NOT EXISTS centres AS
+		  SELECT c, ARRAY(SELECT (10 * random())::real FROM generate_series(1, $dim) WHERE c IS NOT NULL) AS v
+		  FROM generate_series(0, 49) c;
+		SELECT setseed($seed);
+		INSERT INTO $table (id, v)
+		  SELECT i, ARRAY(SELECT c.v[d] + (random() + random() - 1)::real * 0.5
+		                  FROM generate_series(1, $dim) d)
+		  FROM generate_series($first, $last) i JOIN centres c ON c.c = i % 50;
+	};
+}
+
+# SQL: one row per query of `qtable` (columns id, v): the query's id and the
+# ids of `sql` (a SELECT of ids that may refer to the query vector as q.v),
+# in order, as an array.
+sub knn_arrays_sql
+{
+	my ($qtable, $sql) = @_;
+	return "SELECT q.id AS qid, ARRAY($sql) AS ids FROM $qtable q";
+}
+
+# Mean recall@k of `approx` against `exact` (two knn_arrays_sql queries).
+sub recall_of
+{
+	my ($node, $db, $approx, $exact, $k, $settings) = @_;
+	return $node->safe_psql($db, ($settings // '') . qq{
+		SELECT round(avg(hits)::numeric / $k, 4) FROM (
+		  SELECT (SELECT count(*) FROM unnest(a.ids) x WHERE x = ANY(e.ids)) AS hits
+		  FROM ($approx) a JOIN ($exact) e USING (qid)) s});
 }
 
 1;
