@@ -79,8 +79,8 @@ DROP INDEX opt_1000;
 SELECT (pg_temp.check_scan('opt_320', (SELECT v::text FROM opt WHERE id = 5))).*;
 -- explicit sketches that cannot fit are refused before any work
 SELECT pg_temp.sqlstate_of($$CREATE INDEX ON opt USING annoy (v) WITH (leaf_size = 1000, sketch_bits = 128)$$);
-SELECT pg_temp.sqlstate_of($$CREATE INDEX ON opt USING annoy (v dot_ops) WITH (leaf_size = 110, sketch_bits = 512)$$);
-CREATE INDEX opt_e512 ON opt USING annoy (v) WITH (leaf_size = 110, sketch_bits = 512, n_trees = 1);
+SELECT pg_temp.sqlstate_of($$CREATE INDEX ON opt USING annoy (v dot_ops) WITH (leaf_size = 106, sketch_bits = 512)$$);
+CREATE INDEX opt_e512 ON opt USING annoy (v) WITH (leaf_size = 106, sketch_bits = 512, n_trees = 1);
 SELECT sketch_bits FROM annoy_index_info('opt_e512');
 -- the extremes of the other options
 CREATE TABLE opt_few AS SELECT * FROM opt WHERE id <= 100;

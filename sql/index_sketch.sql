@@ -44,7 +44,7 @@ SELECT pg_relation_size('s_l2_none') < pg_relation_size('s_l2') AS smaller_witho
 SELECT pg_temp.sqlstate_of($$CREATE INDEX ON s USING annoy (v) WITH (sketch_bits = 12)$$);
 SELECT pg_temp.sqlstate_of($$CREATE INDEX ON s USING annoy (v) WITH (sketch_bits = 520)$$);
 SELECT pg_temp.sqlstate_of($$CREATE INDEX ON s USING annoy (v) WITH (sketch_bits = -2)$$);
-SELECT pg_temp.sqlstate_of($$SET annoy.sketch_factor = 0$$);
+SELECT pg_temp.sqlstate_of($$SET annoy.sketch_factor = -2$$);
 SELECT pg_temp.sqlstate_of($$SET annoy.sketch_factor = 101$$);
 SHOW annoy.sketch_factor;
 

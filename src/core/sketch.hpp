@@ -6,22 +6,37 @@
 // carry a sketch of each item let the search rank many candidates cheaply and
 // score exactly only the most promising ones.
 //
-// The sketch of x is the signs of `bits` random projections of x' - c, and
-// |x' - c| as a float (and <x, c> for Dot).  x' is x itself (Euclidean, Dot) or x / |x|
-// (Angular); c is the data's center, the mean of the x' (real data is rarely
-// centered on the origin: pixel values are all positive, text embeddings
-// share a common direction, and signs of projections of uncentered vectors
-// say little).  The projections are rows of random +-1 entries drawn from a
-// seed, so every backend rebuilds the same ones.  The query side is
-// asymmetric: the query's projections stay exact, and for Gaussian-like
-// projections E[p(a) sign(p(y))] = sqrt(2/pi) <a, y> / |y|, which estimates
-// <a, x' - c> from the signs alone (the estimator of 1-bit quantisation
-// schemes such as RaBitQ), a being q - c, q / |q| - c or q:
+// The sketch of y = x' - c keeps the signs of `bits` coordinates of y, plus
+// |y| as a float, the code's alignment alpha = <s / sqrt(B), u> (u: the B
+// kept coordinates, normalised; s: their signs) quantised to a byte, and for
+// Dot <x, c>.  x' is x itself (Euclidean, Dot) or x / |x| (Angular); c is the
+// data's center, the mean of the x' (real data is rarely centerd on the
+// origin: pixel values are all positive, text embeddings share a common
+// direction, and signs of uncenterd vectors say little).  Which coordinates:
+//   - bits >= dim: RaBitQ's 1-bit code.  The coordinates of R y, R a random
+//     rotation of R^M (M the smallest power of two >= bits; y padded with
+//     zeros): three rounds of random sign flips and a fast Walsh-Hadamard
+//     transform, O(M log M).  The query's rotated coordinates v stay exact,
+//     and <v, s> / (sqrt(B) alpha) estimates <v, u> = <a, y> / |y| without
+//     bias, with an error of order sqrt(1 - alpha^2) / (alpha sqrt(B));
+//     dividing by the item's own alpha instead of its expectation
+//     sqrt(2 / pi) is what makes it unbiased per item.
+//   - bits < dim: `bits` random +-1 projections of y (a rotation truncated to
+//     fewer coordinates than the vector has measured worse: on Fashion-MNIST,
+//     784-d at 128 bits, dot_ops recall@10 at search_k 500 fell from 0.95 to
+//     0.89), with the fixed factor sqrt(pi / 2) (E[p(a) sign(p(y))] =
+//     sqrt(2 / pi) <a, y> / |y| for Gaussian-like projections); alpha is
+//     stored but unused.
+// Either way the rows come from a seed, so every backend rebuilds the same
+// ones.  The estimate of <a, x' - c>, for a = q - c, q / |q| - c or q, gives:
 //   Euclidean  |q - x|^2 = |q - c|^2 + |x - c|^2 - 2 <q - c, x - c>
 //   Angular    cos(q, x) = <q' - c, x' - c> + <q', c> + <x', c> - |c|^2,
 //              with <x', c> = (1 + |c|^2 - |x' - c|^2) / 2
 //   Dot        <q, x>    = <q - c, x - c> + <q, c> + <x, c> - |c|^2,
 //              with <x, c> stored too
+// On 128-d clustered data (test_sketch.cpp) the true 10 nearest of 3,000
+// items are among the best 60 estimates 0.97-0.99 of the time with the
+// rotation, against 0.94-0.96 with 128 random +-1 projections.
 //
 // Estimates order candidates only: exact distances decide what is returned.
 #pragma once
@@ -42,26 +57,32 @@ constexpr uint32_t kMaxSketchBits = 512;
 // sketch() and Query work on stack copies of a vector: sketches exist for
 // spaces of at most this many dimensions (more than an index can hold).
 constexpr uint32_t kMaxSketchDim = 4096;
+// The rotation pads to a power of two: at most this many coordinates.
+constexpr uint32_t kMaxRotated = 4096;
+static_assert(kMaxRotated >= kMaxSketchDim && kMaxRotated >= kMaxSketchBits, "padding fits");
+// Rounds of sign flips and Walsh-Hadamard transforms in the rotation (one
+// round mixes poorly for inputs concentrated on few coordinates).
+constexpr int kRotationRounds = 3;
 
 class Sketcher {
 public:
     // Sketches for `space` with `bits` projections (a multiple of 8), drawn
     // from `seed`, around `center` (space.dim floats, see center_of).
     Sketcher(const Space &space, uint32_t bits, uint64_t seed, const float *center);
-    // The projections of `like` (shared, not drawn again) around another
-    // center: the sketcher of another index built with the same options,
-    // such as another partition of one partitioned index.
+    // The rotation or projections of `like` (shared, not drawn again) around
+    // another center: the sketcher of another index built with the same
+    // options, such as another partition of one partitioned index.
     Sketcher(const Sketcher &like, const float *center);
 
-    // Whether this sketcher's projections are the ones (space, bits, seed)
-    // would draw.
+    // Whether this sketcher's rotation or projections are the ones
+    // (space, bits, seed) would draw.
     bool draws(const Space &space, uint32_t bits, uint64_t seed) const
     {
         return space_.dim == space.dim && space_.metric == space.metric && bits_ == bits && seed_ == seed;
     }
-    // Memory held: its own (center and tables), and the projections it
-    // may share with other sketchers.
-    size_t own_bytes() const { return (center_.size() + row_dot_c_.size()) * sizeof(float) + sizeof(*this); }
+    // Memory held: its own (center), and the rotation or projections it may
+    // share with other sketchers.
+    size_t own_bytes() const { return center_.size() * sizeof(float) + sizeof(*this); }
     size_t projection_bytes() const { return rows_->size() * sizeof(float); }
     const void *projection_id() const { return rows_.get(); }
 
@@ -93,10 +114,10 @@ public:
     private:
         Metric metric_ = Metric::Euclidean;
         uint32_t bytes_ = 0;                     // sign bytes
-        float scale_ = 0.0f;                     // sqrt(pi/2) / bits
         float constant_ = 0.0f;                  // the query's terms of the formulas above
         float c_sq_ = 0.0f;                      // |c|^2 (Angular)
-        float table_[kMaxSketchBits / 8 * 256];  // [byte][value]: sum of +-p(q) over its 8 bits
+        float inv_alpha_[256];                   // scale / alpha for each quantised alpha (0 for 0)
+        float table_[kMaxSketchBits / 8 * 256];  // [byte][value]: sum of +-v over its 8 bits
     };
 
     // Whether sketches can be made for this space: float metrics whose
@@ -109,20 +130,21 @@ public:
     static uint32_t default_bits(const Space &space);
 
 private:
-    // The bits_ projections of y (minus those of c when centered).
-    void project(const float *y, bool centered, float *out) const noexcept;
-    // x' (see above): x itself, or x / |x| written to buf for Angular.
-    const float *prime(const float *x, float *buf) const noexcept;
-
-    void set_center(const float *center);
+    // The coordinates whose signs a code keeps, for a vector x: R (x' - c)
+    // (padded_ values) when rotated_, else the bits_ projections of x' - c;
+    // returns |x' - c|.
+    float transform(const float *x, float *out) const noexcept;
 
     Space space_;
     uint32_t bits_;
+    bool rotated_;     // bits_ >= dim: a rotation, else random projections
+    uint32_t padded_;  // M: a power of two >= dim and >= bits (rotated_), else dim
     uint64_t seed_;
-    std::shared_ptr<const std::vector<float>> rows_;  // bits_ x dim, entries +-1
-    std::vector<float> center_;                       // dim
-    std::vector<float> row_dot_c_;                    // rows . c
-    float c_sq_ = 0.0f;                               // |c|^2
+    // rotated_: kRotationRounds x M sign flips, entries +-1 / sqrt(M); else
+    // bits_ x dim projections, entries +-1.  Shared by sketchers of one seed.
+    std::shared_ptr<const std::vector<float>> rows_;
+    std::vector<float> center_;  // dim
+    float c_sq_ = 0.0f;          // |c|^2
 };
 
 }  // namespace annoy::core

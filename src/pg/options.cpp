@@ -10,7 +10,7 @@ extern "C" {
 namespace annoy::pg {
 
 int search_k_setting = -1;
-int sketch_factor_setting = 6;
+int sketch_factor_setting = -1;
 
 static relopt_kind options_kind;
 
@@ -36,8 +36,9 @@ void define_options()
                             "Candidates an annoy index scan ranks by their sketches per item it scores exactly.",
                             "Only for indexes with sketches.  The scan gathers sketch_factor x search_k candidates, "
                             "then computes the exact distance of the search_k most promising; 1 scores every "
-                            "candidate gathered.",
-                            &sketch_factor_setting, 6, 1, 100, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+                            "candidate gathered; -1 = automatic (12 when the sketches have a bit per dimension, "
+                            "else 6).",
+                            &sketch_factor_setting, -1, -1, 100, PGC_USERSET, 0, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("annoy");
 }
 

@@ -34,11 +34,12 @@ extern int search_k_setting;
 // The automatic budget for an index of n items: max(1000, 8 * sqrt(n))
 // items scored, or with sketches (which pick the items worth scoring)
 // max(250, 3 * sqrt(n)).  It grows slowly with the index, as the candidates
-// a forest must examine for a given recall do.  Measured at default options
-// (1,000 queries), recall@10 without sketches about 0.996 on Fashion-MNIST
-// (60,000 x 784, budget 1,960) and 0.95 on GloVe (100,000 x 100, angular,
-// budget 2,530), the harder set; with sketches 0.99 (budget 735) and 0.97
-// (budget 949) at two to three times the queries/s.
+// a forest must examine for a given recall do, and aims for recall@10 of
+// about 0.97-0.99, never below 0.95 on the sets measured.  With sketches, at
+// n_trees 5 and 10 (make bench, 1,000 queries): Fashion-MNIST (60,000 x 784,
+// budget 735) 0.996; GloVe-100k (100-d, angular, budget 949) 0.992 and 0.984;
+// GloVe's full 331,479 words (budget 1,727) 0.957 and 0.970: the hardest
+// set, where the candidates needed grow faster than sqrt(n).
 inline double automatic_search_k(double n, bool sketched)
 {
     double root = std::sqrt(std::max(n, 1.0));
@@ -46,9 +47,8 @@ inline double automatic_search_k(double n, bool sketched)
 }
 
 // annoy.sketch_factor: with sketches, a scan ranks this many candidates per
-// item it scores exactly (1: sketches unused).  Default 6: at equal recall
-// 4 to 8 were within 10% of each other on Fashion-MNIST (4 best) and GloVe
-// (8 best).
+// item it scores exactly (1: sketches unused; -1 or 0: automatic, see
+// effective_sketch_factor).
 extern int sketch_factor_setting;
 
 // The sketch_bits option resolved for an index of this space: explicit bits
@@ -60,6 +60,21 @@ uint32 resolved_sketch_bits(Relation index, const IndexOptions &opts, const core
 
 // The most entries a leaf with sketches of sketch_bytes each can hold.
 int max_leaf_entries(int sketch_bytes);
+
+// The sketch factor a scan uses on an index whose sketches have `bits` bits
+// for vectors of `dim` dimensions.  Automatic: 12 when the code has a bit
+// for every dimension (its only error is the 1-bit quantisation's, of order
+// 1 / sqrt(bits)), 6 when it has fewer (a random projection to fewer
+// dimensions adds an error of its own, and more candidates then bring more
+// noise than neighbours).  Measured at equal recall 0.95-0.99: GloVe-100k
+// (100-d, 128 bits) 12-16 scored 30-40% fewer vectors than 6 for the same
+// queries/s or better; Fashion-MNIST (784-d, 128 bits) 6 beat 10 and 16.
+inline int effective_sketch_factor(uint32 bits, uint32 dim)
+{
+    if (sketch_factor_setting > 0)
+        return sketch_factor_setting;
+    return bits >= dim ? 12 : 6;
+}
 
 // The budget a scan uses, for an index of about n items.
 inline double effective_search_k(double n, bool sketched)

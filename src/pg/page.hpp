@@ -25,9 +25,12 @@ namespace annoy::pg {
 
 constexpr uint32 kMagic = 0x414E4E59;  // "ANNY"
 // Bump when the on-disk format changes; older indexes must be REINDEXed.
+// 4: meta page checksum.
 // 5: vectors beyond one page continue in chunk tuples; split hyperplanes in
 // 8 or 4 bits when half precision does not fit (plane_codec.hpp).
-constexpr uint32 kLayoutVersion = 5;
+// 6: RaBitQ sketches for sketches with a bit per dimension (one alignment
+// byte more per leaf entry).
+constexpr uint32 kLayoutVersion = 6;
 constexpr BlockNumber kMetaBlock = 0;
 constexpr uint16 kPageId = 0xFF8A;  // identifies our pages (pg_filedump etc.)
 

@@ -147,6 +147,7 @@ struct ScanState {
     // buf->pending, with their estimated distances, until chosen for scoring.
     bool use_sketch;
     int sketch_bytes;
+    size_t factor;       // candidates ranked per item scored (effective_sketch_factor)
     size_t gathered;     // candidates ranked so far
     size_t gather_stop;  // rank this many before scoring the batch
 
@@ -412,7 +413,7 @@ bool exhausted(const ScanState *so)
 void next_batch(ScanState *so)
 {
     so->next_stop = so->examined > SIZE_MAX - so->budget ? SIZE_MAX : so->examined + so->budget;
-    size_t factor = size_t(sketch_factor_setting);
+    const size_t factor = so->factor;
     so->gather_stop = so->next_stop > SIZE_MAX / factor ? SIZE_MAX : so->next_stop * factor;
 }
 
@@ -481,9 +482,12 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
         MemoryContextSwitchTo(old);
     }
     // Sketch ranking, if the index has sketches and it is not turned off.
-    if (so->query != nullptr && sketch_factor_setting > 1) {
+    so->factor = 1;
+    const int factor = effective_sketch_factor(so->meta->sketch_bits, so->space.dim);
+    if (so->query != nullptr && factor > 1) {
         const core::Sketcher *sketcher = index_sketcher(index, *so->meta);
         if (sketcher != nullptr && sketcher->space().dim == so->space.dim) {
+            so->factor = size_t(factor);
             static_assert(std::is_trivially_destructible_v<core::Sketcher::Query>,
                           "an error may abandon a prepared query without destroying it");
             static_assert(noexcept(so->buf->sketch_query.prepare(*sketcher, so->query)),
