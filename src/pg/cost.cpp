@@ -38,16 +38,17 @@ void cost_estimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *
     // The scan ranks candidates by their sketches when the index has them
     // (scan.cpp): it then scores `budget` items but gathers sketch_factor
     // times as many from the leaves.
-    bool sketched = meta->sketch_bits > 0 && meta->dim > 0 && sketch_factor_setting > 1;
+    const int factor =
+        meta->sketch_bits > 0 && meta->dim > 0 ? effective_sketch_factor(meta->sketch_bits, meta->dim) : 1;
     pfree(meta);
 
     // Items a scan scores before returning its first row; a partition's scan
     // under its parent shares the budget of all the partitions scanned
     // (partition_budget.hpp), as it will when it runs.
     double siblings = planned_sibling_rows(root, index);
-    double budget = partition_search_k(tuples, std::max(siblings, tuples), sketched, opts.n_trees, opts.leaf_size);
+    double budget = partition_search_k(tuples, std::max(siblings, tuples), factor, opts.n_trees, opts.leaf_size);
     double examined = std::min(budget, tuples);
-    double gathered = sketched ? std::min(examined * sketch_factor_setting, tuples) : examined;
+    double gathered = std::min(examined * factor, tuples);
     // Nodes visited: the leaves holding the candidates gathered (about half
     // full) and their parents, plus one split per tree level on the paths to
     // them.
@@ -68,7 +69,7 @@ void cost_estimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *
     // Each item scored and node visited costs a tuple; each candidate
     // ranked by its sketch an operator.
     Cost cost = fetched * spc_seq_page_cost + (examined + nodes) * (cpu_index_tuple_cost + cpu_operator_cost) +
-                (sketched ? gathered * cpu_operator_cost : 0.0);
+                (factor > 1 ? gathered * cpu_operator_cost : 0.0);
     // All the work happens before the first row is returned.
     *startup_cost = cost;
     *total_cost = cost;

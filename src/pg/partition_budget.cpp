@@ -12,15 +12,17 @@ extern "C" {
 
 namespace annoy::pg {
 
-double partition_search_k(double own, double total, bool sketched, int n_trees, int leaf_size) noexcept
+double partition_search_k(double own, double total, int sketch_factor, int n_trees, int leaf_size) noexcept
 {
+    const bool sketched = sketch_factor > 1;
     own = std::max(own, 1.0);
     double alone = effective_search_k(own, sketched);
     if (total <= own)
         return alone;
     double share = effective_search_k(total, sketched) * own / total;
-    double leaf_items = std::max(1.0, leaf_size / 2.0);
-    double one_leaf_per_tree = n_trees * leaf_items / (sketched ? std::max(1, sketch_factor_setting) : 1);
+    // Candidates ranked: a full leaf's worth per tree (leaves are half full, so
+    // about two leaves of each tree), whatever the sketch factor.
+    double one_leaf_per_tree = n_trees * std::max(1.0, double(leaf_size)) / std::max(1, sketch_factor);
     return std::max(1.0, std::min(alone, std::max(share, one_leaf_per_tree)));
 }
 

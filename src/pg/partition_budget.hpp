@@ -19,13 +19,14 @@ namespace annoy::pg {
 
 // The budget of one scan over `own` of the `total` items that the sibling
 // scans of one query search together, for an index of n_trees trees of
-// leaf_size.  With total <= own (no siblings) this is effective_search_k(own).
+// leaf_size, ranking sketch_factor candidates per item scored (1: no sketch
+// ranking; effective_sketch_factor resolves it).  With total <= own (no siblings) this is effective_search_k(own).
 // Otherwise it is the scan's share of effective_search_k(total), but never
-// less than what reaches about one leaf in every tree (below that the forest
-// degenerates into one tree: leaf_size / 2 items per leaf, a leaf's worth of
-// sketch-ranked candidates per item scored), and never more than the
+// less than what gathers leaf_size candidates from every tree (below that the
+// forest degenerates into one tree; leaves are about half full, so that is
+// about two leaves of each), and never more than the
 // partition alone would get.
-double partition_search_k(double own, double total, bool sketched, int n_trees, int leaf_size) noexcept;
+double partition_search_k(double own, double total, int sketch_factor, int n_trees, int leaf_size) noexcept;
 
 // The planner's view: of the partitioned table the index's relation belongs
 // to (as a partition scanned through its parent), the rows of all its leaf

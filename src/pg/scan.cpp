@@ -502,7 +502,7 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
     so->budget = so->query == nullptr
                      ? SIZE_MAX
                      : size_t(partition_search_k(double(so->n_items), double(so->n_items) / so->merged_share,
-                                                 so->use_sketch, int(so->meta->n_trees), int(so->meta->leaf_size)));
+                                                 int(so->factor), int(so->meta->n_trees), int(so->meta->leaf_size)));
 }
 
 bool get_tuple(IndexScanDesc scan, ScanDirection dir)
