@@ -164,30 +164,31 @@ NodeView read_node(Relation index, Page page, const TupleRef &ref, int tree, con
     return v;
 }
 
-ItemTupleHeader *read_item(Relation index, Page page, const TupleRef &ref, const IndexShape &shape)
+// An item or chunk tuple (they share ItemTupleHeader) of the given kind, or
+// nullptr when the slot was freed (and maybe reused) after the reference was
+// read, or the tuple is flagged dead.
+static ItemTupleHeader *read_vector_tuple(Relation index, Page page, const TupleRef &ref, const IndexShape &shape,
+                                          uint8 kind)
 {
     Size size;
     char *tuple = referenced_tuple(index, page, ref, &size);
-    if (tuple == nullptr || uint8(tuple[0]) != kItemTuple)
-        return nullptr;  // freed (and maybe reused) after the reference was read
+    if (tuple == nullptr || uint8(tuple[0]) != kind)
+        return nullptr;
     const char *defect = tuple_defect(tuple, size, shape);
     if (unlikely(defect != nullptr))
         tuple_corrupted(index, ref, -1, defect);
-    auto *item = reinterpret_cast<ItemTupleHeader *>(tuple);
-    return (item->flags & kItemDead) ? nullptr : item;
+    auto *header = reinterpret_cast<ItemTupleHeader *>(tuple);
+    return (header->flags & kItemDead) ? nullptr : header;
+}
+
+ItemTupleHeader *read_item(Relation index, Page page, const TupleRef &ref, const IndexShape &shape)
+{
+    return read_vector_tuple(index, page, ref, shape, kItemTuple);
 }
 
 ItemTupleHeader *read_chunk(Relation index, Page page, const TupleRef &ref, const IndexShape &shape)
 {
-    Size size;
-    char *tuple = referenced_tuple(index, page, ref, &size);
-    if (tuple == nullptr || uint8(tuple[0]) != kChunkTuple)
-        return nullptr;  // freed (and maybe reused) after the reference was read
-    const char *defect = tuple_defect(tuple, size, shape);
-    if (unlikely(defect != nullptr))
-        tuple_corrupted(index, ref, -1, defect);
-    auto *chunk = reinterpret_cast<ItemTupleHeader *>(tuple);
-    return (chunk->flags & kItemDead) ? nullptr : chunk;
+    return read_vector_tuple(index, page, ref, shape, kChunkTuple);
 }
 
 void store_plane(const core::Space &space, SplitTupleHeader *split, const float *normal)
