@@ -75,12 +75,6 @@ for v in QUERIES WARMUP EXACT_QUERIES INSERTS CLIENTS; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "run_bench.sh: $v must be a positive integer" >&2; exit 2; }
 done
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { printf 'run_bench.sh: ERROR: %s\n' "$*" >&2; exit 1; }
-since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
-field() { echo "$2" | cut -d' ' -f"$1"; }
-psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
-psql_v() { psql -X -q -v ON_ERROR_STOP=1 -At -c "$1"; }
 apt_install() {
     [[ $(id -u) -eq 0 ]] || die "missing $*; run as root to install it"
     log "installing $*"
@@ -90,12 +84,11 @@ apt_install() {
     } || { cat /tmp/annoy-bench-apt.log >&2; die "apt-get install $* failed"; }
 }
 
-# shellcheck source=datasets.sh
-source "$BENCH/datasets.sh"
+# log, die, psql helpers, the data sets, the cluster and bench_prepare.
+# shellcheck source=common.sh
+source "$BENCH/common.sh"
 # shellcheck source=measure.sh
 source "$BENCH/measure.sh"
-# shellcheck source=../tools/cluster.sh
-source "$REPO/test/tools/cluster.sh"
 
 t_all=$EPOCHREALTIME
 log "dependencies"
@@ -104,12 +97,7 @@ command -v gnuplot >/dev/null || apt_install gnuplot-nox
 command -v python3 >/dev/null || apt_install python3
 
 log "build and install the extension"
-make -s -C "$REPO" -j2 >/dev/null
-make -s -C "$REPO" install >/dev/null
-mkdir -p "$OUT" "$CACHE"
-CLIENT=$OUT/bench_client
-g++ -O3 -march=native -std=c++17 -pthread -I"$(pg_config --includedir)" \
-    "$BENCH/bench_client.cpp" -o "$CLIENT" -L"$(pg_config --libdir)" -lpq
+bench_prepare
 
 log "cluster in $CLUSTER"
 settings=("shared_buffers = 4GB" "maintenance_work_mem = 4GB" "max_parallel_maintenance_workers = 1" "jit = off")
