@@ -1,6 +1,14 @@
 // amcostestimate: what an ordered scan costs, so the planner prefers the
 // index over a full sort on large tables but not on tiny ones, and never
 // uses it without ORDER BY <distance operator>.
+//
+// WHERE conditions on filter columns (columns 2.. of a multi-column index)
+// are index quals: the scan tests them on each leaf entry it walks and counts
+// only the entries that pass against its budget.  So a selective filter does
+// not change how many vectors are scored, but the walk reads about
+// 1 / selectivity times as many entries to find them, up to the whole forest;
+// past some selectivity a btree on the filter column plus a sort of the
+// matching rows is cheaper, and the planner should take it.
 #include "am.hpp"
 #include "partition_budget.hpp"
 
@@ -47,12 +55,35 @@ void cost_estimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *
     // (partition_budget.hpp), as it will when it runs.
     double siblings = planned_sibling_rows(root, index);
     double budget = partition_search_k(tuples, std::max(siblings, tuples), factor, opts.n_trees, opts.leaf_size);
-    double examined = std::min(budget, tuples);
-    double gathered = std::min(examined * factor, tuples);
-    // Nodes visited: the leaves holding the candidates gathered (about half
+    // Filter quals: the fraction of the index's rows that pass them (the
+    // scan's budget counts those only), and the fraction of the table's rows
+    // the path returns (with a partial index's predicate, as
+    // genericcostestimate computes it).  Without quals the path claims every
+    // row, as it always did.
+    List *quals = get_quals_from_indexclauses(path->indexclauses);
+    Selectivity filter_sel = 1.0;
+    Selectivity table_sel = 1.0;
+    if (quals != NIL) {
+        filter_sel = clauselist_selectivity(root, quals, index->rel->relid, JOIN_INNER, nullptr);
+        table_sel = clauselist_selectivity(root, add_predicate_to_index_quals(index, quals), index->rel->relid,
+                                           JOIN_INNER, nullptr);
+    }
+    filter_sel = std::clamp(filter_sel, 1.0 / tuples, 1.0);
+    const double passing = std::max(1.0, tuples * filter_sel);
+    const double forest_entries = std::max(1, opts.n_trees) * tuples;
+
+    double examined = std::min(budget, passing);
+    double gathered = std::min(examined * factor, passing);
+    // Leaf entries the walk reads to gather that many passing candidates:
+    // about gathered / selectivity, or the whole forest when fewer rows pass
+    // than the scan wants (it cannot fill its budget and walks to the end).
+    double walked = quals == NIL                   ? gathered
+                    : budget * factor >= passing ? forest_entries
+                                                 : std::min(forest_entries, gathered / filter_sel);
+    // Nodes visited: the leaves holding the entries walked (about half
     // full) and their parents, plus one split per tree level on the paths to
     // them.
-    double leaves = std::max(1.0, gathered / std::max(1.0, opts.leaf_size / 2.0));
+    double leaves = std::max(1.0, walked / std::max(1.0, opts.leaf_size / 2.0));
     double depth = std::max(1.0, std::log2(tuples / std::max(1.0, opts.leaf_size / 2.0)));
     double nodes = leaves * 2.0 + opts.n_trees * depth;
 
@@ -67,13 +98,15 @@ void cost_estimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *
     double fetched = index_pages_fetched(examined + nodes, BlockNumber(index_pages), index_pages, root);
 
     // Each item scored and node visited costs a tuple; each candidate
-    // ranked by its sketch an operator.
+    // ranked by its sketch an operator, and so does each filter qual on
+    // each entry walked.
     Cost cost = fetched * spc_seq_page_cost + (examined + nodes) * (cpu_index_tuple_cost + cpu_operator_cost) +
-                (factor > 1 ? gathered * cpu_operator_cost : 0.0);
+                (factor > 1 ? gathered * cpu_operator_cost : 0.0) +
+                walked * list_length(quals) * cpu_operator_cost;
     // All the work happens before the first row is returned.
     *startup_cost = cost;
     *total_cost = cost;
-    *selectivity = 1.0;
+    *selectivity = table_sel;
     *correlation = 0;
     *pages = fetched;
     (void)loop_count;
