@@ -13,8 +13,12 @@
 //   query  --table T --queries Q --op OP --type real[]|vector --nq N [--warmup W]
 //          [--k 10] [--gt FILE] [--clients C] [--set name=value]... [--expect-index NAME|none]
 //          [--floor]   (--floor: time `SELECT $1::type IS NULL`, the client + executor alone)
+//          [--where EXPR [--param COL]] [--gt-table G]
 //          runs `SELECT id FROM T ORDER BY v OP $1 LIMIT k` for N queries per
-//          client, prints "recall qps p50_ms p99_ms forced"
+//          client, prints "recall qps p50_ms p99_ms forced"; with --where,
+//          `SELECT id FROM T t WHERE EXPR ORDER BY ...`, EXPR's $2 being query
+//          i's value of column COL of Q (as text); --gt-table reads the true
+//          answers from G (qid int, ids int[], dists float8[]) instead of --gt
 //   insert --table T --queries Q --type real[]|vector --n N --id-start I
 //          N single-row INSERTs, each its own transaction; prints "rows_per_s seconds"
 //
@@ -564,11 +568,17 @@ int cmd_gt(const Args &a)
 // Recall@k of one result: a returned id is a hit if it is among the true
 // neighbours whose distance is at most the k-th true distance (so ties at the
 // k-th distance count, as datasets.md asks).  Ids beyond the stored top-K are
-// misses.
+// misses.  When fewer than k rows exist (a filter matching few rows; padded
+// with id -1), the fraction of those found.
 double recall_one(const GroundTruth &g, int qi, const std::vector<int32_t> &got, int k)
 {
     const int32_t *ids = &g.ids[size_t(qi) * g.k];
     const float *dist = &g.dist[size_t(qi) * g.k];
+    int exist = int(std::count_if(ids, ids + std::min(k, g.k), [](int32_t id) { return id >= 0; }));
+    if (exist == 0)
+        return 1.0;
+    if (exist < k)
+        k = exist;
     float kth = dist[std::min(k, g.k) - 1];
     float limit = kth + 1e-5f * std::fabs(kth) + 1e-6f;  // float rounding on either side
     int hits = 0;
@@ -579,6 +589,44 @@ double recall_one(const GroundTruth &g, int qi, const std::vector<int32_t> &got,
                 break;
             }
     return double(std::min(hits, k)) / k;
+}
+
+// The true answers of filtered queries, from a table the caller computed with
+// an exact plan: (qid int, ids int[], dists float8[]), dists ascending.  Rows
+// with fewer than k answers (filters matching fewer rows) are padded with
+// id -1 at infinite distance, so they count as misses only when the index
+// returns fewer rows than exist.
+GroundTruth gt_from_table(PGconn *c, const std::string &table, const Vectors &q, int nq, int k)
+{
+    GroundTruth g;
+    g.nq = nq;
+    g.k = k;
+    PGresult *r = PQexec(c, ("SELECT qid, array_length(ids, 1), array_to_string(ids, ' '), array_to_string(dists, ' ') "
+                             "FROM " + ident(table) + " ORDER BY qid LIMIT " + std::to_string(nq))
+                                .c_str());
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) < nq)
+        die("ground truth table " + table + " misses queries: " + PQerrorMessage(c));
+    for (int i = 0; i < nq; i++) {
+        if (std::atol(PQgetvalue(r, i, 0)) != q.ids[size_t(i)])
+            die("ground truth table " + table + " does not match the queries");
+        g.qids.push_back(q.ids[size_t(i)]);
+        const char *ip = PQgetvalue(r, i, 2), *dp = PQgetvalue(r, i, 3);
+        int m = PQgetisnull(r, i, 1) ? 0 : int(std::atol(PQgetvalue(r, i, 1)));
+        for (int j = 0; j < k; j++) {
+            char *end;
+            if (j < m) {
+                g.ids.push_back(int32_t(std::strtol(ip, &end, 10)));
+                ip = end;
+                g.dist.push_back(std::strtof(dp, &end));
+                dp = end;
+            } else {
+                g.ids.push_back(-1);
+                g.dist.push_back(INFINITY);
+            }
+        }
+    }
+    PQclear(r);
+    return g;
 }
 
 // ---------------------------------------------------------------- query
@@ -619,8 +667,10 @@ int cmd_query(const Args &a)
     if (int(q.size()) < nq)
         nq = int(q.size());
     GroundTruth g;
-    bool have_gt = !floor && a.flag("gt");
-    if (have_gt) {
+    bool have_gt = !floor && (a.flag("gt") || a.flag("gt-table"));
+    if (have_gt && a.flag("gt-table")) {
+        g = gt_from_table(c0, a.get("gt-table"), q, nq, k);
+    } else if (have_gt) {
         if (!read_gt(a.get("gt"), g))
             die("cannot read ground truth " + a.get("gt"));
         if (g.nq < nq || !std::equal(g.qids.begin(), g.qids.begin() + nq, q.ids.begin()))
@@ -629,10 +679,27 @@ int cmd_query(const Args &a)
     std::vector<std::string> params(q.size());
     for (size_t i = 0; i < q.size(); i++)
         params[i] = encode(q.row(i), q.dim, as_vector);
+    // Filtered queries: WHERE EXPR, with query i's filter value (text) as $2.
+    std::string where = a.get("where", "");
+    std::vector<std::string> filter_values;
+    if (a.flag("param")) {
+        PGresult *r = PQexec(c0, ("SELECT " + ident(a.get("param")) + "::text FROM " + ident(a.get("queries")) +
+                                  " ORDER BY id LIMIT " + std::to_string(q.size()))
+                                     .c_str());
+        if (PQresultStatus(r) != PGRES_TUPLES_OK || size_t(PQntuples(r)) != q.size())
+            die("cannot read the filter values: " + std::string(PQerrorMessage(c0)));
+        for (int i = 0; i < PQntuples(r); i++)
+            filter_values.push_back(PQgetvalue(r, i, 0));
+        PQclear(r);
+    }
+    const int nparams = filter_values.empty() ? 1 : 2;
 
     std::string sql =
         floor ? "SELECT $1::" + type + " IS NULL"
-              : "SELECT id FROM " + table + " ORDER BY v " + op + " $1::" + type + " LIMIT " + std::to_string(k);
+        : where.empty()
+            ? "SELECT id FROM " + table + " ORDER BY v " + op + " $1::" + type + " LIMIT " + std::to_string(k)
+            : "SELECT id FROM " + table + " t WHERE " + where + " ORDER BY v " + op + " $1::" + type + " LIMIT " +
+                  std::to_string(k);
     std::vector<std::string> sets = a.sets;
 
     // Check the plan once: an index sweep that silently ran as a sequential
@@ -640,9 +707,9 @@ int cmd_query(const Args &a)
     // index on its own, say so and force it (that is itself a finding).
     bool forced = false;
     auto plan = [&](PGconn *c) {
-        const char *vals[1] = {params[0].data()};
-        int lens[1] = {int(params[0].size())}, fmts[1] = {1};
-        PGresult *r = PQexecParams(c, ("EXPLAIN " + sql).c_str(), 1, nullptr, vals, lens, fmts, 0);
+        const char *vals[2] = {params[0].data(), nparams > 1 ? filter_values[0].c_str() : nullptr};
+        int lens[2] = {int(params[0].size()), 0}, fmts[2] = {1, 0};
+        PGresult *r = PQexecParams(c, ("EXPLAIN " + sql).c_str(), nparams, nullptr, vals, lens, fmts, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK)
             die("EXPLAIN: " + std::string(PQerrorMessage(c)));
         std::string text;
@@ -662,11 +729,15 @@ int cmd_query(const Args &a)
         if (p.find("Index Scan") != std::string::npos || p.find("Index Only Scan") != std::string::npos)
             die("expected an exact scan, but the plan is:\n" + p);
     } else if (!floor && !expect_index.empty()) {
-        std::string want = "Index Scan using " + expect_index + " ";
+        // An index scan of it, or (a btree on a filter column) a bitmap scan.
+        std::string want = "Index Scan using " + expect_index + " ", bitmap = "Bitmap Index Scan on " + expect_index;
+        auto uses = [&](const std::string &p) {
+            return p.find(want) != std::string::npos || p.find(bitmap) != std::string::npos;
+        };
         std::string p = plan(c0);
-        if (p.find(want) == std::string::npos) {
+        if (!uses(p)) {
             exec(c0, "SET enable_seqscan = off");
-            if (plan(c0).find(want) == std::string::npos)
+            if (!uses(plan(c0)))
                 die("the plan does not use index " + expect_index + ":\n" + p);
             std::fprintf(stderr, "bench_client: NOTE: the planner did not choose %s by itself (%s); forced it\n",
                          expect_index.c_str(), sets.empty() ? "" : sets.back().c_str());
@@ -694,9 +765,9 @@ int cmd_query(const Args &a)
         PGconn *c = connect();
         std::vector<int32_t> ids;
         auto run = [&](size_t qi) {  // one execution of the prepared query; ids -> `ids`
-            const char *vals[1] = {params[qi].data()};
-            int lens[1] = {int(params[qi].size())}, fmts[1] = {1};
-            PGresult *r = PQexecPrepared(c, "q", 1, vals, lens, fmts, 0);
+            const char *vals[2] = {params[qi].data(), nparams > 1 ? filter_values[qi].c_str() : nullptr};
+            int lens[2] = {int(params[qi].size()), 0}, fmts[2] = {1, 0};
+            PGresult *r = PQexecPrepared(c, "q", nparams, vals, lens, fmts, 0);
             bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
             ids.clear();
             if (ok && !floor)
