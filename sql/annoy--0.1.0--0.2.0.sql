@@ -202,3 +202,90 @@ CREATE OPERATOR CLASS float8_dot_ops FOR TYPE float8[] USING annoy AS
 CREATE OPERATOR CLASS float8_manhattan_ops FOR TYPE float8[] USING annoy AS
     OPERATOR 1 <+> (float8[], float8[]) FOR ORDER BY float_ops,
     FUNCTION 1 annoy_metric_manhattan(internal);
+
+-- Filter columns (0.2.0): the columns after the vector in a multi-column
+-- annoy index, whose values every leaf entry carries so that a scan tests
+-- WHERE conditions on them before ranking candidates:
+--   CREATE INDEX ON docs USING annoy (embedding, tenant_id, labels);
+-- Support function 3 of a filter class names how it stores values (1: as
+-- an integer, exact; 2: a 64-bit hash, rechecked; 3: a 64-bit signature of
+-- an array's elements, rechecked).  Strategies: 1 <, 2 <=, 3 =, 4 >=, 5 >,
+-- 6 &&, 7 @>, 8 <@.  Each class is the DEFAULT for its own type only, so a
+-- vector column never picks one.
+CREATE FUNCTION annoy_filter_integer(internal) RETURNS int4
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION annoy_filter_hash(internal) RETURNS int4
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION annoy_filter_array(internal) RETURNS int4
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- The integers share one family, so that comparisons across their types
+-- (an int4 column with an int8 parameter) use the index too.
+CREATE OPERATOR FAMILY integer_filter_ops USING annoy;
+
+CREATE OPERATOR CLASS int2_filter_ops DEFAULT FOR TYPE int2 USING annoy FAMILY integer_filter_ops AS
+    OPERATOR 1 < (int2, int2), OPERATOR 2 <= (int2, int2), OPERATOR 3 = (int2, int2),
+    OPERATOR 4 >= (int2, int2), OPERATOR 5 > (int2, int2),
+    FUNCTION 3 annoy_filter_integer(internal);
+CREATE OPERATOR CLASS int4_filter_ops DEFAULT FOR TYPE int4 USING annoy FAMILY integer_filter_ops AS
+    OPERATOR 1 < (int4, int4), OPERATOR 2 <= (int4, int4), OPERATOR 3 = (int4, int4),
+    OPERATOR 4 >= (int4, int4), OPERATOR 5 > (int4, int4),
+    FUNCTION 3 annoy_filter_integer(internal);
+CREATE OPERATOR CLASS int8_filter_ops DEFAULT FOR TYPE int8 USING annoy FAMILY integer_filter_ops AS
+    OPERATOR 1 < (int8, int8), OPERATOR 2 <= (int8, int8), OPERATOR 3 = (int8, int8),
+    OPERATOR 4 >= (int8, int8), OPERATOR 5 > (int8, int8),
+    FUNCTION 3 annoy_filter_integer(internal);
+ALTER OPERATOR FAMILY integer_filter_ops USING annoy ADD
+    OPERATOR 1 < (int2, int4), OPERATOR 2 <= (int2, int4), OPERATOR 3 = (int2, int4),
+    OPERATOR 4 >= (int2, int4), OPERATOR 5 > (int2, int4),
+    OPERATOR 1 < (int2, int8), OPERATOR 2 <= (int2, int8), OPERATOR 3 = (int2, int8),
+    OPERATOR 4 >= (int2, int8), OPERATOR 5 > (int2, int8),
+    OPERATOR 1 < (int4, int2), OPERATOR 2 <= (int4, int2), OPERATOR 3 = (int4, int2),
+    OPERATOR 4 >= (int4, int2), OPERATOR 5 > (int4, int2),
+    OPERATOR 1 < (int4, int8), OPERATOR 2 <= (int4, int8), OPERATOR 3 = (int4, int8),
+    OPERATOR 4 >= (int4, int8), OPERATOR 5 > (int4, int8),
+    OPERATOR 1 < (int8, int2), OPERATOR 2 <= (int8, int2), OPERATOR 3 = (int8, int2),
+    OPERATOR 4 >= (int8, int2), OPERATOR 5 > (int8, int2),
+    OPERATOR 1 < (int8, int4), OPERATOR 2 <= (int8, int4), OPERATOR 3 = (int8, int4),
+    OPERATOR 4 >= (int8, int4), OPERATOR 5 > (int8, int4);
+
+CREATE OPERATOR CLASS bool_filter_ops DEFAULT FOR TYPE bool USING annoy AS
+    OPERATOR 3 = (bool, bool),
+    FUNCTION 3 annoy_filter_integer(internal);
+CREATE OPERATOR CLASS date_filter_ops DEFAULT FOR TYPE date USING annoy AS
+    OPERATOR 1 < (date, date), OPERATOR 2 <= (date, date), OPERATOR 3 = (date, date),
+    OPERATOR 4 >= (date, date), OPERATOR 5 > (date, date),
+    FUNCTION 3 annoy_filter_integer(internal);
+CREATE OPERATOR CLASS timestamp_filter_ops DEFAULT FOR TYPE timestamp USING annoy AS
+    OPERATOR 1 < (timestamp, timestamp), OPERATOR 2 <= (timestamp, timestamp),
+    OPERATOR 3 = (timestamp, timestamp), OPERATOR 4 >= (timestamp, timestamp),
+    OPERATOR 5 > (timestamp, timestamp),
+    FUNCTION 3 annoy_filter_integer(internal);
+CREATE OPERATOR CLASS timestamptz_filter_ops DEFAULT FOR TYPE timestamptz USING annoy AS
+    OPERATOR 1 < (timestamptz, timestamptz), OPERATOR 2 <= (timestamptz, timestamptz),
+    OPERATOR 3 = (timestamptz, timestamptz), OPERATOR 4 >= (timestamptz, timestamptz),
+    OPERATOR 5 > (timestamptz, timestamptz),
+    FUNCTION 3 annoy_filter_integer(internal);
+
+CREATE OPERATOR CLASS text_filter_ops DEFAULT FOR TYPE text USING annoy AS
+    OPERATOR 3 = (text, text),
+    FUNCTION 3 annoy_filter_hash(internal);
+CREATE OPERATOR CLASS uuid_filter_ops DEFAULT FOR TYPE uuid USING annoy AS
+    OPERATOR 3 = (uuid, uuid),
+    FUNCTION 3 annoy_filter_hash(internal);
+CREATE OPERATOR CLASS enum_filter_ops DEFAULT FOR TYPE anyenum USING annoy AS
+    OPERATOR 3 = (anyenum, anyenum),
+    FUNCTION 3 annoy_filter_hash(internal);
+
+CREATE OPERATOR CLASS int4_array_filter_ops DEFAULT FOR TYPE int4[] USING annoy AS
+    OPERATOR 6 && (anyarray, anyarray), OPERATOR 7 @> (anyarray, anyarray),
+    OPERATOR 8 <@ (anyarray, anyarray),
+    FUNCTION 3 annoy_filter_array(internal);
+CREATE OPERATOR CLASS int8_array_filter_ops DEFAULT FOR TYPE int8[] USING annoy AS
+    OPERATOR 6 && (anyarray, anyarray), OPERATOR 7 @> (anyarray, anyarray),
+    OPERATOR 8 <@ (anyarray, anyarray),
+    FUNCTION 3 annoy_filter_array(internal);
+CREATE OPERATOR CLASS text_array_filter_ops DEFAULT FOR TYPE text[] USING annoy AS
+    OPERATOR 6 && (anyarray, anyarray), OPERATOR 7 @> (anyarray, anyarray),
+    OPERATOR 8 <@ (anyarray, anyarray),
+    FUNCTION 3 annoy_filter_array(internal);

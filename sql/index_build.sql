@@ -46,11 +46,12 @@ SELECT opcname, amvalidate(oid) AS valid FROM pg_opclass WHERE opcname = 'bad_no
 SELECT opcname, amvalidate(oid) AS valid FROM pg_opclass WHERE opcname = 'bad_sort';
 SELECT opcname, amvalidate(oid) AS valid FROM pg_opclass WHERE opcname = 'bad_twoops';
 SELECT opcname, amvalidate(oid) AS valid FROM pg_opclass WHERE opcname = 'bad_signature';
--- Only support functions 1 (metric) and 2 (input format) exist.
+-- Only support functions 1 (metric), 2 (input format) and 3 (a filter
+-- class's storage) exist.
 CREATE OPERATOR CLASS bad_func2 FOR TYPE real[] USING annoy AS
     OPERATOR 1 <-> (real[], real[]) FOR ORDER BY float_ops,
     FUNCTION 1 annoy_metric_euclidean(internal),
-    FUNCTION 3 annoy_metric_angular(internal);
+    FUNCTION 4 annoy_metric_angular(internal);
 -- An index needs support function 1.
 CREATE TABLE t_opc (v real[]);
 CREATE INDEX t_opc_bad ON t_opc USING annoy (v bad_nofunc);
@@ -295,7 +296,9 @@ DROP INDEX t_one_l2;
 SELECT count(*) AS leftover_indexes FROM pg_class WHERE relname = 't_bad';
 
 -- What an annoy index cannot be.
-CREATE INDEX t_bad ON t_many USING annoy (v, id);
+-- (Further columns are filter columns, sql/filtered_scan.sql; a second
+-- vector is not one.)
+CREATE INDEX t_bad ON t_many USING annoy (v, v);
 CREATE UNIQUE INDEX t_bad ON t_many USING annoy (v);
 CREATE INDEX t_bad ON t_many USING annoy (id);
 CREATE INDEX t_bad ON t_many USING annoy (v) INCLUDE (id);

@@ -33,7 +33,7 @@ void grow(BuildState &st, const core::BuildParams &params)
 {
     size_t cap = st.cap ? st.cap * 2 : 1024;
     // Sketches (at most this many bytes a row) are made after loading.
-    size_t per_row = st.vector_bytes + sizeof(ItemPointerData) + sizeof(TupleRef) +
+    size_t per_row = st.vector_bytes + sizeof(ItemPointerData) + sizeof(TupleRef) + size_t(st.payload_bytes) +
                      core::Sketcher::sketch_bytes(st.space, core::kMaxSketchBits);
     size_t needed = cap * per_row + core::forest_memory_estimate(st.space, cap, params);
     if (needed > st.mem_limit) {
@@ -52,8 +52,22 @@ void grow(BuildState &st, const core::BuildParams &params)
         st.vectors = static_cast<char *>(repalloc_huge(st.vectors, cap * st.vector_bytes));
         st.heap_tids = static_cast<ItemPointerData *>(repalloc_huge(st.heap_tids, cap * sizeof(ItemPointerData)));
     }
+    grow_payloads(st, cap);
     st.cap = cap;
 }
+
+}  // namespace
+
+void grow_payloads(BuildState &st, size_t cap)
+{
+    if (st.payload_bytes == 0)
+        return;
+    size_t bytes = cap * size_t(st.payload_bytes);
+    st.payloads = static_cast<uint8 *>(st.payloads == nullptr ? palloc_extended(bytes, MCXT_ALLOC_HUGE)
+                                                               : repalloc_huge(st.payloads, bytes));
+}
+
+namespace {
 
 struct LoadContext {
     BuildState *st;
@@ -70,6 +84,8 @@ void build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull
 
     MemoryContext old = MemoryContextSwitchTo(lc.row_cxt);
     RawVector v = index_vector(index, st.space.metric, values[0]);
+    if (st.payload_bytes > 0)
+        encode_payload(*st.columns, values + 1, isnull + 1, st.row_payload);
     MemoryContextSwitchTo(old);
 
     if (!st.dim_known) {
@@ -86,6 +102,8 @@ void build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull
     } else {
         memcpy(st.vectors + st.n * st.vector_bytes, v.data, st.vector_bytes);
         st.heap_tids[st.n] = *tid;
+        if (st.payload_bytes > 0)
+            memcpy(st.payloads + st.n * size_t(st.payload_bytes), st.row_payload, size_t(st.payload_bytes));
         st.n++;
     }
     MemoryContextReset(lc.row_cxt);
@@ -94,7 +112,7 @@ void build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull
         pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, int64(st.n));
 }
 
-MetaPageData *new_meta(const IndexOptions &opts, core::Metric metric)
+MetaPageData *new_meta(const IndexOptions &opts, core::Metric metric, int payload_bytes)
 {
     MetaPageData *meta = alloc_meta();
     meta->magic = kMagic;
@@ -104,6 +122,7 @@ MetaPageData *new_meta(const IndexOptions &opts, core::Metric metric)
     meta->leaf_size = uint32(opts.leaf_size);
     meta->seed = uint32(opts.seed);
     ItemPointerSetInvalid(&meta->center);
+    meta->payload_bytes = uint8(payload_bytes);
     return meta;
 }
 
@@ -135,7 +154,8 @@ void build_in_memory(BuildState &st, const IndexOptions &opts, const core::Build
     PageWriter w = PageWriter::start(st.index, MAIN_FORKNUM);
     // Item pages whose leftover space could hold a leaf are remembered, and
     // tree nodes fill them first.
-    Size leaf_size = leaf_tuple_size(opts.leaf_size, sketch_bytes);
+    check_leaf_room(st.index, opts.leaf_size, sketch_bytes, st.payload_bytes);
+    Size leaf_size = leaf_tuple_size(opts.leaf_size, sketch_bytes, st.payload_bytes);
     w.record_gaps(MAXALIGN(leaf_size));
     TupleRef *item_refs = write_items(w, st.space, f, f.roots[0], st.vectors, st.heap_tids, st.n);
     w.finish();
@@ -146,7 +166,8 @@ void build_in_memory(BuildState &st, const IndexOptions &opts, const core::Build
     meta->dot_max_norm = f.dot_max_norm;
     for (int t = 0; t < opts.n_trees; t++)
         meta->roots[t] = write_tree(w, f, f.roots[t], uint16(t),
-                                    TreeLeaves::items(item_refs, opts.leaf_size, sketches, sketch_bytes));
+                                    TreeLeaves::items(item_refs, opts.leaf_size, sketches, sketch_bytes, st.payloads,
+                                                      st.payload_bytes));
     w.finish();
 }
 
@@ -163,7 +184,10 @@ IndexBuildResult *build(Relation heap, Relation index, IndexInfo *info)
 
     BuildState st{};
     st.index = index;
-    st.space.metric = opclass_metric(index);
+    st.columns = &index_columns(index);
+    st.space.metric = st.columns->metric;
+    st.payload_bytes = st.columns->payload_bytes;
+    st.row_payload = static_cast<uint8 *>(palloc0(size_t(std::max(st.payload_bytes, 1))));
     st.mem_limit = size_t(maintenance_work_mem) * 1024;
     st.leaf_size = opts.leaf_size;
     st.seed = uint64(opts.seed);
@@ -185,7 +209,7 @@ IndexBuildResult *build(Relation heap, Relation index, IndexInfo *info)
     double reltuples = table_index_build_scan(heap, index, info, true, true, build_callback, &lc, nullptr);
 
     // 2. Trees, 3. pages.
-    MetaPageData *meta = new_meta(opts, st.space.metric);
+    MetaPageData *meta = new_meta(opts, st.space.metric, st.payload_bytes);
     meta->dim = st.dim_known ? st.space.dim : 0;
     // Sketches need the dimension: an index built empty has none (REINDEX
     // once it has rows gives it some).
@@ -225,12 +249,14 @@ IndexBuildResult *build(Relation heap, Relation index, IndexInfo *info)
 void build_empty(Relation index)
 {
     IndexOptions opts = index_options(index);
-    MetaPageData *meta = new_meta(opts, opclass_metric(index));
+    const IndexColumns &cols = index_columns(index);
+    MetaPageData *meta = new_meta(opts, cols.metric, cols.payload_bytes);
 
     // Block 0 for the meta page, then one empty leaf per tree.
     Buffer buf = ReadBufferExtended(index, INIT_FORKNUM, P_NEW, RBM_NORMAL, nullptr);
     ReleaseBuffer(buf);
-    Size size = leaf_tuple_size(opts.leaf_size, 0);
+    check_leaf_room(index, opts.leaf_size, 0, cols.payload_bytes);
+    Size size = leaf_tuple_size(opts.leaf_size, 0, cols.payload_bytes);
     auto *leaf = static_cast<LeafTupleHeader *>(palloc0(size));
     leaf->kind = kLeafTuple;
     leaf->capacity = uint16(opts.leaf_size);

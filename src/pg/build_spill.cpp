@@ -23,6 +23,7 @@
 #include "index_sketch.hpp"
 #include "item_chain.hpp"
 #include "node_access.hpp"
+#include "options.hpp"
 
 extern "C" {
 #include "commands/progress.h"
@@ -39,17 +40,19 @@ namespace {
     ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
                     errmsg("maintenance_work_mem (%zu kB) is too small to build annoy index \"%s\"",
                            st.mem_limit / 1024, RelationGetRelationName(st.index)),
-                    errdetail("The build needs room for at least %d vectors of %zu bytes and 6 bytes per row.",
-                              st.leaf_size * 8, st.vector_bytes)));
+                    errdetail("The build needs room for at least %d vectors of %zu bytes and %d bytes per row.",
+                              st.leaf_size * 8, st.vector_bytes, 6 + st.payload_bytes)));
 }
 
 void append_ref(BuildState &st, const TupleRef &ref)
 {
     if (st.n == st.refs_cap) {
         st.refs_cap = std::max<size_t>(st.refs_cap * 2, 1024);
-        if (st.refs_cap * sizeof(TupleRef) + st.sample_cap * st.vector_bytes > st.mem_limit)
+        if (st.refs_cap * (sizeof(TupleRef) + size_t(st.payload_bytes)) + st.sample_cap * st.vector_bytes >
+            st.mem_limit)
             too_little_memory(st);
         st.item_refs = static_cast<TupleRef *>(repalloc_huge(st.item_refs, st.refs_cap * sizeof(TupleRef)));
+        grow_payloads(st, st.refs_cap);
     }
     st.item_refs[st.n] = ref;
 }
@@ -132,6 +135,7 @@ void spill(BuildState &st)
     st.sample = static_cast<char *>(palloc_extended(st.sample_cap * st.vector_bytes, MCXT_ALLOC_HUGE));
     st.refs_cap = std::max<size_t>(st.n * 2, 1024);
     st.item_refs = static_cast<TupleRef *>(palloc_extended(st.refs_cap * sizeof(TupleRef), MCXT_ALLOC_HUGE));
+    grow_payloads(st, st.refs_cap);  // the loaded rows' payloads stay where they are
     st.rng = st.seed ^ 0x5DEECE66Dull;
     st.item_buf = static_cast<ItemTupleHeader *>(palloc0(item_tuple_size(st.space)));
 
@@ -141,7 +145,7 @@ void spill(BuildState &st)
     ReleaseBuffer(meta);
     st.items = PageWriter::start(st.index, MAIN_FORKNUM);
     // Leftover space on item pages is filled with tree nodes later.
-    st.items.record_gaps(MAXALIGN(leaf_tuple_size(st.leaf_size, 0)));
+    st.items.record_gaps(MAXALIGN(leaf_tuple_size(st.leaf_size, 0, st.payload_bytes)));
 
     size_t loaded = st.n;
     st.n = 0;
@@ -156,7 +160,9 @@ void spill(BuildState &st)
 
 void spill_add(BuildState &st, const void *vec, ItemPointer heap_tid)
 {
-    write_item(st, vec, heap_tid);
+    write_item(st, vec, heap_tid);  // grows st.payloads with the references
+    if (st.payload_bytes > 0)
+        memcpy(st.payloads + (st.n - 1) * size_t(st.payload_bytes), st.row_payload, size_t(st.payload_bytes));
 }
 
 void build_spilled_trees(BuildState &st, int n_trees, MetaPageData *meta)
@@ -197,7 +203,10 @@ void build_spilled_trees(BuildState &st, int n_trees, MetaPageData *meta)
         pfree(center);
         meta->sketch_bits = uint16(st.sketch_bits);
     }
-    w.min_gap = MAXALIGN(std::min(leaf_tuple_size(st.leaf_size, sketch_bytes), split_tuple_size(space)));
+    check_leaf_room(st.index, st.leaf_size, sketch_bytes, st.payload_bytes);
+    w.min_gap =
+        MAXALIGN(std::min(leaf_tuple_size(st.leaf_size, sketch_bytes, st.payload_bytes), split_tuple_size(space)));
+    const size_t pb = size_t(st.payload_bytes);
 
     for (int t = 0; t < n_trees; t++) {
         pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, t);
@@ -230,6 +239,8 @@ void build_spilled_trees(BuildState &st, int n_trees, MetaPageData *meta)
         auto *cell_roots = static_cast<TupleRef *>(palloc(std::max<size_t>(ncells, 1) * sizeof(TupleRef)));
         auto *cell_refs = static_cast<TupleRef *>(
             palloc_extended(std::max<size_t>(cell_buf_cap, 1) * sizeof(TupleRef), MCXT_ALLOC_HUGE));
+        auto *cell_payloads =
+            static_cast<uint8 *>(palloc_extended(std::max<size_t>(cell_buf_cap * pb, 1), MCXT_ALLOC_HUGE));
         size_t begin = 0;
         for (size_t c = 0; c < ncells; c++) {
             size_t end = counts[c], count = end - begin;
@@ -238,10 +249,13 @@ void build_spilled_trees(BuildState &st, int n_trees, MetaPageData *meta)
                 cell_buf_cap = count;
                 cell_vectors = static_cast<char *>(repalloc_huge(cell_vectors, cell_buf_cap * vb));
                 cell_refs = static_cast<TupleRef *>(repalloc_huge(cell_refs, cell_buf_cap * sizeof(TupleRef)));
+                cell_payloads = static_cast<uint8 *>(repalloc_huge(cell_payloads, std::max<size_t>(cell_buf_cap * pb, 1)));
             }
             for (size_t k = 0; k < count; k++) {
                 uint32 item = order[begin + k];
                 cell_refs[k] = st.item_refs[item];
+                if (pb > 0)
+                    memcpy(cell_payloads + k * pb, st.payloads + size_t(item) * pb, pb);
                 read_vector(st, cell_refs[k], &buf, cell_vectors + k * vb);
             }
             core::BuildParams cell_params;
@@ -253,7 +267,8 @@ void build_spilled_trees(BuildState &st, int n_trees, MetaPageData *meta)
             const core::FlatForest &sub = build_into(cell_slot, space, cell_vectors, count, cell_params);
             uint8 *sketches = sketcher != nullptr ? sketch_items(*sketcher, cell_vectors, count) : nullptr;
             cell_roots[c] = write_tree(w, sub, sub.roots[0], uint16(t),
-                                       TreeLeaves::items(cell_refs, st.leaf_size, sketches, sketch_bytes));
+                                       TreeLeaves::items(cell_refs, st.leaf_size, sketches, sketch_bytes, cell_payloads,
+                                                         st.payload_bytes));
             if (sketches != nullptr)
                 pfree(sketches);
             begin = end;
@@ -262,6 +277,7 @@ void build_spilled_trees(BuildState &st, int n_trees, MetaPageData *meta)
             ReleaseBuffer(buf);
         meta->roots[t] = write_tree(w, top, top.roots[0], uint16(t), TreeLeaves::subtree_roots(cell_roots));
         pfree(cell_refs);
+        pfree(cell_payloads);
         pfree(cell_roots);
         pfree(counts);
     }

@@ -4,6 +4,7 @@
 
 #include "space.hpp"
 
+#include "filter.hpp"
 #include "page_writer.hpp"
 
 namespace annoy::pg {
@@ -35,11 +36,22 @@ struct BuildState {
     float max_norm_sq;  // Dot: over all vectors (squared_norm, as the in-memory build)
 
     uint32 sketch_bits;  // 0: no sketches
+
+    // Filter payloads (filter.hpp), payload_bytes each by item number, in
+    // both modes (grown with `vectors`, then with `item_refs`); row_payload
+    // holds the row being loaded.
+    const IndexColumns *columns;
+    int payload_bytes;
+    uint8 *payloads;
+    uint8 *row_payload;
 };
 
+// Makes room for `cap` payloads in st.payloads (nothing without filter
+// columns).
+void grow_payloads(BuildState &st, size_t cap);
 // Moves the loaded vectors to item tuples and continues in spilled mode.
 void spill(BuildState &st);
-// Adds one vector in spilled mode.
+// Adds one vector (and st.row_payload) in spilled mode.
 void spill_add(BuildState &st, const void *vec, ItemPointer heap_tid);
 // Builds and writes every tree of a spilled build; fills meta->roots and
 // meta->dot_max_norm.

@@ -112,8 +112,10 @@ TupleRef write_tree(PageWriter &w, const core::FlatForest &f, core::NodeRef root
     const core::Space &space = f.space;
     const TupleRef *item_refs = leaves.item_refs;
     const uint8 *item_sketches = leaves.item_sketches;
+    const uint8 *item_payloads = leaves.item_payloads;
     const int leaf_capacity = leaves.capacity, sketch_bytes = leaves.sketch_bytes;
-    Size lsize = leaf_tuple_size(leaf_capacity, sketch_bytes);
+    const int payload_bytes = leaves.payload_bytes;
+    Size lsize = leaf_tuple_size(leaf_capacity, sketch_bytes, payload_bytes);
     auto *leaf = static_cast<LeafTupleHeader *>(palloc0(lsize));
     auto *order = static_cast<uint32 *>(palloc(sizeof(uint32) * size_t(std::max(leaf_capacity, 1))));
     Size ssize = split_tuple_size(space);
@@ -157,7 +159,8 @@ TupleRef write_tree(PageWriter &w, const core::FlatForest &f, core::NodeRef root
             });
             for (uint32_t i = 0; i < l.count; i++) {
                 uint32_t item = items[order[i]];
-                set_leaf_entry(leaf, int(i), item_refs[item], item_sketches + size_t(item) * size_t(sketch_bytes));
+                set_leaf_entry(leaf, int(i), item_refs[item], item_sketches + size_t(item) * size_t(sketch_bytes),
+                               item_payloads + size_t(item) * size_t(payload_bytes), payload_bytes);
             }
             ref_of(r) = w.add_in_gap(leaf, lsize);
         } else if (!children_done) {

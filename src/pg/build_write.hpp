@@ -32,15 +32,22 @@ struct TreeLeaves {
     int capacity;
     const uint8 *item_sketches;
     int sketch_bytes;
+    // And item_payloads[item] (payload_bytes each; 0 without filter columns).
+    const uint8 *item_payloads;
+    int payload_bytes;
     // Or, when set, no leaf tuples: references to leaf i become subtrees[i]
     // (the root of a subtree written before).
     const TupleRef *subtrees;
 
-    static TreeLeaves items(const TupleRef *item_refs, int capacity, const uint8 *item_sketches, int sketch_bytes)
+    static TreeLeaves items(const TupleRef *item_refs, int capacity, const uint8 *item_sketches, int sketch_bytes,
+                            const uint8 *item_payloads, int payload_bytes)
     {
-        return TreeLeaves{item_refs, capacity, item_sketches, sketch_bytes, nullptr};
+        return TreeLeaves{item_refs, capacity, item_sketches, sketch_bytes, item_payloads, payload_bytes, nullptr};
     }
-    static TreeLeaves subtree_roots(const TupleRef *subtrees) { return TreeLeaves{nullptr, 0, nullptr, 0, subtrees}; }
+    static TreeLeaves subtree_roots(const TupleRef *subtrees)
+    {
+        return TreeLeaves{nullptr, 0, nullptr, 0, nullptr, 0, subtrees};
+    }
 };
 
 // Writes the nodes of f's tree under `root` in post-order, as tree number

@@ -16,6 +16,7 @@
 #include "sketch.hpp"
 
 #include "am.hpp"
+#include "filter.hpp"
 #include "forest_walk.hpp"
 #include "index_sketch.hpp"
 #include "index_vector.hpp"
@@ -29,6 +30,7 @@ extern "C" {
 #include "executor/tuptable.h"
 #include "utils/snapmgr.h"
 #include "catalog/pg_am.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 }
 
@@ -36,14 +38,40 @@ namespace annoy::pg {
 
 namespace {
 
+// Filter payloads by item (ref_key): the first tree's entries set them,
+// every other entry of the item must carry the same bytes.
+struct PayloadEntry {
+    uint64 key;
+    uint8 payload[FLEXIBLE_ARRAY_MEMBER];
+};
+
+HTAB *payload_table(MemoryContext cxt, int payload_bytes)
+{
+    HASHCTL ctl{};
+    ctl.keysize = sizeof(uint64);
+    ctl.entrysize = MAXALIGN(offsetof(PayloadEntry, payload) + size_t(payload_bytes));
+    ctl.hcxt = cxt;
+    return hash_create("annoy check payloads", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+const uint8 *item_payload(HTAB *payloads, const TupleRef &ref)
+{
+    uint64 key = ref_key(ref);
+    auto *e = static_cast<PayloadEntry *>(hash_search(payloads, &key, HASH_FIND, nullptr));
+    return e != nullptr ? e->payload : nullptr;
+}
+
 struct CheckVisitor final : WalkVisitor {
     Relation index;
     int tree;
     const core::ItemSet *items;  // every item tuple, live or flagged dead
     core::ItemSet *in_tree;      // items reached in this tree
     int max_capacity;
+    HTAB *payloads;  // nullptr without filter columns
+    int payload_bytes;
 
-    void leaf(const TupleRef &, const TupleRef *refs, int count, int capacity, int) override
+    void leaf(const TupleRef &, const TupleRef *refs, const uint8 *entry_payloads, int count, int capacity,
+              int) override
     {
         if (capacity < 1 || capacity > max_capacity)
             ANNOY_TREE_CORRUPTED(index, tree, "leaf capacity %d out of range (max %d)", capacity, max_capacity);
@@ -55,6 +83,17 @@ struct CheckVisitor final : WalkVisitor {
                                      ItemPointerGetOffsetNumberNoCheck(&refs[i]));
             if (!in_tree->insert(key))
                 ANNOY_TREE_CORRUPTED(index, tree, "item (%u,%u) appears twice",
+                                     ItemPointerGetBlockNumberNoCheck(&refs[i]),
+                                     ItemPointerGetOffsetNumberNoCheck(&refs[i]));
+            if (payloads == nullptr)
+                continue;
+            const uint8 *p = entry_payloads + size_t(i) * size_t(payload_bytes);
+            bool found;
+            auto *e = static_cast<PayloadEntry *>(hash_search(payloads, &key, HASH_ENTER, &found));
+            if (!found)
+                memcpy(e->payload, p, size_t(payload_bytes));
+            else if (memcmp(e->payload, p, size_t(payload_bytes)) != 0)
+                ANNOY_TREE_CORRUPTED(index, tree, "item (%u,%u) carries other filter values than in another tree",
                                      ItemPointerGetBlockNumberNoCheck(&refs[i]),
                                      ItemPointerGetOffsetNumberNoCheck(&refs[i]));
         }
@@ -127,7 +166,9 @@ struct HeapCheck {
     IndexShape shape;
     const ItemRows *live;
     const ItemRows *dead;
-    char *vec;  // scratch, one vector
+    char *vec;         // scratch, one vector
+    HTAB *payloads;    // the leaves' filter payloads by item; nullptr without filter columns
+    uint8 *payload;    // scratch, one payload
 };
 
 void check_heap_row(Relation index, ItemPointer tid, Datum *values, bool *isnull, bool, void *arg)
@@ -152,6 +193,18 @@ void check_heap_row(Relation index, ItemPointer tid, Datum *values, bool *isnull
                                RelationGetRelationName(index), ItemPointerGetBlockNumber(&row->ref),
                                ItemPointerGetOffsetNumber(&row->ref), ItemPointerGetBlockNumber(tid),
                                ItemPointerGetOffsetNumber(tid))));
+    if (hc.payloads != nullptr) {
+        // The filter values the leaves carry are the row's (an item in no
+        // tree at all was reported above as missing).
+        encode_payload(index_columns(index), values + 1, isnull + 1, hc.payload);
+        const uint8 *stored = item_payload(hc.payloads, row->ref);
+        if (stored == nullptr || memcmp(stored, hc.payload, size_t(hc.shape.payload_bytes)) != 0)
+            ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+                            errmsg("index \"%s\" item (%u,%u) does not carry the filter values of heap row (%u,%u)",
+                                   RelationGetRelationName(index), ItemPointerGetBlockNumber(&row->ref),
+                                   ItemPointerGetOffsetNumber(&row->ref), ItemPointerGetBlockNumber(tid),
+                                   ItemPointerGetOffsetNumber(tid))));
+    }
 }
 
 }  // namespace
@@ -180,6 +233,7 @@ Datum annoy_check(PG_FUNCTION_ARGS)
     auto alloc = context_allocator(cxt);
     auto *items = context_new<annoy::core::ItemSet>(cxt, alloc);
     auto *in_tree = context_new<annoy::core::ItemSet>(cxt, alloc);
+    HTAB *payloads = shape.payload_bytes > 0 ? payload_table(cxt, shape.payload_bytes) : nullptr;
     ItemRows live{}, dead{}, chunks{};
 
     // Every page: every tuple well formed (node_access.hpp); collect the items.
@@ -245,6 +299,8 @@ Datum annoy_check(PG_FUNCTION_ARGS)
         v.items = items;
         v.in_tree = in_tree;
         v.max_capacity = kMaxLeafSize;
+        v.payloads = payloads;
+        v.payload_bytes = shape.payload_bytes;
         walk_tree(index, *meta, t, v);
         for (size_t i = 0; i < live.n; i++) {
             if (in_tree->contains(ref_key(live.rows[i].ref)) || !row_visible(fetch, slot, &live.rows[i].heap_tid))
@@ -278,8 +334,9 @@ Datum annoy_check(PG_FUNCTION_ARGS)
     // heapallindexed; a valid index only: one being built concurrently may
     // lack rows).
     if (index->rd_index->indisvalid) {
-        HeapCheck hc{index, shape, &live, &dead, nullptr};
+        HeapCheck hc{index, shape, &live, &dead, nullptr, payloads, nullptr};
         hc.vec = static_cast<char *>(MemoryContextAlloc(cxt, std::max<size_t>(space.vector_bytes(), 1)));
+        hc.payload = static_cast<uint8 *>(MemoryContextAlloc(cxt, size_t(std::max(shape.payload_bytes, 1))));
         Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
         IndexInfo *info = BuildIndexInfo(index);
         info->ii_Concurrent = true;  // use the snapshot below, as CREATE INDEX CONCURRENTLY's first scan

@@ -35,6 +35,7 @@ void walk_tree(Relation index, const MetaPageData &meta, int tree, WalkVisitor &
     size_t cap = 1024, top = 0;
     auto *stack = static_cast<Frame *>(palloc(cap * sizeof(Frame)));
     auto *items = static_cast<TupleRef *>(palloc(kMaxTupleSize));
+    auto *payloads = static_cast<uint8 *>(palloc(kMaxTupleSize));
     stack[top++] = Frame{meta.roots[tree], 0};
     BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 
@@ -75,8 +76,9 @@ void walk_tree(Relation index, const MetaPageData &meta, int tree, WalkVisitor &
         } else {
             int count = node.leaf->count, capacity = node.leaf->capacity;
             memcpy(items, leaf_refs(node.leaf), size_t(count) * sizeof(TupleRef));
+            memcpy(payloads, leaf_payloads(node.leaf), size_t(count) * size_t(shape.payload_bytes));
             UnlockReleaseBuffer(buf);
-            visitor.leaf(f.ref, items, count, capacity, f.depth);
+            visitor.leaf(f.ref, items, payloads, count, capacity, f.depth);
         }
     }
     MemoryContextSwitchTo(old);

@@ -34,8 +34,10 @@ void walk_pages(Relation index, Fn &&fn)
 
 // What a tree walk reports for each node it reaches.
 struct WalkVisitor {
-    // A leaf at `depth` (root = 0) with copies of its references.
-    virtual void leaf(const TupleRef &ref, const TupleRef *items, int count, int capacity, int depth) = 0;
+    // A leaf at `depth` (root = 0) with copies of its references and their
+    // filter payloads (the meta page's payload_bytes each).
+    virtual void leaf(const TupleRef &ref, const TupleRef *items, const uint8 *payloads, int count, int capacity,
+                      int depth) = 0;
     virtual void split(const TupleRef &ref, const SplitTupleHeader &split, int depth) = 0;
     virtual void forward(const TupleRef &ref, const ForwardTupleHeader &forward) = 0;
 

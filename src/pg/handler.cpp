@@ -1,5 +1,6 @@
 // The access method handler: what annoy can do, and which function does it.
 #include "am.hpp"
+#include "filter.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -10,29 +11,7 @@ namespace annoy::pg {
 
 core::Metric opclass_metric(Relation index)
 {
-    // Cached with the relcache entry (rd_amcache is freed when it is rebuilt):
-    // read_meta checks every meta page against it.
-    if (index->rd_amcache != nullptr)
-        return *static_cast<const core::Metric *>(index->rd_amcache);
-    // CREATE OPERATOR CLASS accepts any function as support function 1;
-    // calling one with the wrong signature would crash, so check it first.
-    Oid procoid = index_getprocid(index, 1, 1);
-    Oid *argtypes;
-    int nargs;
-    if (!OidIsValid(procoid) || get_func_signature(procoid, &argtypes, &nargs) != INT4OID || nargs != 1 ||
-        argtypes[0] != INTERNALOID)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-                        errmsg("annoy operator class support function 1 must take internal and return integer"),
-                        errhint("Use one of the operator classes of the annoy extension.")));
-    FmgrInfo *proc = index_getprocinfo(index, 1, 1);
-    int32 metric = DatumGetInt32(FunctionCall1(proc, Int32GetDatum(0)));
-    if (metric < int32(core::Metric::Euclidean) || metric > int32(core::Metric::Hamming))
-        ereport(ERROR, (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-                        errmsg("annoy operator class support function 1 returned unknown metric %d", metric)));
-    auto *cached = static_cast<core::Metric *>(MemoryContextAlloc(index->rd_indexcxt, sizeof(core::Metric)));
-    *cached = core::Metric(metric);
-    index->rd_amcache = cached;
-    return core::Metric(metric);
+    return index_columns(index).metric;
 }
 
 char *build_phase_name(int64 phase)
@@ -60,16 +39,22 @@ Datum annoy_handler(PG_FUNCTION_ARGS)
     using namespace annoy::pg;
     IndexAmRoutine *am = makeNode(IndexAmRoutine);
 
-    am->amstrategies = 0;  // ordering operators only, no fixed strategy set
-    am->amsupport = 2;     // 1: the opclass's metric, 2 (optional): its input format
+    // Vector classes: ordering operator 1; filter classes: the search
+    // strategies of filter.hpp.
+    am->amstrategies = kFilterStrategies;
+    // 1: a vector class's metric, 2 (optional): its input format, 3: a
+    // filter class's storage kind.
+    am->amsupport = kFilterProc;
     am->amoptsprocnum = 0;
     am->amcanorder = false;
     am->amcanorderbyop = true;
     am->amcanbackward = false;
     am->amcanunique = false;
-    am->amcanmulticol = false;
+    am->amcanmulticol = true;  // the vector, then filter columns (filter.hpp)
     am->amoptionalkey = true;
-    am->amsearcharray = false;
+    am->amsearcharray = true;  // col = ANY(array) on filter columns
+    // No IS [NOT] NULL keys: the planner would then use the index for
+    // `embedding IS NULL`, whose rows (NULL vectors) it does not hold.
     am->amsearchnulls = false;
     am->amstorage = false;
     am->amclusterable = false;

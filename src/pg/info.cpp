@@ -36,7 +36,7 @@ struct ShapeVisitor final : WalkVisitor {
     int min_depth = INT_MAX, max_depth = 0;
     double depth_sum = 0, fill_sum = 0;
 
-    void leaf(const TupleRef &, const TupleRef *, int count, int capacity, int depth) override
+    void leaf(const TupleRef &, const TupleRef *, const uint8 *, int count, int capacity, int depth) override
     {
         leaves++;
         min_depth = std::min(min_depth, depth);

@@ -9,6 +9,7 @@
 #include "sketch.hpp"
 
 #include "am.hpp"
+#include "filter.hpp"
 #include "index_sketch.hpp"
 #include "index_vector.hpp"
 #include "item_chain.hpp"
@@ -108,7 +109,7 @@ void insert_into_tree(const TreeInsert &t, const NewItem &item)
             GenericXLogState *state = GenericXLogStart(index);
             Page copy = GenericXLogRegisterBuffer(state, buf, 0);
             LeafTupleHeader *l = read_node(index, copy, ref, tree, t.shape).leaf;
-            set_leaf_entry(l, l->count++, item.ref, item.sketch);
+            set_leaf_entry(l, l->count++, item.ref, item.sketch, item.payload, t.shape.payload_bytes);
             GenericXLogFinish(state);
             UnlockReleaseBuffer(buf);
             return;
@@ -125,13 +126,22 @@ void insert_into_tree(const TreeInsert &t, const NewItem &item)
             sketches = static_cast<uint8 *>(palloc(size_t(full.count) * size_t(sketch_bytes)));
             memcpy(sketches, leaf_sketches(leaf), size_t(full.count) * size_t(sketch_bytes));
         }
+        uint8 *payloads = nullptr;
+        const size_t pb = size_t(t.shape.payload_bytes);
+        if (pb > 0) {
+            payloads = static_cast<uint8 *>(palloc(size_t(full.count) * pb));
+            memcpy(payloads, leaf_payloads(leaf), size_t(full.count) * pb);
+        }
         full.refs = refs;
         full.sketches = sketches;
+        full.payloads = payloads;
         UnlockReleaseBuffer(buf);
         bool done = split_leaf(t, full, item);
         pfree(refs);
         if (sketches != nullptr)
             pfree(sketches);
+        if (payloads != nullptr)
+            pfree(payloads);
         if (done)
             return;
         // The leaf changed while its split was computed: look at it again.
@@ -175,6 +185,12 @@ bool insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, R
     }
     IndexShape shape = index_shape(*meta);
     shape.space = space;  // with the dimension, if this row set it
+    // The row's filter values, stored beside each of its references.
+    if (shape.payload_bytes > 0) {
+        auto *payload = static_cast<uint8 *>(palloc(size_t(shape.payload_bytes)));
+        encode_payload(index_columns(index), values + 1, isnull + 1, payload);
+        item.payload = payload;
+    }
     if (item.sketch_bytes != shape.sketch_bytes)
         ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
                         errmsg("index \"%s\" has sketches of %d bytes, its meta page says %d",

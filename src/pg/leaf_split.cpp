@@ -38,6 +38,7 @@ void update_parent(Relation index, const IndexShape &shape, int tree, const Pare
 struct LeafSplit {
     TupleRef *keep;   // kept references, the new item last
     uint8 *sketches;  // their sketches (sketch_bytes each), if the index has them
+    uint8 *payloads;  // their filter payloads (payload_bytes each), if the index has filter columns
     int n;            // how many
     bool split;       // false: they fit in the leaf as it is
     float *plane;     // plane_dim floats (may be nullptr)
@@ -53,6 +54,7 @@ void compute_split(const TreeInsert &t, const FullLeaf &leaf, const NewItem &ite
 {
     const core::Space &space = t.shape.space;
     const int count = leaf.count, sketch_bytes = item.sketch_bytes;
+    const size_t pb = size_t(t.shape.payload_bytes);
     size_t bytes = space.vector_bytes();
     int n = count + 1;
     char *vecs = static_cast<char *>(palloc(size_t(n) * bytes));
@@ -61,18 +63,24 @@ void compute_split(const TreeInsert &t, const FullLeaf &leaf, const NewItem &ite
     out->keep = static_cast<TupleRef *>(palloc(size_t(n) * sizeof(TupleRef)));
     // The kept items' sketches move with them (sketch_bytes each).
     out->sketches = sketch_bytes > 0 ? static_cast<uint8 *>(palloc(size_t(n) * size_t(sketch_bytes))) : nullptr;
+    // So do their filter payloads; the new item's is its row's.
+    out->payloads = pb > 0 ? static_cast<uint8 *>(palloc(size_t(n) * pb)) : nullptr;
     out->n = 0;
     for (int i = 0; i < count; i++) {
         if (read_item_vector(t.index, leaf.refs[i], t.shape, vecs + size_t(out->n) * bytes, nullptr)) {
             if (sketch_bytes > 0)
                 memcpy(out->sketches + size_t(out->n) * size_t(sketch_bytes),
                        leaf.sketches + size_t(i) * size_t(sketch_bytes), size_t(sketch_bytes));
+            if (pb > 0)
+                memcpy(out->payloads + size_t(out->n) * pb, leaf.payloads + size_t(i) * pb, pb);
             out->keep[out->n++] = leaf.refs[i];
         }
     }
     memcpy(vecs + size_t(out->n) * bytes, item.vec, bytes);
     if (sketch_bytes > 0)
         memcpy(out->sketches + size_t(out->n) * size_t(sketch_bytes), item.sketch, size_t(sketch_bytes));
+    if (pb > 0)
+        memcpy(out->payloads + size_t(out->n) * pb, item.payload, pb);
     out->keep[out->n++] = item.ref;
     n = out->n;
     out->split = n > leaf.capacity;
@@ -107,6 +115,7 @@ bool split_leaf(const TreeInsert &t, const FullLeaf &full, const NewItem &item)
     Relation index = t.index;
     const core::Space &space = t.shape.space;
     const int tree = t.tree, count = full.count, capacity = full.capacity, sketch_bytes = item.sketch_bytes;
+    const int payload_bytes = t.shape.payload_bytes;
     const TupleRef &leaf_ref = full.ref;
     // Held until the new leaves are written (see kSplitBarrier).
     LockPage(index, kSplitBarrier, ShareLock);
@@ -128,10 +137,10 @@ bool split_leaf(const TreeInsert &t, const FullLeaf &full, const NewItem &item)
         GenericXLogState *state = GenericXLogStart(index);
         Page copy = GenericXLogRegisterBuffer(state, leaf_buf, 0);
         LeafTupleHeader *l = read_node(index, copy, leaf_ref, tree, t.shape).leaf;
-        memset(leaf_refs(l), 0, leaf_tuple_size(l) - sizeof(LeafTupleHeader));
-        memcpy(leaf_refs(l), split.keep, size_t(n) * sizeof(TupleRef));
-        if (sketch_bytes > 0)
-            memcpy(leaf_sketches(l), split.sketches, size_t(n) * size_t(sketch_bytes));
+        memset(leaf_refs(l), 0, leaf_tuple_size(l, payload_bytes) - sizeof(LeafTupleHeader));
+        for (int i = 0; i < n; i++)
+            set_leaf_entry(l, i, split.keep[i], split.sketches + size_t(i) * size_t(sketch_bytes),
+                           split.payloads + size_t(i) * size_t(payload_bytes), payload_bytes);
         l->count = uint16(n);
         GenericXLogFinish(state);
         UnlockReleaseBuffer(leaf_buf);
@@ -140,7 +149,7 @@ bool split_leaf(const TreeInsert &t, const FullLeaf &full, const NewItem &item)
     }
 
     // The two new leaves.
-    Size lsize = leaf_tuple_size(capacity, sketch_bytes);
+    Size lsize = leaf_tuple_size(capacity, sketch_bytes, payload_bytes);
     LeafTupleHeader *halves[2];
     for (int s = 0; s < 2; s++) {
         halves[s] = static_cast<LeafTupleHeader *>(palloc0(lsize));
@@ -151,7 +160,8 @@ bool split_leaf(const TreeInsert &t, const FullLeaf &full, const NewItem &item)
     }
     for (int i = 0; i < n; i++) {
         LeafTupleHeader *h = halves[split.side[i]];
-        set_leaf_entry(h, h->count++, split.keep[i], split.sketches + size_t(i) * size_t(sketch_bytes));
+        set_leaf_entry(h, h->count++, split.keep[i], split.sketches + size_t(i) * size_t(sketch_bytes),
+                       split.payloads + size_t(i) * size_t(payload_bytes), payload_bytes);
     }
     Size ssize = split_tuple_size(space);
     auto *node = static_cast<SplitTupleHeader *>(palloc0(ssize));

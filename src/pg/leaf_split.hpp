@@ -21,13 +21,15 @@ struct TreeInsert {
     int tree;
 };
 
-// The item an insert adds: its item tuple, vector and sketch.
+// The item an insert adds: its item tuple, vector, sketch and filter
+// payload.
 struct NewItem {
     TupleRef ref;
-    const void *vec;      // space.vector_bytes()
-    float extra;          // core::item_extra (Dot)
-    const uint8 *sketch;  // its sketch, sketch_bytes long (unused without sketches)
-    int sketch_bytes;     // 0: the index has no sketches
+    const void *vec;       // space.vector_bytes()
+    float extra;           // core::item_extra (Dot)
+    const uint8 *sketch;   // its sketch, sketch_bytes long (unused without sketches)
+    int sketch_bytes;      // 0: the index has no sketches
+    const uint8 *payload;  // its filter payload, shape.payload_bytes long (unused without filter columns)
 };
 
 // Where the descent came from: the slot (a split's child, or the tree's
@@ -44,6 +46,7 @@ struct FullLeaf {
     Parent parent;
     const TupleRef *refs;   // count references
     const uint8 *sketches;  // their sketches (sketch_bytes each), nullptr without
+    const uint8 *payloads;  // their filter payloads (shape.payload_bytes each), nullptr without
     int count, capacity;
 };
 

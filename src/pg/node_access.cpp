@@ -18,6 +18,7 @@ IndexShape index_shape(const MetaPageData &meta)
     shape.space = core::Space{core::Metric(meta.metric), meta.dim};
     shape.n_trees = meta.n_trees;
     shape.sketch_bytes = leaf_sketch_bytes(meta);
+    shape.payload_bytes = meta.payload_bytes;
     return shape;
 }
 
@@ -78,7 +79,7 @@ const char *tuple_defect(const char *tuple, Size size, const IndexShape &shape)
             if (size < sizeof(LeafTupleHeader))
                 return "leaf tuple of the wrong size";
             auto *leaf = reinterpret_cast<const LeafTupleHeader *>(tuple);
-            if (leaf->capacity < 1 || leaf->count > leaf->capacity || size != leaf_tuple_size(leaf))
+            if (leaf->capacity < 1 || leaf->count > leaf->capacity || size != leaf_tuple_size(leaf, shape.payload_bytes))
                 return "leaf tuple whose count or capacity does not fit its size";
             if (leaf->sketch_bytes != shape.sketch_bytes)
                 return "leaf tuple with sketches of the wrong size";

@@ -25,7 +25,8 @@ namespace annoy::pg {
 struct IndexShape {
     core::Space space;  // dim 0: no vector indexed yet
     int n_trees;
-    int sketch_bytes;  // sketch bytes per leaf entry
+    int sketch_bytes;   // sketch bytes per leaf entry
+    int payload_bytes;  // filter payload bytes per leaf entry (filter.hpp)
 };
 IndexShape index_shape(const MetaPageData &meta);
 

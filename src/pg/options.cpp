@@ -3,6 +3,8 @@
 
 #include "options.hpp"
 
+#include "filter.hpp"
+
 extern "C" {
 #include "utils/guc.h"
 }
@@ -73,15 +75,30 @@ bytea *parse_options(Datum reloptions, bool validate)
     return opts;
 }
 
-int max_leaf_entries(int sketch_bytes)
+int max_leaf_entries(int sketch_bytes, int payload_bytes)
 {
-    return int((kMaxTupleSize - sizeof(LeafTupleHeader)) / (sizeof(TupleRef) + size_t(sketch_bytes)));
+    return int((kMaxTupleSize - sizeof(LeafTupleHeader)) /
+               (sizeof(TupleRef) + size_t(sketch_bytes) + size_t(payload_bytes)));
+}
+
+void check_leaf_room(Relation index, int leaf_size, int sketch_bytes, int payload_bytes)
+{
+    if (leaf_size > max_leaf_entries(sketch_bytes, payload_bytes))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("index \"%s\": leaf_size %d is too large: a leaf must fit in one page, which holds at "
+                               "most %d entries of %d bytes here",
+                               RelationGetRelationName(index), leaf_size, max_leaf_entries(sketch_bytes, payload_bytes),
+                               int(sizeof(TupleRef)) + sketch_bytes + payload_bytes),
+                        errdetail("Each entry holds a 6-byte reference, %d bytes of sketch and %d of filter values.",
+                                  sketch_bytes, payload_bytes),
+                        errhint("Lower leaf_size, or index fewer filter columns.")));
 }
 
 uint32 resolved_sketch_bits(Relation index, const IndexOptions &opts, const core::Space &space)
 {
     if (opts.sketch_bits == 0)
         return 0;
+    const int payload = index_columns(index).payload_bytes;
     if (opts.sketch_bits > 0) {
         uint32 bits = uint32(opts.sketch_bits);
         if (!core::Sketcher::supported(space))
@@ -92,19 +109,19 @@ uint32 resolved_sketch_bits(Relation index, const IndexOptions &opts, const core
                                       "have them, manhattan_ops and hamming_ops do not."),
                             errhint("Use sketch_bits = 0 or -1 (automatic).")));
         int sketch_bytes = int(core::Sketcher::sketch_bytes(space, bits));
-        if (opts.leaf_size > max_leaf_entries(sketch_bytes))
+        if (opts.leaf_size > max_leaf_entries(sketch_bytes, payload))
             ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                             errmsg("index \"%s\": leaf_size %d is too large for sketch_bits %d: a leaf must fit in "
                                    "one page, which holds at most %d entries with sketches of %d bits here",
                                    RelationGetRelationName(index), opts.leaf_size, opts.sketch_bits,
-                                   max_leaf_entries(sketch_bytes), opts.sketch_bits)));
+                                   max_leaf_entries(sketch_bytes, payload), opts.sketch_bits)));
         return bits;
     }
     // Automatic: the default where sketches help, as many bits as still let
     // a leaf of leaf_size entries fit a page (a shorter sketch ranks
     // candidates less well; below 32 bits it is not worth its bytes).
     uint32 bits = core::Sketcher::default_bits(space);
-    while (bits >= 8 && opts.leaf_size > max_leaf_entries(int(core::Sketcher::sketch_bytes(space, bits))))
+    while (bits >= 8 && opts.leaf_size > max_leaf_entries(int(core::Sketcher::sketch_bytes(space, bits)), payload))
         bits -= 8;
     return bits >= 32 ? bits : 0;
 }

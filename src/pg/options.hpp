@@ -58,8 +58,13 @@ extern int sketch_factor_setting;
 // leaf of leaf_size entries with 128 would not fit, none below 32.
 uint32 resolved_sketch_bits(Relation index, const IndexOptions &opts, const core::Space &space);
 
-// The most entries a leaf with sketches of sketch_bytes each can hold.
-int max_leaf_entries(int sketch_bytes);
+// The most entries a leaf with sketches of sketch_bytes each (and filter
+// payloads of payload_bytes) can hold.
+int max_leaf_entries(int sketch_bytes, int payload_bytes = 0);
+
+// Errors (22023) unless a leaf of leaf_size entries with these sketches and
+// filter payloads fits in a page.
+void check_leaf_room(Relation index, int leaf_size, int sketch_bytes, int payload_bytes);
 
 // The sketch factor a scan uses on an index whose sketches have `bits` bits
 // for vectors of `dim` dimensions.  Automatic: 12 when the code has a bit

@@ -4,6 +4,7 @@
 #include "page.hpp"
 
 #include "am.hpp"
+#include "filter.hpp"
 
 #include "buffer_hint.hpp"
 
@@ -81,6 +82,7 @@ uint32 meta_checksum(const MetaPageData &meta)
     add(meta.magic);
     add(meta.version);
     add(meta.metric);
+    add(meta.payload_bytes);
     add(meta.n_trees);
     add(meta.dim);
     add(meta.leaf_size);
@@ -123,6 +125,8 @@ static void check_meta(Relation index, Page page)
         bad("fails its checksum (metric, dimension, options or sketch fields changed)");
     if (meta->metric != uint8(opclass_metric(index)))
         bad("has a metric its operator class does not have");
+    if (meta->payload_bytes != index_columns(index).payload_bytes)
+        bad("has a filter payload size its columns do not have");
     if (meta->dim > uint32(max_dimensions(core::Metric(meta->metric))))
         bad("has an impossible dimension");
     if (meta->sketch_bits % 8 != 0 || meta->sketch_bits > core::kMaxSketchBits ||

@@ -4,8 +4,9 @@
 // of five kinds, each starting with a kind byte:
 //   item     one indexed vector and the heap TID of its row (stored once)
 //   split    a tree's inner node: hyperplane + two child references
-//   leaf     a tree's leaf: up to `capacity` references to item tuples, and
-//            each item's sketch (core/sketch.hpp) when the index has them
+//   leaf     a tree's leaf: up to `capacity` references to item tuples,
+//            each item's sketch (core/sketch.hpp) when the index has them,
+//            and its filter payload (filter.hpp) when it has filter columns
 //   center   the center of the sketches (one per index with sketches)
 //   forward  what a leaf becomes when it is split (or merged): a pointer to
 //            the node that now holds its contents, so that a scan or insert
@@ -30,7 +31,9 @@ constexpr uint32 kMagic = 0x414E4E59;  // "ANNY"
 // 8 or 4 bits when half precision does not fit (plane_codec.hpp).
 // 6: RaBitQ sketches for sketches with a bit per dimension (one alignment
 // byte more per leaf entry).
-constexpr uint32 kLayoutVersion = 6;
+// 7: filter columns: each leaf entry carries its row's filter payload
+// (filter.hpp), its size in the meta page.
+constexpr uint32 kLayoutVersion = 7;
 constexpr BlockNumber kMetaBlock = 0;
 constexpr uint16 kPageId = 0xFF8A;  // identifies our pages (pg_filedump etc.)
 
@@ -130,7 +133,11 @@ struct LeafTupleHeader {
     uint16 capacity;     // references the tuple has room for
     uint16 tree;
     // capacity TupleRefs follow, then capacity sketches of sketch_bytes each
-    // (sketch i belongs to reference i)
+    // (sketch i belongs to reference i), then capacity filter payloads of the
+    // meta page's payload_bytes each (payload i belongs to reference i).
+    // The payload size is the index's, not the leaf's: readers take it from
+    // the meta page (IndexShape), so a leaf of an index without filter
+    // columns is as it was in layout 6.
 };
 static_assert(sizeof(LeafTupleHeader) == 8 && offsetof(LeafTupleHeader, sketch_bytes) == 1 &&
                   offsetof(LeafTupleHeader, count) == 2 && offsetof(LeafTupleHeader, capacity) == 4 &&
@@ -175,6 +182,11 @@ inline uint8 *leaf_sketches(LeafTupleHeader *l)
 {
     return reinterpret_cast<uint8 *>(leaf_refs(l) + l->capacity);
 }
+// The filter payloads (payload i at + i * payload_bytes).
+inline uint8 *leaf_payloads(LeafTupleHeader *l)
+{
+    return leaf_sketches(l) + Size(l->capacity) * l->sketch_bytes;
+}
 inline char *item_vector(ItemTupleHeader *t)
 {
     return reinterpret_cast<char *>(t + 1);
@@ -207,29 +219,35 @@ inline Size split_tuple_size(const core::Space &space)
 {
     return sizeof(SplitTupleHeader) + core::plane_bytes(plane_codec(space), space.plane_dim());
 }
-inline Size leaf_tuple_size(int capacity, int sketch_bytes)
+inline Size leaf_tuple_size(int capacity, int sketch_bytes, int payload_bytes)
 {
-    return sizeof(LeafTupleHeader) + Size(capacity) * (sizeof(TupleRef) + Size(sketch_bytes));
+    return sizeof(LeafTupleHeader) + Size(capacity) * (sizeof(TupleRef) + Size(sketch_bytes) + Size(payload_bytes));
 }
-inline Size leaf_tuple_size(const LeafTupleHeader *l)
+inline Size leaf_tuple_size(const LeafTupleHeader *l, int payload_bytes)
 {
-    return leaf_tuple_size(l->capacity, l->sketch_bytes);
+    return leaf_tuple_size(l->capacity, l->sketch_bytes, payload_bytes);
 }
 
-// Sets entry i of a leaf: its reference and, if the leaf has sketches, the
-// item's sketch (l->sketch_bytes bytes at `sketch`; unused without sketches).
-inline void set_leaf_entry(LeafTupleHeader *l, int i, const TupleRef &ref, const uint8 *sketch)
+// Sets entry i of a leaf: its reference, the item's sketch if the leaf has
+// sketches (l->sketch_bytes bytes at `sketch`) and its filter payload if the
+// index has filter columns (payload_bytes at `payload`); the pointers are
+// unused when their size is 0.
+inline void set_leaf_entry(LeafTupleHeader *l, int i, const TupleRef &ref, const uint8 *sketch, const uint8 *payload,
+                           int payload_bytes)
 {
     leaf_refs(l)[i] = ref;
     if (l->sketch_bytes > 0)
         memmove(leaf_sketches(l) + Size(i) * l->sketch_bytes, sketch, l->sketch_bytes);
+    if (payload_bytes > 0)
+        memmove(leaf_payloads(l) + Size(i) * Size(payload_bytes), payload, Size(payload_bytes));
 }
 
 // Copies entry `from` of leaf `src` to entry `to` of leaf `dst` (the same
 // leaf is fine); both have the same sketch_bytes.
-inline void copy_leaf_entry(LeafTupleHeader *dst, int to, LeafTupleHeader *src, int from)
+inline void copy_leaf_entry(LeafTupleHeader *dst, int to, LeafTupleHeader *src, int from, int payload_bytes)
 {
-    set_leaf_entry(dst, to, leaf_refs(src)[from], leaf_sketches(src) + Size(from) * src->sketch_bytes);
+    set_leaf_entry(dst, to, leaf_refs(src)[from], leaf_sketches(src) + Size(from) * src->sketch_bytes,
+                   leaf_payloads(src) + Size(from) * Size(payload_bytes), payload_bytes);
 }
 
 // The center of the sketches: dim floats, continued in chunk tuples (heap
@@ -264,8 +282,8 @@ constexpr int kMaxTrees = 1000;  // roots must fit in the meta page
 struct MetaPageData {
     uint32 magic;
     uint32 version;
-    uint8 metric;  // core::Metric
-    uint8 unused;
+    uint8 metric;         // core::Metric
+    uint8 payload_bytes;  // filter payload per leaf entry (filter.hpp); 0: no filter columns
     uint16 n_trees;
     uint32 dim;  // 0 until the first vector is indexed
     uint32 leaf_size;
@@ -287,6 +305,7 @@ struct MetaPageData {
     TupleRef roots[FLEXIBLE_ARRAY_MEMBER];
 };
 static_assert(offsetof(MetaPageData, version) == 4 && offsetof(MetaPageData, metric) == 8 &&
+                  offsetof(MetaPageData, payload_bytes) == 9 &&
                   offsetof(MetaPageData, n_trees) == 10 && offsetof(MetaPageData, dim) == 12 &&
                   offsetof(MetaPageData, leaf_size) == 16 && offsetof(MetaPageData, seed) == 20 &&
                   offsetof(MetaPageData, dot_max_norm) == 24 && offsetof(MetaPageData, counted_pages) == 28 &&

@@ -25,6 +25,7 @@
 #include "index_vector.hpp"
 #include "node_access.hpp"
 #include "partition_budget.hpp"
+#include "scan_filter.hpp"
 
 namespace annoy::pg {
 
@@ -153,6 +154,20 @@ struct ScanState {
 
     Buffer pinned;  // last data page read, kept pinned
 
+    // WHERE conditions on filter columns, tested on leaf entries before
+    // they are ranked or scored (scan_filter.hpp); compiled by rescan in
+    // key_cxt.
+    MemoryContext key_cxt;
+    ScanFilter filter;
+    bool filtered;  // filter.n_tests > 0
+    int payload_bytes;
+
+    // Each batch after the first scores twice as many items as the one
+    // before, up to kMaxBatchGrowth times the budget: a query whose rows the
+    // executor filters further (conditions the index does not hold) reaches
+    // the rows it needs in fewer rounds.
+    size_t batch;
+
     // Vectors larger than a page (chunk tuples): scored from a copy.
     bool chained;
     char *item_buf;  // vector_bytes, in cxt
@@ -277,8 +292,12 @@ void rank_leaf(ScanState *so, LeafTupleHeader *leaf)
     ScanBuffers &b = *so->buf;
     const TupleRef *refs = leaf_refs(leaf);
     const uint8 *sketches = leaf_sketches(leaf);
-    const size_t sketch_bytes = size_t(so->sketch_bytes);
+    const uint8 *payloads = leaf_payloads(leaf);
+    const size_t sketch_bytes = size_t(so->sketch_bytes), payload_bytes = size_t(so->payload_bytes);
     for (int i = 0; i < leaf->count; i++) {
+        // Rows the filter rejects cost no more than this test.
+        if (so->filtered && !filter_pass(so->filter, payloads + size_t(i) * payload_bytes))
+            continue;
         uint64 key = ref_key(refs[i]);
         if (!b.seen.insert(key))
             continue;  // already ranked from another tree
@@ -350,9 +369,18 @@ void expand_one(Relation index, ScanState *so)
         case kLeafTuple:
             if (so->use_sketch) {
                 rank_leaf(so, node.leaf);
-            } else {
+            } else if (!so->filtered) {
                 leaf_count = node.leaf->count;
                 memcpy(so->buf->leaf_copy, leaf_refs(node.leaf), size_t(leaf_count) * sizeof(TupleRef));
+            } else {
+                // Only the entries that pass the filter are scored.
+                const TupleRef *refs = leaf_refs(node.leaf);
+                const uint8 *payloads = leaf_payloads(node.leaf);
+                leaf_count = 0;
+                for (int i = 0; i < node.leaf->count; i++) {
+                    if (filter_pass(so->filter, payloads + size_t(i) * size_t(so->payload_bytes)))
+                        so->buf->leaf_copy[leaf_count++] = refs[i];
+                }
             }
             break;
     }
@@ -408,11 +436,15 @@ bool exhausted(const ScanState *so)
     return so->buf->nodes.empty() && (!so->use_sketch || so->buf->pending.empty());
 }
 
-// The next batch: score `budget` more items, after ranking sketch_factor
-// times as many.
+constexpr size_t kMaxBatchGrowth = 64;
+
+// The next batch: score `batch` more items, after ranking sketch_factor
+// times as many; the batch after it is twice as large (see ScanState).
 void next_batch(ScanState *so)
 {
-    so->next_stop = so->examined > SIZE_MAX - so->budget ? SIZE_MAX : so->examined + so->budget;
+    so->next_stop = so->examined > SIZE_MAX - so->batch ? SIZE_MAX : so->examined + so->batch;
+    const size_t cap = so->budget > SIZE_MAX / kMaxBatchGrowth ? SIZE_MAX : so->budget * kMaxBatchGrowth;
+    so->batch = so->batch > cap / 2 ? cap : so->batch * 2;
     const size_t factor = so->factor;
     so->gather_stop = so->next_stop > SIZE_MAX / factor ? SIZE_MAX : so->next_stop * factor;
 }
@@ -441,17 +473,28 @@ IndexScanDesc begin_scan(Relation index, int nkeys, int norderbys)
     so->merged_share = merged_share(MemoryContextGetParent(cxt), RelationGetRelid(index));
 
     so->buf = take_buffers(cxt);
+    so->key_cxt = AllocSetContextCreate(cxt, "annoy scan keys", ALLOCSET_SMALL_SIZES);
+    so->payload_bytes = so->shape.payload_bytes;
     static_assert(sizeof(ItemGroup) >= sizeof(uint64), "score_pending uses groups as key scratch");
     scan->opaque = so;
     return scan;
 }
 
-void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
+void rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys)
 {
     auto *so = static_cast<ScanState *>(scan->opaque);
     Relation index = scan->indexRelation;
+    if (keys != nullptr && nkeys > 0)
+        memmove(scan->keyData, keys, sizeof(ScanKeyData) * size_t(nkeys));
     if (norderbys > 0)
         memmove(scan->orderByData, orderbys, sizeof(ScanKeyData) * size_t(norderbys));
+
+    // The filter keys (the planner offers only filter columns' operators).
+    MemoryContextReset(so->key_cxt);
+    MemoryContext old_cxt = MemoryContextSwitchTo(so->key_cxt);
+    prepare_scan_filter(index_columns(index), scan->keyData, scan->numberOfKeys, &so->filter);
+    MemoryContextSwitchTo(old_cxt);
+    so->filtered = so->filter.n_tests > 0;  // (read_meta checked the payload size against the columns)
 
     so->buf->nodes.clear();
     so->buf->expanded.clear();
@@ -503,6 +546,7 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
                      ? SIZE_MAX
                      : size_t(partition_search_k(double(so->n_items), double(so->n_items) / so->merged_share,
                                                  int(so->factor), int(so->meta->n_trees), int(so->meta->leaf_size)));
+    so->batch = so->budget;
 }
 
 bool get_tuple(IndexScanDesc scan, ScanDirection dir)
@@ -511,6 +555,8 @@ bool get_tuple(IndexScanDesc scan, ScanDirection dir)
     if (dir != ForwardScanDirection)
         elog(ERROR, "annoy: index scans only go forward");
 
+    if (so->filter.never)
+        return false;  // a key no row satisfies
     if (!so->started) {
         so->started = true;
         // Tree roots are explored first (Annoy's +infinity priority), in
@@ -537,7 +583,7 @@ bool get_tuple(IndexScanDesc scan, ScanDirection dir)
                                     ItemPointerGetOffsetNumber(&tid), RelationGetRelationName(scan->heapRelation))));
             }
             scan->xs_heaptid = tid;
-            scan->xs_recheck = false;
+            scan->xs_recheck = so->filter.lossy;  // hashes and signatures let other rows through
             scan->xs_recheckorderby = false;
             if (scan->numberOfOrderBys > 0) {
                 scan->xs_orderbyvals[0] = Float8GetDatum(e.distance);

@@ -212,10 +212,12 @@ void clean_leaves(IndexVacuumInfo *info, const core::ItemSet &dead)
                 int kept = 0;
                 for (int i = 0; i < l->count; i++) {
                     if (!dead.contains(ref_key(refs[i])))
-                        copy_leaf_entry(l, kept++, l, i);  // reference and sketch
+                        copy_leaf_entry(l, kept++, l, i, shape.payload_bytes);  // reference, sketch, payload
                 }
-                memset(refs + kept, 0, size_t(l->count - kept) * sizeof(TupleRef));
-                memset(leaf_sketches(l) + size_t(kept) * l->sketch_bytes, 0, size_t(l->count - kept) * l->sketch_bytes);
+                const size_t gone = size_t(l->count - kept), pb = size_t(shape.payload_bytes);
+                memset(refs + kept, 0, gone * sizeof(TupleRef));
+                memset(leaf_sketches(l) + size_t(kept) * l->sketch_bytes, 0, gone * l->sketch_bytes);
+                memset(leaf_payloads(l) + size_t(kept) * pb, 0, gone * pb);
                 l->count = uint16(kept);
             });
             change.finish();
@@ -353,7 +355,7 @@ bool merge_leaves(Relation index, const IndexShape &shape, int tree, TidyNode *n
         return false;
     }
     for (int i = 0; i < bv.leaf->count; i++)
-        copy_leaf_entry(av.leaf, av.leaf->count + i, bv.leaf, i);  // reference and sketch
+        copy_leaf_entry(av.leaf, av.leaf->count + i, bv.leaf, i, shape.payload_bytes);  // reference, sketch, payload
     av.leaf->count = uint16(av.leaf->count + bv.leaf->count);
     int merged = av.leaf->count, capacity = av.leaf->capacity;
     *slot = a.ref;

@@ -2,6 +2,7 @@
 // reported as INFO messages (like the core access methods) and make the
 // result false.
 #include "am.hpp"
+#include "filter.hpp"
 
 extern "C" {
 #include "access/amvalidate.h"
@@ -17,21 +18,13 @@ extern "C" {
 
 namespace annoy::pg {
 
-bool validate(Oid opclassoid)
+namespace {
+
+// A vector class: support functions 1 (the metric) and optionally 2 (the
+// input format), both (internal) -> int4, and ordering operator 1.
+bool validate_vector_class(Oid family, Oid type, const char *classname)
 {
     bool ok = true;
-
-    HeapTuple classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
-    if (!HeapTupleIsValid(classtup))
-        elog(ERROR, "annoy: cache lookup failed for operator class %u", opclassoid);
-    auto *classform = reinterpret_cast<Form_pg_opclass>(GETSTRUCT(classtup));
-    Oid family = classform->opcfamily;
-    Oid type = classform->opcintype;
-    char *classname = pstrdup(NameStr(classform->opcname));
-    ReleaseSysCache(classtup);
-
-    // Support functions: function 1 (the metric) and optionally 2 (the
-    // input format), both (internal) -> int4.
     bool has_metric = false;
     CatCList *procs = SearchSysCacheList1(AMPROCNUM, ObjectIdGetDatum(family));
     for (int i = 0; i < procs->n_members; i++) {
@@ -93,6 +86,65 @@ bool validate(Oid opclassoid)
                        errmsg("annoy operator class \"%s\" is missing ordering operator 1", classname)));
         ok = false;
     }
+    return ok;
+}
+
+// A filter class: support function 3 (the storage kind), (internal) -> int4,
+// and search operators of the strategies of filter.hpp returning bool.
+bool validate_filter_class(Oid family, const char *classname)
+{
+    bool ok = true;
+    CatCList *procs = SearchSysCacheList1(AMPROCNUM, ObjectIdGetDatum(family));
+    for (int i = 0; i < procs->n_members; i++) {
+        auto *proc = reinterpret_cast<Form_pg_amproc>(GETSTRUCT(&procs->members[i]->tuple));
+        if (proc->amprocnum != kFilterProc || !check_amproc_signature(proc->amproc, INT4OID, true, 1, 1, INTERNALOID)) {
+            ereport(INFO, (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+                           errmsg("annoy filter operator class \"%s\" may only have support function %d, taking "
+                                  "internal and returning integer",
+                                  classname, kFilterProc)));
+            ok = false;
+        }
+    }
+    ReleaseSysCacheList(procs);
+    CatCList *ops = SearchSysCacheList1(AMOPSTRATEGY, ObjectIdGetDatum(family));
+    for (int i = 0; i < ops->n_members; i++) {
+        auto *op = reinterpret_cast<Form_pg_amop>(GETSTRUCT(&ops->members[i]->tuple));
+        if (op->amopstrategy < 1 || op->amopstrategy > kFilterStrategies || op->amoppurpose != AMOP_SEARCH ||
+            !check_amop_signature(op->amopopr, BOOLOID, op->amoplefttype, op->amoprighttype)) {
+            ereport(INFO, (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+                           errmsg("annoy filter operator class \"%s\" operator %s must be a search operator of "
+                                  "strategy 1 to %d returning boolean",
+                                  classname, format_operator(op->amopopr), kFilterStrategies)));
+            ok = false;
+        }
+    }
+    ReleaseSysCacheList(ops);
+    return ok;
+}
+
+}  // namespace
+
+bool validate(Oid opclassoid)
+{
+    bool ok;
+    HeapTuple classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
+    if (!HeapTupleIsValid(classtup))
+        elog(ERROR, "annoy: cache lookup failed for operator class %u", opclassoid);
+    auto *classform = reinterpret_cast<Form_pg_opclass>(GETSTRUCT(classtup));
+    Oid family = classform->opcfamily;
+    Oid type = classform->opcintype;
+    char *classname = pstrdup(NameStr(classform->opcname));
+    ReleaseSysCache(classtup);
+
+    // A filter class (support function 3, filter.hpp) or a vector class.
+    bool filter_class = false;
+    CatCList *procs = SearchSysCacheList1(AMPROCNUM, ObjectIdGetDatum(family));
+    for (int i = 0; i < procs->n_members; i++) {
+        auto *proc = reinterpret_cast<Form_pg_amproc>(GETSTRUCT(&procs->members[i]->tuple));
+        filter_class = filter_class || proc->amprocnum == kFilterProc;
+    }
+    ReleaseSysCacheList(procs);
+    ok = filter_class ? validate_filter_class(family, classname) : validate_vector_class(family, type, classname);
     return ok;
 }
 
