@@ -22,6 +22,8 @@
 #   annoy filter multi-column annoy index (vector, filter columns...): the scan
 #                applies the filter to leaf entries (skipped with a message when
 #                the build does not support filter columns)
+#   planner's choice  the annoy filter index and btrees (gin) on the filter
+#                columns together: the plan the planner picks (automatic budget)
 #   hnsw         pgvector HNSW (m 16, ef_construction 64) with
 #                hnsw.iterative_scan = relaxed_order (skipped without pgvector)
 # Ground truth: the exact answer of each filtered query, computed in SQL with
@@ -29,8 +31,9 @@
 # For both annoy indexes also: build time, size, single-row INSERTs/s and
 # VACUUM after deleting 10% (the cost of carrying the filter values).
 #
-# Writes $OUT/filtered.csv and filtered.md (the table, also printed).  Default
-# OUT: test/bench/results (full run), test/bench/out (quick mode).
+# Writes $RESULTS/filtered.csv and filtered.md (the table, also printed).
+# RESULTS: BENCH_OUT, else test/bench/results (full run) or test/bench/out
+# (quick mode); the client is compiled into test/bench/out.
 # Environment: BENCH_QUICK, BENCH_DATASETS (fashion,tenants), BENCH_QUERIES
 # (100; quick 20), BENCH_EXACT_QUERIES (10), BENCH_WARMUP (10), BENCH_INSERTS
 # (1000; quick 100), BENCH_SEARCH_K ("-1 5000"), BENCH_EF_SEARCH ("40 200"),
@@ -44,13 +47,14 @@ if [[ ${BENCH_QUICK:-0} == 1 ]]; then
     DATASETS=${BENCH_DATASETS:-fashion,tenants}
     QUERIES=${BENCH_QUERIES:-20}; INSERTS=${BENCH_INSERTS:-100}
     FASHION_ROWS=5000; TENANT_ROWS=${BENCH_TENANT_ROWS:-5000}
-    OUT=${BENCH_OUT:-$BENCH/out}
+    RESULTS=${BENCH_OUT:-$BENCH/out}
 else
     DATASETS=${BENCH_DATASETS:-fashion,tenants}
     QUERIES=${BENCH_QUERIES:-100}; INSERTS=${BENCH_INSERTS:-1000}
     FASHION_ROWS=all; TENANT_ROWS=${BENCH_TENANT_ROWS:-100000}
-    OUT=${BENCH_OUT:-$BENCH/results}
+    RESULTS=${BENCH_OUT:-$BENCH/results}
 fi
+OUT=$BENCH/out
 EXACT_QUERIES=${BENCH_EXACT_QUERIES:-10}
 WARMUP=${BENCH_WARMUP:-10}
 SEARCH_K=${BENCH_SEARCH_K:--1 5000}
@@ -81,15 +85,15 @@ if [[ $PGVECTOR != off ]]; then
     fi
 fi
 
-mkdir -p "$OUT"
-CSV=$OUT/filtered.csv
+mkdir -p "$RESULTS"
+CSV=$RESULTS/filtered.csv
 echo "dataset,filter,selectivity,method,setting,recall,qps,p50_ms,forced,index_mb,build_s,inserts_per_s,vacuum_s" >"$CSV"
 {
     echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores, PostgreSQL $(psql_v 'SHOW server_version'),"
     echo "pgvector $([[ $have_pgvector == 1 ]] && psql_v "SELECT extversion FROM pg_extension WHERE extname = 'vector'" || echo absent);"
     echo "$QUERIES queries per filter ($EXACT_QUERIES for the exact scan) after $WARMUP warm-up, one client;"
     echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)."
-} >"$OUT/filtered.info"
+} >"$RESULTS/filtered.info"
 
 # Deterministic uniform [0, 1) from an integer expression (SQL).
 u01() { echo "(('x' || substr(md5(($1)::text), 1, 8))::bit(32)::bigint / 4294967296.0)"; }
@@ -175,12 +179,36 @@ measure_rows() {
     for f in "${FILTERS[@]}"; do
         IFS='|' read -r name col where param <<<"$f"
         [[ -z ${ONLY_COL:-} || $ONLY_COL == "$col" ]] || continue
+        [[ -z ${ONLY_FILTER:-} || $ONLY_FILTER == "$name" ]] || continue
         res=$("$CLIENT" query --table "$table" --queries "$QTBL" --type "$TYPE" --op "$OP" --nq "$nq" \
             --warmup "$WARMUP" --k 10 --gt-table "gt_${name//[^a-z0-9]/_}" --where "${where//@P/\$2}" \
             --param "$param" --expect-index "$index" "$@") || { log "$DS $name $method $setting: failed"; continue; }
         echo "$DS,$name,${SELS[$name]},$method,$setting,$(field 1 "$res"),$(field 2 "$res"),$(field 3 "$res"),$(field 5 "$res"),$mb,$build,," >>"$CSV"
         log "$DS $name (sel ${SELS[$name]}) $method $setting: recall $(field 1 "$res"), $(field 2 "$res") q/s"
     done
+}
+
+# planner_choice TABLE: with the annoy index and a btree (gin for arrays) on
+# every filter column, the plan the planner picks by itself for each filter
+# (the index it scans, or "seq scan"), and how that plan does.
+planner_choice() {
+    local f name col where param plan am cols
+    cols=$(printf '%s\n' "${FILTERS[@]}" | cut -d'|' -f2 | sort -u)
+    for col in $cols; do
+        [[ $col == labels ]] && am=gin || am=btree
+        psql_q -c "CREATE INDEX ${1}_$col ON $1 USING $am ($col)"
+    done
+    psql_q -c "ANALYZE $1"
+    for f in "${FILTERS[@]}"; do
+        IFS='|' read -r name col where param <<<"$f"
+        plan=$(psql_q -At <<EOF | sed -n 's/.*\(Index Scan using\|Bitmap Index Scan on\) \([a-z0-9_]*\).*/\2/p; s/.*Seq Scan on.*/seq scan/p' | head -1
+SELECT v::text AS qv, $param::text AS qp FROM $QTBL ORDER BY id LIMIT 1 \gset
+EXPLAIN (COSTS OFF) SELECT id FROM $1 t WHERE ${where//@P/:\'qp\'} ORDER BY v $OP :'qv'::real[] LIMIT 10;
+EOF
+        )
+        ONLY_FILTER=$name measure_rows "$1" "planner's choice" "${plan:-?}" "" - -
+    done
+    for col in $cols; do psql_q -c "DROP INDEX ${1}_$col"; done
 }
 
 # copy_table NAME [vector]: a copy of $TBL (v as vector(d) with "vector").
@@ -262,7 +290,8 @@ for DS in "${specs[@]}"; do
         for sk in $SEARCH_K; do
             measure_rows w "annoy filtered" "search_k $sk" w_annoyf "$MB" "$BUILD_S" --set "annoy.search_k=$sk"
         done
-        write_costs w "annoy (vector + $FILTER_COLS)"
+        planner_choice w
+        write_costs w "annoy (vector + ${FILTER_COLS//, / + })"
     fi
     psql_q -c "DROP TABLE w"
 
@@ -281,7 +310,7 @@ for DS in "${specs[@]}"; do
     psql_q -c "DROP TABLE $TBL, $QTBL"
 done
 
-python3 - "$CSV" "$OUT/filtered.md" <<'EOF'
+python3 - "$CSV" "$RESULTS/filtered.md" <<'EOF'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 out = ["| data set | filter | selectivity | method | setting | recall@10 | q/s |", "|---|---|---|---|---|---|---|"]
@@ -297,4 +326,4 @@ for r in rows:
 open(sys.argv[2], "w").write("\n".join(out) + "\n")
 print("\n".join(out))
 EOF
-log "results in $CSV and $OUT/filtered.md"
+log "results in $CSV and $RESULTS/filtered.md"
