@@ -199,6 +199,26 @@ CREATE INDEX grow_plain ON grow USING annoy (v) WITH (n_trees = 3, leaf_size = 4
 SELECT pg_relation_size('grow_plain') < pg_relation_size('grow_f') AS smaller;
 DROP TABLE grow;
 
+-- A build larger than maintenance_work_mem (bounded memory: items spilled
+-- to pages, trees built cell by cell) carries the payloads too.
+CREATE TABLE big (id int PRIMARY KEY, v real[], g int, t text[]);
+ALTER TABLE big ALTER COLUMN v SET STORAGE PLAIN;
+INSERT INTO big SELECT i, ARRAY(SELECT (i % 50)::real + (random() - 0.5)::real * 4 FROM generate_series(1, 32) WHERE i > 0),
+                       i % 7, ARRAY['k' || (i % 3)]
+FROM generate_series(1, 20000) i;
+SET maintenance_work_mem = '1MB';
+\set VERBOSITY terse
+CREATE INDEX big_f ON big USING annoy (v, g, t) WITH (n_trees = 3, leaf_size = 16);
+\set VERBOSITY default
+RESET maintenance_work_mem;
+SELECT annoy_check('big_f');
+SET annoy.search_k = 100000;
+SELECT count(*) AS returned, bool_and(g = 3 AND t && '{k2}') AS all_match,
+       count(*) = (SELECT count(*) FROM big WHERE g = 3 AND t && '{k2}') AS all_rows
+FROM (SELECT id, g, t FROM big WHERE g = 3 AND t && '{k2}' ORDER BY v <-> (SELECT v FROM big WHERE id = 1) LIMIT 30000) s;
+RESET annoy.search_k;
+DROP TABLE big;
+
 -- Errors.
 CREATE TABLE e (v real[], w real[], n int, x float8, s text);
 SELECT pg_temp.sqlstate_of('CREATE INDEX ON e USING annoy (n, v)');

@@ -7,7 +7,10 @@
 // scores the `budget` most promising exactly (reading their vectors).
 // When the executor asks for more rows than that batch holds (a large LIMIT,
 // rows filtered by WHERE), the search continues from its saved queue with
-// another batch, so the whole index can be read through a scan.
+// another, larger batch, so the whole index can be read through a scan.
+// Conditions on the index's filter columns (scan keys, scan_filter.hpp) are
+// tested on each leaf entry before it is ranked or scored: only entries
+// that pass count toward the budget.
 //
 // No C++ exceptions can arise here: the containers allocate with palloc
 // (which raises Postgres errors itself) and the kernels and the sketch
