@@ -147,6 +147,14 @@ const IndexColumns &index_columns(Relation index)
     return *cols;
 }
 
+IndexColumns *copy_index_columns(Relation index)
+{
+    const IndexColumns &cols = index_columns(index);
+    auto *copy = static_cast<IndexColumns *>(palloc(sizeof(IndexColumns)));
+    *copy = cols;  // the FmgrInfos too: their memory is the index's rd_indexcxt, which a flush keeps
+    return copy;
+}
+
 uint64 filter_hash(const FilterColumn &col, Datum value)
 {
     return DatumGetUInt64(FunctionCall2Coll(const_cast<FmgrInfo *>(&col.hash), col.collation, value,
