@@ -25,7 +25,7 @@ ANNOY_HEADERS := $(wildcard src/core/*.hpp src/pg/*.hpp)
 
 # pg_regress suite: sql/<name>.sql against expected/<name>.out
 REGRESS = distance_functions index_build index_scan index_errors index_bounded_build index_sketch extension_upgrade index_robust \
-	bit_operator_sharing float8_vectors filtered_plans
+	bit_operator_sharing float8_vectors filtered_scan filtered_plans
 REGRESS_OPTS = --inputdir=. --outputdir=test/regress_out
 
 PG_CONFIG ?= pg_config

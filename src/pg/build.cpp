@@ -184,7 +184,7 @@ IndexBuildResult *build(Relation heap, Relation index, IndexInfo *info)
 
     BuildState st{};
     st.index = index;
-    st.columns = &index_columns(index);
+    st.columns = copy_index_columns(index);
     st.space.metric = st.columns->metric;
     st.payload_bytes = st.columns->payload_bytes;
     st.row_payload = static_cast<uint8 *>(palloc0(size_t(std::max(st.payload_bytes, 1))));

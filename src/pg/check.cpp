@@ -169,6 +169,7 @@ struct HeapCheck {
     char *vec;         // scratch, one vector
     HTAB *payloads;    // the leaves' filter payloads by item; nullptr without filter columns
     uint8 *payload;    // scratch, one payload
+    const IndexColumns *columns;
 };
 
 void check_heap_row(Relation index, ItemPointer tid, Datum *values, bool *isnull, bool, void *arg)
@@ -196,7 +197,7 @@ void check_heap_row(Relation index, ItemPointer tid, Datum *values, bool *isnull
     if (hc.payloads != nullptr) {
         // The filter values the leaves carry are the row's (an item in no
         // tree at all was reported above as missing).
-        encode_payload(index_columns(index), values + 1, isnull + 1, hc.payload);
+        encode_payload(*hc.columns, values + 1, isnull + 1, hc.payload);
         const uint8 *stored = item_payload(hc.payloads, row->ref);
         if (stored == nullptr || memcmp(stored, hc.payload, size_t(hc.shape.payload_bytes)) != 0)
             ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
@@ -334,7 +335,10 @@ Datum annoy_check(PG_FUNCTION_ARGS)
     // heapallindexed; a valid index only: one being built concurrently may
     // lack rows).
     if (index->rd_index->indisvalid) {
-        HeapCheck hc{index, shape, &live, &dead, nullptr, payloads, nullptr};
+        HeapCheck hc{index, shape, &live, &dead, nullptr, payloads, nullptr, nullptr};
+        MemoryContext old_cxt = MemoryContextSwitchTo(cxt);
+        hc.columns = copy_index_columns(index);
+        MemoryContextSwitchTo(old_cxt);
         hc.vec = static_cast<char *>(MemoryContextAlloc(cxt, std::max<size_t>(space.vector_bytes(), 1)));
         hc.payload = static_cast<uint8 *>(MemoryContextAlloc(cxt, size_t(std::max(shape.payload_bytes, 1))));
         Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());

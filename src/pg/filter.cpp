@@ -111,7 +111,8 @@ const IndexColumns &index_columns(Relation index)
     // rebuilt): read_meta checks every meta page against it.
     if (index->rd_amcache != nullptr)
         return *static_cast<const IndexColumns *>(index->rd_amcache);
-    auto *cols = static_cast<IndexColumns *>(MemoryContextAllocZero(index->rd_indexcxt, sizeof(IndexColumns)));
+    // Built in the current context, kept only once every column is checked.
+    auto *cols = static_cast<IndexColumns *>(palloc0(sizeof(IndexColumns)));
     const int natts = IndexRelationGetNumberOfKeyAttributes(index);
     // Column 1 holds the vectors: a vector class has support function 1
     // (its metric, checked by support_constant) and no filter function.
@@ -143,8 +144,19 @@ const IndexColumns &index_columns(Relation index)
     }
     cols->n_filters = natts - 1;
     cols->payload_bytes = filter_payload_bytes(cols->n_filters);
-    index->rd_amcache = cols;
-    return *cols;
+    auto *kept = static_cast<IndexColumns *>(MemoryContextAlloc(index->rd_indexcxt, sizeof(IndexColumns)));
+    *kept = *cols;
+    pfree(cols);
+    index->rd_amcache = kept;
+    return *kept;
+}
+
+IndexColumns *copy_index_columns(Relation index)
+{
+    const IndexColumns &cols = index_columns(index);
+    auto *copy = static_cast<IndexColumns *>(palloc(sizeof(IndexColumns)));
+    *copy = cols;  // the FmgrInfos too: their memory is the index's rd_indexcxt, which a flush keeps
+    return copy;
 }
 
 uint64 filter_hash(const FilterColumn &col, Datum value)

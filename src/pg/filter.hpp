@@ -73,8 +73,13 @@ constexpr int filter_payload_bytes(int n_filters)
 static_assert(filter_payload_bytes(INDEX_MAX_KEYS - 1) <= 255, "the payload size fits the meta page's byte");
 
 // The index's columns; errors (42P17) unless column 1 has a vector operator
-// class and every other column a filter class.
+// class and every other column a filter class.  The reference is to the
+// relcache entry's cache, which a relcache flush frees: any catalog access
+// (a hash function looking up its collation) may process one, so code that
+// encodes values keeps its own copy (copy_index_columns).
 const IndexColumns &index_columns(Relation index);
+// A palloc'd copy in the current memory context.
+IndexColumns *copy_index_columns(Relation index);
 
 // Writes a row's filter payload (cols.payload_bytes bytes): values[k] and
 // isnull[k] are filter column k's (the index's column k + 2).

@@ -188,7 +188,7 @@ bool insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, R
     // The row's filter values, stored beside each of its references.
     if (shape.payload_bytes > 0) {
         auto *payload = static_cast<uint8 *>(palloc(size_t(shape.payload_bytes)));
-        encode_payload(index_columns(index), values + 1, isnull + 1, payload);
+        encode_payload(*copy_index_columns(index), values + 1, isnull + 1, payload);
         item.payload = payload;
     }
     if (item.sketch_bytes != shape.sketch_bytes)

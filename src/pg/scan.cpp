@@ -7,7 +7,10 @@
 // scores the `budget` most promising exactly (reading their vectors).
 // When the executor asks for more rows than that batch holds (a large LIMIT,
 // rows filtered by WHERE), the search continues from its saved queue with
-// another batch, so the whole index can be read through a scan.
+// another, larger batch, so the whole index can be read through a scan.
+// Conditions on the index's filter columns (scan keys, scan_filter.hpp) are
+// tested on each leaf entry before it is ranked or scored: only entries
+// that pass count toward the budget.
 //
 // No C++ exceptions can arise here: the containers allocate with palloc
 // (which raises Postgres errors itself) and the kernels and the sketch
@@ -158,6 +161,7 @@ struct ScanState {
     // they are ranked or scored (scan_filter.hpp); compiled by rescan in
     // key_cxt.
     MemoryContext key_cxt;
+    const IndexColumns *columns;  // a copy (filter.hpp), in cxt; nullptr without filter columns
     ScanFilter filter;
     bool filtered;  // filter.n_tests > 0
     int payload_bytes;
@@ -473,8 +477,14 @@ IndexScanDesc begin_scan(Relation index, int nkeys, int norderbys)
     so->merged_share = merged_share(MemoryContextGetParent(cxt), RelationGetRelid(index));
 
     so->buf = take_buffers(cxt);
-    so->key_cxt = AllocSetContextCreate(cxt, "annoy scan keys", ALLOCSET_SMALL_SIZES);
     so->payload_bytes = so->shape.payload_bytes;
+    if (so->payload_bytes > 0) {
+        // Only indexes with filter columns pay for filtering.
+        so->key_cxt = AllocSetContextCreate(cxt, "annoy scan keys", ALLOCSET_SMALL_SIZES);
+        MemoryContext old = MemoryContextSwitchTo(cxt);
+        so->columns = copy_index_columns(index);
+        MemoryContextSwitchTo(old);
+    }
     static_assert(sizeof(ItemGroup) >= sizeof(uint64), "score_pending uses groups as key scratch");
     scan->opaque = so;
     return scan;
@@ -490,10 +500,14 @@ void rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int n
         memmove(scan->orderByData, orderbys, sizeof(ScanKeyData) * size_t(norderbys));
 
     // The filter keys (the planner offers only filter columns' operators).
-    MemoryContextReset(so->key_cxt);
-    MemoryContext old_cxt = MemoryContextSwitchTo(so->key_cxt);
-    prepare_scan_filter(index_columns(index), scan->keyData, scan->numberOfKeys, &so->filter);
-    MemoryContextSwitchTo(old_cxt);
+    if (so->columns != nullptr) {
+        MemoryContextReset(so->key_cxt);
+        MemoryContext old_cxt = MemoryContextSwitchTo(so->key_cxt);
+        prepare_scan_filter(*so->columns, scan->keyData, scan->numberOfKeys, &so->filter);
+        MemoryContextSwitchTo(old_cxt);
+    } else if (scan->numberOfKeys > 0) {
+        elog(ERROR, "annoy: scan keys on index \"%s\", which has no filter columns", RelationGetRelationName(index));
+    }
     so->filtered = so->filter.n_tests > 0;  // (read_meta checked the payload size against the columns)
 
     so->buf->nodes.clear();

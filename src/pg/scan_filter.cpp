@@ -130,48 +130,6 @@ void compile_key(const IndexColumns &cols, const ScanKeyData &key, ScanFilter *f
     }
 }
 
-bool in_sorted(const int64 *values, int n, int64 v) noexcept
-{
-    if (n <= 8) {
-        for (int i = 0; i < n; i++) {
-            if (values[i] == v)
-                return true;
-        }
-        return false;
-    }
-    return std::binary_search(values, values + n, v);
-}
-
-bool test_pass(const FilterTest &t, int64 v) noexcept
-{
-    switch (t.strategy) {
-        case kLess:
-            return v < t.values[0];
-        case kLessEqual:
-            return v <= t.values[0];
-        case kEqual:
-            return in_sorted(t.values, t.n, v);
-        case kGreaterEqual:
-            return v >= t.values[0];
-        case kGreater:
-            return v > t.values[0];
-        case kOverlap:  // operands: the bits of each wanted element
-        case kContains:  // operands: the signature of each wanted set
-            for (int i = 0; i < t.n; i++) {
-                if ((uint64(v) & uint64(t.values[i])) == uint64(t.values[i]))
-                    return true;
-            }
-            return false;
-        case kContainedBy:
-            for (int i = 0; i < t.n; i++) {
-                if ((uint64(v) & ~uint64(t.values[i])) == 0)
-                    return true;
-            }
-            return false;
-    }
-    return false;
-}
-
 }  // namespace
 
 void prepare_scan_filter(const IndexColumns &cols, const ScanKeyData *keys, int nkeys, ScanFilter *out)
@@ -183,17 +141,6 @@ void prepare_scan_filter(const IndexColumns &cols, const ScanKeyData *keys, int 
         compile_key(cols, keys[i], out);
     if (out->never)
         out->n_tests = 0;  // the scan returns nothing
-}
-
-bool filter_pass(const ScanFilter &f, const uint8 *payload) noexcept
-{
-    for (int i = 0; i < f.n_tests; i++) {
-        const FilterTest &t = f.tests[i];
-        // No filter operator is true for a NULL value.
-        if (payload_null(payload, f.n_filters, t.column) || !test_pass(t, payload_value(payload, t.column)))
-            return false;
-    }
-    return true;
 }
 
 }  // namespace annoy::pg

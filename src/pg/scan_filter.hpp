@@ -33,7 +33,61 @@ struct ScanFilter {
 // the current memory context.
 void prepare_scan_filter(const IndexColumns &cols, const ScanKeyData *keys, int nkeys, ScanFilter *out);
 
+// Whether v is one of n sorted values.
+inline bool in_sorted(const int64 *values, int n, int64 v) noexcept
+{
+    if (n <= 8) {
+        for (int i = 0; i < n; i++) {
+            if (values[i] == v)
+                return true;
+        }
+        return false;
+    }
+    return std::binary_search(values, values + n, v);
+}
+
+// Whether a payload's value passes one test (inline, as filter_pass: the
+// scan calls them for every leaf entry it reaches).
+inline bool test_pass(const FilterTest &t, int64 v) noexcept
+{
+    switch (t.strategy) {
+        case kLess:
+            return v < t.values[0];
+        case kLessEqual:
+            return v <= t.values[0];
+        case kEqual:
+            return in_sorted(t.values, t.n, v);
+        case kGreaterEqual:
+            return v >= t.values[0];
+        case kGreater:
+            return v > t.values[0];
+        case kOverlap:  // operands: the bits of each wanted element
+        case kContains:  // operands: the signature of each wanted set
+            for (int i = 0; i < t.n; i++) {
+                if ((uint64(v) & uint64(t.values[i])) == uint64(t.values[i]))
+                    return true;
+            }
+            return false;
+        case kContainedBy:
+            for (int i = 0; i < t.n; i++) {
+                if ((uint64(v) & ~uint64(t.values[i])) == 0)
+                    return true;
+            }
+            return false;
+    }
+    return false;
+}
+
 // Whether a leaf entry's payload passes every test.
-bool filter_pass(const ScanFilter &f, const uint8 *payload) noexcept;
+inline bool filter_pass(const ScanFilter &f, const uint8 *payload) noexcept
+{
+    for (int i = 0; i < f.n_tests; i++) {
+        const FilterTest &t = f.tests[i];
+        // No filter operator is true for a NULL value.
+        if (payload_null(payload, f.n_filters, t.column) || !test_pass(t, payload_value(payload, t.column)))
+            return false;
+    }
+    return true;
+}
 
 }  // namespace annoy::pg

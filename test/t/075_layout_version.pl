@@ -38,6 +38,7 @@ my $head;
 sysread($fh, $head, 32) == 32 or die "read $file: $!";
 my ($magic, $version) = unpack('V V', substr($head, $magic_at, 8));
 is(sprintf('%08X', $magic), '414E4E59', 'the meta page starts with the magic number ANNY');
+is($version, 7, 'the meta page records layout version 7 (filter payloads in the leaves)');
 my $old = $version - 1;
 sysseek($fh, $version_at, 0) or die "seek: $!";
 syswrite($fh, pack('V', $old)) == 4 or die "write: $!";
