@@ -135,12 +135,29 @@ EXECUTE by_flag(false);
 DEALLOCATE by_flag;
 RESET plan_cache_mode;
 
--- col = ANY(array): PostgreSQL 15's planner gives an ordered index scan no
--- ScalarArrayOp condition on a column after the first, so the executor
--- filters it (still exact here, with search_k beyond the table).
-SELECT f.* FROM pg_temp.filtered('tenant = ANY(''{1,5}'')', '{0,0,0,0,0,0,0,0}') f;
--- An array column of the values answers the same question in the scan:
--- ARRAY[cat] && $1 is cat = ANY($1).
+-- col = ANY(array) and IN lists: index conditions too (array_paths.cpp
+-- adds them to ordered annoy paths; PostgreSQL 15's planner alone would
+-- leave them to the executor), with any operator of the column's class.
+EXPLAIN (COSTS OFF) SELECT id FROM docs WHERE tenant = ANY('{1,5}') AND cat IN ('cat1', 'cat5')
+    ORDER BY v <-> '{0,0,0,0,0,0,0,0}' LIMIT 10;
+SELECT cond, f.*
+FROM (VALUES ('tenant = ANY(''{1,5}'')'), ('tenant IN (2, 4, 6, 8)'), ('shard = ANY(''{1,2,3,4,5,6,7,8,9,10,11,12}'')'),
+             ('tenant < ANY(''{1,3}'')'), ('tenant > ANY(''{8,6}'')'), ('cat = ANY(''{cat1,cat5,nope}'')'),
+             ('u = ANY(ARRAY[md5(''1'')::uuid, md5(''2'')::uuid])'), ('c IN (''red'', ''blue'')'),
+             ('tenant = ANY(''{3,NULL}'')'),
+             ('tenant = ANY(''{}'')'), ('tenant = 3 AND cat = ANY(''{cat3,cat13}'')')) AS t(cond),
+     LATERAL pg_temp.filtered(cond, '{0.1,0.2,0.3,0.4,-0.1,-0.2,-0.3,-0.4}') f;
+-- A parameter array, NULL or with NULLs.
+SET plan_cache_mode = force_generic_plan;
+PREPARE by_tenants(int[]) AS SELECT id, tenant FROM docs WHERE tenant = ANY($1) ORDER BY v <-> '{0,0,0,0,0,0,0,0}' LIMIT 4;
+EXPLAIN (COSTS OFF) EXECUTE by_tenants('{1,2}');
+EXECUTE by_tenants('{1,2}');
+EXECUTE by_tenants(NULL);
+EXECUTE by_tenants('{NULL}');
+DEALLOCATE by_tenants;
+RESET plan_cache_mode;
+-- An expression can be a filter column: ARRAY[cat] && $1 asks the same
+-- as cat = ANY($1).
 CREATE INDEX docs_cat ON docs USING annoy (v, (ARRAY[cat])) WITH (n_trees = 4);
 EXPLAIN (COSTS OFF) SELECT id FROM docs WHERE ARRAY[cat] && '{cat1,cat2}'
     ORDER BY v <-> '{0,0,0,0,0,0,0,0}' LIMIT 10;
@@ -172,7 +189,8 @@ $$;
 SELECT pg_temp.recall('true') >= 0.9 AS unfiltered_ok,
        pg_temp.recall('tenant = 7') >= 0.9 AS ten_percent_ok,
        pg_temp.recall('shard = 42') >= 0.9 AS one_percent_ok,
-       pg_temp.recall('shard = 42') >= pg_temp.recall('true') - 0.05 AS one_percent_as_unfiltered;
+       pg_temp.recall('shard = 42') >= pg_temp.recall('true') - 0.05 AS one_percent_as_unfiltered,
+       pg_temp.recall('shard = ANY(''{5,42}'')') >= 0.9 AS two_percent_any_ok;
 -- A small budget still returns the LIMIT's rows at 1%: only matching rows
 -- count toward it.
 SET annoy.search_k = 20;

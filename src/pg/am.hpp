@@ -34,6 +34,10 @@ void cost_estimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *
 // Operator class checks
 bool validate(Oid opclassoid);
 
+// Puts col = ANY(array) conditions on filter columns into ordered annoy
+// index paths (array_paths.cpp); installed by _PG_init.
+void install_path_hook();
+
 // The metric of the index's operator class (support function 1).
 core::Metric opclass_metric(Relation index);
 

@@ -1,5 +1,6 @@
 // Library entry: module magic, load-time setup, and the operator classes'
 // metric support functions.
+#include "am.hpp"
 #include "filter.hpp"
 #include "index_vector.hpp"
 #include "options.hpp"
@@ -18,6 +19,7 @@ void _PG_init(void)
     annoy::core::init_kernels();
     annoy::pg::define_options();
     annoy::pg::install_executor_hook();
+    annoy::pg::install_path_hook();
 }
 
 // Support functions that answer a constant: function 1 of each operator
