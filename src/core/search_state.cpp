@@ -256,4 +256,94 @@ void ItemSet::grow()
     cap_ = new_cap;
 }
 
+// ---- DenseKeySet ----
+
+DenseKeySet::~DenseKeySet()
+{
+    if (words_)
+        alloc_.release(alloc_.ctx, words_);
+    if (touched_)
+        alloc_.release(alloc_.ctx, touched_);
+}
+
+void DenseKeySet::reset(uint64_t rows, uint32_t columns)
+{
+    uint32_t shift = 0;
+    while (shift < 16 && (uint32_t(1) << shift) < columns)
+        shift++;
+    // At most kMaxWords words (8 MB: an index of 48 GB at 32 columns);
+    // keys of later rows go to the overflow set.
+    constexpr uint64_t kMaxWords = uint64_t(1) << 20;
+    rows = std::min<uint64_t>(rows, (kMaxWords * 64) >> shift);
+    const size_t words = size_t(((rows << shift) + 63) / 64);
+    if (words != n_words_ || shift != col_shift_) {
+        if (words_)
+            alloc_.release(alloc_.ctx, words_);
+        if (touched_)
+            alloc_.release(alloc_.ctx, touched_);
+        words_ = nullptr;
+        touched_ = nullptr;
+        n_words_ = 0;
+        rows_ = 0;
+        touched_cap_ = 0;
+        if (words > 0) {
+            words_ = static_cast<uint64_t *>(alloc_.alloc(alloc_.ctx, words * sizeof(uint64_t)));
+            std::memset(words_, 0, words * sizeof(uint64_t));
+            // Zeroing words one by one beats a memset of the whole bitmap
+            // only while they are a small part of it.
+            touched_cap_ = std::max<size_t>(words / 16, 1);
+            touched_ = static_cast<uint32_t *>(alloc_.alloc(alloc_.ctx, touched_cap_ * sizeof(uint32_t)));
+        }
+        n_words_ = words;
+        rows_ = rows;
+        col_shift_ = shift;
+        n_touched_ = 0;
+        touched_overflowed_ = false;
+        size_ = 0;
+        overflow_.clear();
+        return;
+    }
+    clear();
+}
+
+void DenseKeySet::note_touched(uint64_t word)
+{
+    if (n_touched_ < touched_cap_)
+        touched_[n_touched_++] = uint32_t(word);
+    else
+        touched_overflowed_ = true;
+}
+
+bool DenseKeySet::insert_overflow(uint64_t key)
+{
+    if (!overflow_.insert(key))
+        return false;
+    size_++;
+    return true;
+}
+
+bool DenseKeySet::contains(uint64_t key) const
+{
+    const uint64_t row = key >> 16, col = key & 0xFFFF;
+    if (row < rows_ && col < (uint64_t(1) << col_shift_) && key != 0) {
+        const uint64_t bit = (row << col_shift_) | col;
+        return (words_[bit >> 6] >> (bit & 63)) & 1;
+    }
+    return overflow_.contains(key);
+}
+
+void DenseKeySet::clear()
+{
+    if (touched_overflowed_) {
+        std::memset(words_, 0, n_words_ * sizeof(uint64_t));
+    } else {
+        for (size_t i = 0; i < n_touched_; i++)
+            words_[touched_[i]] = 0;
+    }
+    n_touched_ = 0;
+    touched_overflowed_ = false;
+    size_ = 0;
+    overflow_.clear();
+}
+
 }  // namespace annoy::core

@@ -69,7 +69,7 @@ constexpr size_t kMaxRefs = kMaxTupleSize / sizeof(TupleRef);  // references in 
 struct ScanBuffers {
     core::NodeQueue nodes;
     core::ItemSet expanded;  // node keys already expanded
-    core::ItemSet seen;
+    core::DenseKeySet seen;  // items ranked or scored (ref keys: block << 16 | offset)
     core::CandidateQueue candidates;
     core::CandidatePool pending;
     core::Sketcher::Query sketch_query;  // 64 kB of tables
@@ -94,9 +94,9 @@ int n_spare = 0;
 void return_buffers(void *arg)
 {
     auto *b = static_cast<ScanBuffers *>(arg);
-    bool large = b->seen.capacity() > 2 * kKeepCapacity || b->expanded.capacity() > 2 * kKeepCapacity ||
-                 b->nodes.capacity() > kKeepCapacity || b->candidates.capacity() > kKeepCapacity ||
-                 b->pending.capacity() > kKeepCapacity;
+    bool large = b->seen.capacity_bytes() > 2 * kKeepCapacity * sizeof(uint64) ||
+                 b->expanded.capacity() > 2 * kKeepCapacity || b->nodes.capacity() > kKeepCapacity ||
+                 b->candidates.capacity() > kKeepCapacity || b->pending.capacity() > kKeepCapacity;
     if (large || n_spare >= kSpareBuffers) {
         b->~ScanBuffers();  // releases the containers' memory (pfree)
         pfree(b);
@@ -161,6 +161,15 @@ struct ScanState {
     // (partition_budget.hpp).
     double merged_share;
 };
+
+// Line pointers an item page can have: the columns of the seen set's bitmap
+// (items elsewhere, as on pages added since the scan began, are hashed).
+uint32 item_slots_per_page(const core::Space &space)
+{
+    const Size vector = std::min<Size>(space.vector_bytes(), kMaxTupleSize);
+    const Size tuple = MAXALIGN(sizeof(ItemTupleHeader) + vector) + sizeof(ItemIdData);
+    return uint32((BLCKSZ - SizeOfPageHeaderData) / tuple + 1);  // offsets start at 1
+}
 
 // The page of `blkno`, pinned (reusing the pin of the previous read).
 Buffer pin_block(Relation index, ScanState *so, BlockNumber blkno)
@@ -455,7 +464,7 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
 
     so->buf->nodes.clear();
     so->buf->expanded.clear();
-    so->buf->seen.clear();
+    so->buf->seen.reset(so->nblocks, item_slots_per_page(so->space));
     so->buf->candidates.clear();
     so->buf->pending.clear();
     so->gathered = 0;

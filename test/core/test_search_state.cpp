@@ -243,3 +243,54 @@ TEST(SearchState, AllocatorBlocksAreReleased)
     }
     EXPECT_EQ(heap.live, 0);
 }
+
+TEST(DenseKeySet, MatchesUnorderedSetInAndOutsideTheBitmap)
+{
+    Rng rng(5);
+    DenseKeySet set(heap_allocator());
+    for (int round = 0; round < 3; round++) {
+        // Shapes change between rounds (another index), and repeat (reuse).
+        const uint64_t rows = round == 1 ? 37 : 1000;
+        const uint32_t cols = round == 1 ? 5 : 20;  // rounded up to 8 and 32
+        set.reset(rows, cols);
+        EXPECT_EQ(set.size(), 0u);
+        std::unordered_set<uint64_t> ref;
+        for (int step = 0; step < 50000; step++) {
+            // Mostly keys the bitmap covers, some past its rows or columns.
+            uint64_t row = rng.below(rows + rows / 4), col = rng.below(cols + 8) + (rng.below(50) == 0 ? 60000 : 0);
+            uint64_t key = (row << 16) | col;
+            if (key == 0)
+                continue;
+            const bool inserted = set.insert(key);
+            ASSERT_EQ(inserted, ref.insert(key).second) << "row " << row << " col " << col;
+            ASSERT_EQ(set.size(), ref.size());
+        }
+        for (uint64_t key : ref)
+            EXPECT_TRUE(set.contains(key));
+        for (int i = 0; i < 2000; i++) {
+            const uint64_t key = ((rng.below(2 * rows)) << 16) | rng.below(64);
+            EXPECT_EQ(set.contains(key), key != 0 && ref.count(key) == 1);
+        }
+        // A few keys, then clear: the touched words alone are zeroed.
+        set.clear();
+        for (uint64_t key : ref)
+            ASSERT_FALSE(set.contains(key));
+        EXPECT_TRUE(set.insert((3 << 16) | 4));
+        EXPECT_FALSE(set.insert((3 << 16) | 4));
+        set.clear();
+        EXPECT_FALSE(set.contains((3 << 16) | 4));
+        EXPECT_FALSE(set.insert(0));  // reserved, as for ItemSet
+    }
+}
+
+TEST(DenseKeySet, EmptyShapeUsesTheOverflowSetOnly)
+{
+    DenseKeySet set(heap_allocator());
+    EXPECT_FALSE(set.contains(1));
+    EXPECT_TRUE(set.insert(1));  // before any reset
+    set.reset(0, 0);
+    EXPECT_FALSE(set.contains(1));
+    EXPECT_TRUE(set.insert((uint64_t(9) << 16) | 1));
+    EXPECT_TRUE(set.contains((uint64_t(9) << 16) | 1));
+    EXPECT_EQ(set.size(), 1u);
+}
