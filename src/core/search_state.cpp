@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <new>
 
 namespace annoy::core {
@@ -168,24 +169,93 @@ CandidateQueue::Entry CandidateQueue::pop()
 
 size_t CandidatePool::take_smallest(size_t k, uint64_t *out)
 {
-    if (k >= size_) {
-        for (size_t i = 0; i < size_; i++)
-            out[i] = data_[i].ref;
-        const size_t n = size_;
-        size_ = 0;
-        return n;
-    }
-    std::nth_element(data_, data_ + k, data_ + size_,
-                     [](const Entry &a, const Entry &b) { return smaller_distance(a.distance, b.distance); });
+    k = std::min(k, size_);
+    if (k < size_)
+        std::nth_element(data_, data_ + k, data_ + size_,
+                         [](const Entry &a, const Entry &b) { return smaller_distance(a.distance, b.distance); });
     for (size_t i = 0; i < k; i++)
         out[i] = data_[i].ref;
-    // Fill the taken slots from the tail.
-    const size_t rest = size_ - k;
-    const size_t moved = std::min(k, rest);
+    remove_front(k);
+    return k;
+}
+
+size_t CandidatePool::take_smallest(size_t k, Entry *out)
+{
+    k = std::min(k, size_);
+    if (k == 0)
+        return 0;
+    if (k <= kFewTaken && k < size_) {
+        // A few of many: one pass keeping the best k positions in order,
+        // instead of nth_element's moves of the whole pool.
+        size_t pos[kFewTaken];
+        size_t n = 0;
+        for (size_t i = 0; i < size_; i++) {
+            const double d = data_[i].distance;
+            if (n == k && !smaller_distance(d, data_[pos[n - 1]].distance))
+                continue;
+            size_t j = n < k ? n++ : n - 1;
+            for (; j > 0 && smaller_distance(d, data_[pos[j - 1]].distance); j--)
+                pos[j] = pos[j - 1];
+            pos[j] = i;
+        }
+        for (size_t j = 0; j < k; j++)
+            out[j] = data_[pos[j]];
+        // Remove them from the last position down: the tail entry moved into
+        // a freed slot is never one still to be removed.
+        std::sort(pos, pos + k);
+        for (size_t j = k; j-- > 0;)
+            data_[pos[j]] = data_[--size_];
+        return k;
+    }
+    if (k < size_)
+        std::nth_element(data_, data_ + k, data_ + size_,
+                         [](const Entry &a, const Entry &b) { return smaller_distance(a.distance, b.distance); });
+    std::memcpy(static_cast<void *>(out), data_, k * sizeof(Entry));
+    remove_front(k);
+    return k;
+}
+
+size_t CandidatePool::take_below(double limit, size_t k, Entry *out)
+{
+    Entry *below_end = std::partition(data_, data_ + size_, [limit](const Entry &e) { return e.distance < limit; });
+    const size_t below = size_t(below_end - data_);
+    if (below > k)
+        std::nth_element(data_, data_ + k, below_end,
+                         [](const Entry &a, const Entry &b) { return smaller_distance(a.distance, b.distance); });
+    const size_t n = std::min(below, k);
+    std::memcpy(static_cast<void *>(out), data_, n * sizeof(Entry));
+    remove_front(n);
+    return n;
+}
+
+void CandidatePool::remove_front(size_t n)
+{
+    const size_t rest = size_ - n;
+    const size_t moved = std::min(n, rest);
     for (size_t i = 0; i < moved; i++)
         data_[i] = data_[size_ - 1 - i];
     size_ = rest;
-    return k;
+}
+
+// ---- KthSmallest ----
+
+void KthSmallest::add(double v) noexcept
+{
+    if (std::isnan(v))
+        return;  // ranks last: never among the k smallest
+    const auto larger = [](double a, double b) { return a > b; };
+    if (size_ < k_) {
+        heap_[size_] = v;
+        sift_up(heap_, size_t(size_++), larger);
+    } else if (v < heap_[0]) {
+        heap_[0] = v;
+        sift_down(heap_, size_t(size_), 0, larger);
+    }
+}
+
+double KthSmallest::value() const noexcept
+{
+    return size_ < k_ ? std::numeric_limits<double>::infinity() : heap_[0];
 }
 
 // ---- ItemSet: linear probing, load factor <= 1/2 ----

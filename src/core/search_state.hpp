@@ -94,6 +94,35 @@ public:
     // k >= size()) and writes their refs to out, in no particular order.
     // Returns how many were taken.
     size_t take_smallest(size_t k, uint64_t *out);
+    // The same, writing whole entries (in no particular order).
+    size_t take_smallest(size_t k, Entry *out);
+    // Removes the entries of distance below `limit`, or the k smallest of
+    // them if there are more, and writes them to out in no particular
+    // order; returns how many.
+    size_t take_below(double limit, size_t k, Entry *out);
+
+private:
+    // Up to this many entries are taken by a single pass over the pool.
+    static constexpr size_t kFewTaken = 32;
+    // Drops the first n entries, filling their slots from the tail.
+    void remove_front(size_t n);
+};
+
+// The k-th smallest of the values added since the last clear (k fixed, at
+// most kMaxK), or +infinity while fewer than k were added: the threshold a
+// scan's candidates must beat to be worth scoring.
+class KthSmallest {
+public:
+    static constexpr int kMaxK = 256;
+    explicit KthSmallest(int k = 10) noexcept : k_(k < 1 ? 1 : k > kMaxK ? kMaxK : k) {}
+    void clear() noexcept { size_ = 0; }
+    void add(double v) noexcept;
+    double value() const noexcept;
+
+private:
+    int k_;
+    int size_ = 0;
+    double heap_[kMaxK];  // max-heap of the k smallest
 };
 
 class ItemSet {

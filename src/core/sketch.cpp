@@ -1,6 +1,7 @@
 // Sketches: RaBitQ codes of randomly rotated vectors, and the asymmetric estimator.
 #include "sketch.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -257,6 +258,21 @@ void Sketcher::Query::prepare(const Sketcher &s, const void *query) noexcept
     for (int i = 1; i < 256; i++)
         inv_alpha_[i] =
             s.rotated_ ? std::sqrt(float(s.padded_)) / float(s.bits_) * 255.0f / float(i) : 1.2533141f / float(s.bits_);
+    // The error bound (sketch.hpp), when every rotated coordinate has its
+    // bit: on <a, y> it is |a| |y| eps0 sqrt(1 - alpha^2) / (alpha
+    // sqrt(M - 1)), with alpha the lower end of its quantisation step, and
+    // never more than |a| |y| (inner products of unit vectors); Euclidean
+    // distances count the inner product twice.
+    bounded_ = s.rotated_ && s.bits_ == s.padded_;
+    const float metric_scale = metric_ == Metric::Euclidean ? 2.0f : 1.0f;
+    for (int i = 0; i < 256; i++) {
+        const float alpha = (float(i) - 0.5f) / 255.0f;
+        float e = 1.0f;
+        if (alpha > 0.0f)
+            e = std::min(1.0f, kBoundSigmas * std::sqrt(std::max(0.0f, 1.0f - alpha * alpha)) /
+                                   (alpha * std::sqrt(float(s.padded_) - 1.0f)));
+        error_[i] = bounded_ ? metric_scale * a_norm * e : 0.0f;
+    }
     // table[b][w] = sum over bits k of w: +v[8b+k] if set, -v[8b+k] if not;
     // built from w without its lowest set bit.
     for (size_t b = 0; b < bytes_; b++) {
@@ -301,6 +317,15 @@ float Sketcher::Query::estimate(const uint8_t *sketch) const noexcept
             return -(inner + constant_ + x_dot_c);
         }
     }
+}
+
+float Sketcher::Query::lower_bound(const uint8_t *sketch) const noexcept
+{
+    float norm;
+    std::memcpy(&norm, sketch + bytes_, sizeof norm);
+    const float bound = estimate(sketch) - norm * error_[sketch[bytes_ + sizeof norm]];
+    // Euclidean estimates are squared; the bound is on the SQL operator's scale.
+    return metric_ == Metric::Euclidean ? std::sqrt(std::max(bound, 0.0f)) : bound;
 }
 
 }  // namespace annoy::core

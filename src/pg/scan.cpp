@@ -75,6 +75,7 @@ struct ScanBuffers {
     core::Sketcher::Query sketch_query;  // 64 kB of tables
     TupleRef leaf_copy[kMaxRefs];
     TupleRef todo[kMaxRefs];
+    core::CandidatePool::Entry taken[kMaxRefs];  // candidates chosen from pending
     ItemGroup groups[kMaxRefs];
     ScanBuffers *next_free;
 
@@ -145,7 +146,14 @@ struct ScanState {
 
     // Sketch ranking (use_sketch): candidates gathered from leaves wait in
     // buf->pending, with their estimated distances, until chosen for scoring.
+    // With an error bound on the estimates (bounded), they wait with the
+    // lower bound of their distance instead, and a batch stops scoring
+    // (settled) once no pending candidate's bound is below the kSettleRank-th
+    // best distance the batch scored (batch_best).
     bool use_sketch;
+    bool bounded;
+    bool settled;
+    core::KthSmallest batch_best;
     int sketch_bytes;
     size_t factor;       // candidates ranked per item scored (effective_sketch_factor)
     size_t gathered;     // candidates ranked so far
@@ -212,6 +220,7 @@ void score_chained(Relation index, ScanState *so, int count, bool check_seen)
             continue;  // dead, or freed by VACUUM since the leaf was read
         float d = so->query != nullptr ? so->space.distance(so->query, so->item_buf) : 0.0f;
         so->buf->candidates.push(d, heap_key(tid));
+        so->batch_best.add(d);
         so->examined++;
     }
 }
@@ -273,6 +282,7 @@ void score_leaf(Relation index, ScanState *so, int count, bool check_seen = true
             static_assert(noexcept(so->space.exact_distance(so->query, item)), "Postgres longjmps through scans");
             double d = so->query != nullptr ? so->space.exact_distance(so->query, item_vector(item)) : 0.0;
             so->buf->candidates.push(d, heap_key(item->heap_tid));
+            so->batch_best.add(d);
             so->examined++;
         }
         UnlockReleaseBuffer(grp.buf);
@@ -291,8 +301,10 @@ void rank_leaf(ScanState *so, LeafTupleHeader *leaf)
         uint64 key = ref_key(refs[i]);
         if (!b.seen.insert(key))
             continue;  // already ranked from another tree
-        static_assert(noexcept(b.sketch_query.estimate(sketches)), "Postgres longjmps through scans");
-        b.pending.push(b.sketch_query.estimate(sketches + size_t(i) * sketch_bytes), key);
+        static_assert(noexcept(b.sketch_query.estimate(sketches)) &&noexcept(b.sketch_query.lower_bound(sketches)),
+                      "Postgres longjmps through scans");
+        const uint8 *sketch = sketches + size_t(i) * sketch_bytes;
+        b.pending.push(so->bounded ? b.sketch_query.lower_bound(sketch) : b.sketch_query.estimate(sketch), key);
         so->gathered++;
     }
 }
@@ -382,8 +394,76 @@ void score_pending(Relation index, ScanState *so, size_t count)
     score_leaf(index, so, int(count), false);
 }
 
-// Works until the batch's budget of scored items is reached or the forest
-// is exhausted.
+// Scores the chosen candidates taken[begin, end), grouped by page.
+void score_taken(Relation index, ScanState *so, size_t begin, size_t end)
+{
+    auto *keys = reinterpret_cast<uint64 *>(so->buf->groups);  // scratch: groups are rebuilt by score_leaf
+    for (size_t i = begin; i < end; i++)
+        keys[i - begin] = so->buf->taken[i].ref;
+    const size_t count = end - begin;
+    std::sort(keys, keys + count);
+    for (size_t i = 0; i < count; i++)
+        so->buf->leaf_copy[i] = ref_from_key(keys[i]);
+    score_leaf(index, so, int(count), false);
+}
+
+// Scoring with bounds (bounded): the first kSettleRank candidates of a
+// batch (by lower bound) are scored whatever their bounds, which makes
+// every batch progress and gives it a threshold, the kSettleRank-th best
+// distance scored; then only those whose bound is below the threshold,
+// the lowest bounds first, in small chunks so that the threshold tightens
+// as they are scored.  The others stay pending for later batches: a batch
+// returns its rows nearest first once no pending bound is below its
+// threshold (settled), or its budget is spent.  kSettleRank bounds the rows
+// a query can take from a settled batch before its order relies on the
+// estimates' bound alone: queries asking for more rows than that get them
+// from later batches.
+constexpr int kSettleRank = 10;
+constexpr size_t kBoundedChunk = 32;
+
+// Returns true when no pending candidate is below the threshold any more.
+bool score_bounded(Relation index, ScanState *so, size_t want)
+{
+    core::CandidatePool::Entry *taken = so->buf->taken;
+    double threshold = so->batch_best.value();
+    if (std::isinf(threshold)) {
+        // Not yet kSettleRank scored in this batch (dead items may make it
+        // take more than one round).
+        const size_t n = so->buf->pending.take_smallest(std::min(want, size_t(kSettleRank)), taken);
+        score_taken(index, so, 0, n);
+        return false;
+    }
+    const size_t n = so->buf->pending.take_below(threshold, want, taken);
+    bool dry = n < want;  // nothing else pending is below the threshold
+    std::sort(taken, taken + n, [](const auto &a, const auto &b) { return a.distance < b.distance; });
+    size_t done = 0;
+    while (done < n) {
+        size_t end = std::min(n, done + kBoundedChunk);
+        threshold = so->batch_best.value();
+        size_t cut = done;
+        while (cut < end && taken[cut].distance < threshold)
+            cut++;
+        score_taken(index, so, done, cut);
+        done = cut;
+        if (cut < end)
+            break;  // the rest are above a tighter threshold
+    }
+    if (done < n) {
+        dry = true;
+        for (size_t i = done; i < n; i++)
+            so->buf->pending.push(taken[i].distance, taken[i].ref);
+    }
+    return dry;
+}
+
+// Whether the current batch is complete: its rows can be returned.
+bool batch_complete(const ScanState *so)
+{
+    return so->examined >= so->next_stop || so->settled;
+}
+
+// Works until the batch's budget of scored items is reached, the batch
+// settles (score_bounded), or the forest is exhausted.
 void advance(Relation index, ScanState *so)
 {
     size_t steps = 0;
@@ -398,7 +478,7 @@ void advance(Relation index, ScanState *so)
     // Rank candidates until gather_stop (or until the forest is exhausted),
     // then score the best of them; more nodes only when those run out.
     const size_t chunk = kMaxRefs;
-    while (so->examined < so->next_stop) {
+    while (!batch_complete(so)) {
         if (++steps % 256 == 0)
             CHECK_FOR_INTERRUPTS();
         if (!so->buf->nodes.empty() && (so->gathered < so->gather_stop || so->buf->pending.empty())) {
@@ -408,7 +488,12 @@ void advance(Relation index, ScanState *so)
         if (so->buf->pending.empty())
             break;  // nothing left to rank or score
         size_t want = std::min({so->next_stop - so->examined, so->buf->pending.size(), chunk});
-        score_pending(index, so, want);
+        if (!so->bounded) {
+            score_pending(index, so, want);
+            continue;
+        }
+        if (score_bounded(index, so, want))
+            so->settled = true;
     }
 }
 
@@ -417,13 +502,17 @@ bool exhausted(const ScanState *so)
     return so->buf->nodes.empty() && (!so->use_sketch || so->buf->pending.empty());
 }
 
-// The next batch: score `budget` more items, after ranking sketch_factor
-// times as many.
+// The next batch: score up to `budget` more items, after ranking
+// sketch_factor times as many more.
 void next_batch(ScanState *so)
 {
     so->next_stop = so->examined > SIZE_MAX - so->budget ? SIZE_MAX : so->examined + so->budget;
     const size_t factor = so->factor;
-    so->gather_stop = so->next_stop > SIZE_MAX / factor ? SIZE_MAX : so->next_stop * factor;
+    const size_t more = so->budget > SIZE_MAX / factor ? SIZE_MAX : so->budget * factor;
+    const size_t base = std::max(so->gather_stop, so->gathered);
+    so->gather_stop = base > SIZE_MAX - more ? SIZE_MAX : base + more;
+    so->settled = false;
+    so->batch_best.clear();
 }
 
 }  // namespace
@@ -468,7 +557,11 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
     so->buf->candidates.clear();
     so->buf->pending.clear();
     so->gathered = 0;
+    so->gather_stop = 0;
     so->use_sketch = false;
+    so->bounded = false;
+    so->settled = false;
+    so->batch_best = core::KthSmallest(kSettleRank);
     so->started = false;
     so->examined = 0;
     so->query = nullptr;
@@ -504,6 +597,7 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
             so->buf->sketch_query.prepare(*sketcher, so->query);
             so->sketch_bytes = int(sketcher->sketch_bytes());
             so->use_sketch = true;
+            so->bounded = so->buf->sketch_query.bounded();
         }
     }
     // A partition's scan merged with its siblings' takes its share of their
@@ -529,7 +623,7 @@ bool get_tuple(IndexScanDesc scan, ScanDirection dir)
         next_batch(so);
     }
     for (;;) {
-        if (!so->buf->candidates.empty() && (so->examined >= so->next_stop || exhausted(so))) {
+        if (!so->buf->candidates.empty() && (batch_complete(so) || exhausted(so))) {
             core::CandidateQueue::Entry e = so->buf->candidates.pop();
             ItemPointerData tid = ref_from_key(e.ref);
             // A heap TID past the table's end would make the executor's
@@ -556,7 +650,7 @@ bool get_tuple(IndexScanDesc scan, ScanDirection dir)
         }
         if (exhausted(so))
             return false;
-        if (so->examined >= so->next_stop)
+        if (batch_complete(so))
             next_batch(so);
         advance(scan->indexRelation, so);
     }
