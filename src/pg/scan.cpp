@@ -597,7 +597,6 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
             so->buf->sketch_query.prepare(*sketcher, so->query);
             so->sketch_bytes = int(sketcher->sketch_bytes());
             so->use_sketch = true;
-            so->bounded = so->buf->sketch_query.bounded();
         }
     }
     // A partition's scan merged with its siblings' takes its share of their
@@ -606,6 +605,10 @@ void rescan(IndexScanDesc scan, ScanKey, int, ScanKey orderbys, int norderbys)
                      ? SIZE_MAX
                      : size_t(partition_search_k(double(so->n_items), double(so->n_items) / so->merged_share,
                                                  int(so->factor), int(so->meta->n_trees), int(so->meta->leaf_size)));
+    // Scoring by bounds, unless the budget covers the whole index: that asks
+    // for an exact scan, every item scored in the first batch and all rows
+    // in order.
+    so->bounded = so->use_sketch && so->buf->sketch_query.bounded() && so->budget < so->n_items;
 }
 
 bool get_tuple(IndexScanDesc scan, ScanDirection dir)
