@@ -141,11 +141,9 @@ CandidateArray::~CandidateArray()
         alloc_.release(alloc_.ctx, data_);
 }
 
-void CandidateArray::append(double distance, uint64_t ref)
+void CandidateArray::grow()
 {
-    if (size_ == cap_)
-        grow_array(alloc_, data_, size_, cap_);
-    data_[size_++] = Entry{distance, ref};
+    grow_array(alloc_, data_, size_, cap_);
 }
 
 void CandidateQueue::push(double distance, uint64_t ref)

@@ -33,7 +33,8 @@ public:
     NodeQueue &operator=(const NodeQueue &) = delete;
 
     void push(float priority, uint64_t ref);
-    Entry pop();  // precondition: !empty()
+    Entry pop();                                   // precondition: !empty()
+    const Entry &top() const { return data_[0]; }  // the next pop; precondition: !empty()
     bool empty() const { return size_ == 0; }
     size_t size() const { return size_; }
     void clear() { size_ = 0; }
@@ -64,7 +65,13 @@ public:
     size_t capacity() const { return cap_; }
 
 protected:
-    void append(double distance, uint64_t ref);
+    void append(double distance, uint64_t ref)
+    {
+        if (size_ == cap_)
+            grow();
+        data_[size_++] = Entry{distance, ref};
+    }
+    void grow();
 
     RawAllocator alloc_;
     Entry *data_ = nullptr;

@@ -287,22 +287,35 @@ void Sketcher::Query::prepare(const Sketcher &s, const void *query) noexcept
     }
 }
 
-float Sketcher::Query::estimate(const uint8_t *sketch) const noexcept
+namespace {
+
+// <v, s> from the sign bytes of a code: table lookups, four running sums (one
+// would make every lookup wait for the previous addition).
+inline float signed_sum(const float *table, const uint8_t *sketch, uint32_t bytes) noexcept
 {
-    // Four running sums: one would make every lookup wait for the previous
-    // addition (this loop is a tenth of a scan's time).
     float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
-    const float *t = table_;
+    const float *t = table;
     uint32_t b = 0;
-    for (; b + 4 <= bytes_; b += 4, t += 4 * 256) {
+    for (; b + 4 <= bytes; b += 4, t += 4 * 256) {
         s0 += t[sketch[b]];
         s1 += t[256 + sketch[b + 1]];
         s2 += t[512 + sketch[b + 2]];
         s3 += t[768 + sketch[b + 3]];
     }
-    for (; b < bytes_; b++, t += 256)
+    for (; b < bytes; b++, t += 256)
         s0 += t[sketch[b]];
-    const float sum = (s0 + s1) + (s2 + s3);
+    return (s0 + s1) + (s2 + s3);
+}
+
+}  // namespace
+
+float Sketcher::Query::estimate(const uint8_t *sketch) const noexcept
+{
+    return from_sum(sketch, signed_sum(table_, sketch, bytes_));
+}
+
+inline float Sketcher::Query::from_sum(const uint8_t *sketch, float sum) const noexcept
+{
     float norm;
     std::memcpy(&norm, sketch + bytes_, sizeof norm);
     const float inner = norm * inv_alpha_[sketch[bytes_ + sizeof norm]] * sum;  // estimate of <a, x' - c>
@@ -319,13 +332,34 @@ float Sketcher::Query::estimate(const uint8_t *sketch) const noexcept
     }
 }
 
-float Sketcher::Query::lower_bound(const uint8_t *sketch) const noexcept
+inline float Sketcher::Query::bound_of(const uint8_t *sketch, float estimate) const noexcept
 {
     float norm;
     std::memcpy(&norm, sketch + bytes_, sizeof norm);
-    const float bound = estimate(sketch) - norm * error_[sketch[bytes_ + sizeof norm]];
+    const float bound = estimate - norm * error_[sketch[bytes_ + sizeof norm]];
     // Euclidean estimates are squared; the bound is on the SQL operator's scale.
     return metric_ == Metric::Euclidean ? std::sqrt(std::max(bound, 0.0f)) : bound;
+}
+
+void Sketcher::Query::rank(const uint8_t *sketches, size_t stride, const uint16_t *which, size_t n, bool bounds,
+                           float *out) const noexcept
+{
+    bounds = bounds && bounded_;
+    // The default 128 bits get a loop with a constant trip count.
+    const bool b16 = bytes_ == 16;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *sketch = sketches + size_t(which[i]) * stride;
+        if (i + 2 < n)
+            __builtin_prefetch(sketches + size_t(which[i + 2]) * stride, 0, 3);
+        const float sum = b16 ? signed_sum(table_, sketch, 16) : signed_sum(table_, sketch, bytes_);
+        const float e = from_sum(sketch, sum);
+        out[i] = bounds ? bound_of(sketch, e) : e;
+    }
+}
+
+float Sketcher::Query::lower_bound(const uint8_t *sketch) const noexcept
+{
+    return bound_of(sketch, estimate(sketch));
 }
 
 }  // namespace annoy::core

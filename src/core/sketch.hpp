@@ -126,8 +126,16 @@ public:
         // estimate itself on that scale.
         bool bounded() const noexcept { return bounded_; }
         float lower_bound(const uint8_t *sketch) const noexcept;
+        // For the sketches at sketches + which[i] * stride (i < n): out[i] =
+        // lower_bound() if `bounds` (and bounded()), else estimate().  One
+        // call per leaf, its loop specialised for the default sketch size.
+        void rank(const uint8_t *sketches, size_t stride, const uint16_t *which, size_t n, bool bounds,
+                  float *out) const noexcept;
 
     private:
+        float from_sum(const uint8_t *sketch, float sum) const noexcept;  // the estimate, given <v, s>
+        float bound_of(const uint8_t *sketch, float estimate) const noexcept;
+
         Metric metric_ = Metric::Euclidean;
         uint32_t bytes_ = 0;                     // sign bytes
         float constant_ = 0.0f;                  // the query's terms of the formulas above

@@ -76,6 +76,8 @@ struct ScanBuffers {
     TupleRef leaf_copy[kMaxRefs];
     TupleRef todo[kMaxRefs];
     core::CandidatePool::Entry taken[kMaxRefs];  // candidates chosen from pending
+    uint16 fresh[kMaxRefs];                      // rank_leaf: entries not seen before
+    float ranks[kMaxRefs];                       // and their estimates (or bounds)
     ItemGroup groups[kMaxRefs];
     ScanBuffers *next_free;
 
@@ -296,17 +298,20 @@ void rank_leaf(ScanState *so, LeafTupleHeader *leaf)
     ScanBuffers &b = *so->buf;
     const TupleRef *refs = leaf_refs(leaf);
     const uint8 *sketches = leaf_sketches(leaf);
-    const size_t sketch_bytes = size_t(so->sketch_bytes);
+    static_assert(kMaxRefs <= PG_UINT16_MAX, "leaf entry numbers fit in uint16");
+    size_t n = 0;
     for (int i = 0; i < leaf->count; i++) {
-        uint64 key = ref_key(refs[i]);
-        if (!b.seen.insert(key))
-            continue;  // already ranked from another tree
-        static_assert(noexcept(b.sketch_query.estimate(sketches)) &&noexcept(b.sketch_query.lower_bound(sketches)),
-                      "Postgres longjmps through scans");
-        const uint8 *sketch = sketches + size_t(i) * sketch_bytes;
-        b.pending.push(so->bounded ? b.sketch_query.lower_bound(sketch) : b.sketch_query.estimate(sketch), key);
-        so->gathered++;
+        if (b.seen.insert(ref_key(refs[i])))
+            b.fresh[n++] = uint16(i);  // else already ranked from another tree
     }
+    // All of the leaf's new entries in one call (their sketches are
+    // contiguous on the page).
+    static_assert(noexcept(b.sketch_query.rank(sketches, 0, b.fresh, 0, false, b.ranks)),
+                  "Postgres longjmps through scans");
+    b.sketch_query.rank(sketches, size_t(so->sketch_bytes), b.fresh, n, so->bounded, b.ranks);
+    for (size_t j = 0; j < n; j++)
+        b.pending.push(b.ranks[j], ref_key(refs[b.fresh[j]]));
+    so->gathered += n;
 }
 
 // Pops one queued node: a split queues its children, a leaf's items are
@@ -378,6 +383,12 @@ void expand_one(Relation index, ScanState *so)
             break;
     }
     LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+    // The node popped next is most often the near child just queued: start
+    // loading its page (each node is a page not yet in the CPU's caches).
+    if (!so->buf->nodes.empty()) {
+        const TupleRef next = key_ref(so->buf->nodes.top().ref);
+        prefetch_index_tuple(index, ItemPointerGetBlockNumberNoCheck(&next), ItemPointerGetOffsetNumberNoCheck(&next));
+    }
     if (leaf_count > 0)
         score_leaf(index, so, leaf_count);
 }

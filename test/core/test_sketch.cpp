@@ -258,3 +258,33 @@ TEST(Sketch, LowerBoundHoldsForNearlyEveryItem)
     EXPECT_FALSE(query.bounded());
     EXPECT_EQ(query.lower_bound(code.data()), std::sqrt(std::max(query.estimate(code.data()), 0.0f)));
 }
+
+// rank() over a leaf's chosen entries gives what estimate() and
+// lower_bound() give one by one, at the default 128 bits and at others.
+TEST(Sketch, RankMatchesOneByOne)
+{
+    init_kernels();
+    for (uint32_t bits : {128u, 64u, 136u}) {
+        const uint32_t dim = 100;
+        Space space{Metric::Angular, dim};
+        const size_t n = 50;
+        std::vector<float> data = gaussian_mixture(n + 1, dim, 4, 1.0f, 31);
+        std::vector<float> center(dim);
+        Sketcher::center_of(space, data.data(), n, center.data());
+        Sketcher sk(space, bits, 9, center.data());
+        const size_t stride = sk.sketch_bytes();
+        std::vector<uint8_t> codes(n * stride);
+        for (size_t i = 0; i < n; i++)
+            sk.sketch(&data[i * dim], &codes[i * stride]);
+        Sketcher::Query q(sk, &data[n * dim]);
+        std::vector<uint16_t> which = {0, 3, 4, 17, 49, 20};
+        std::vector<float> out(which.size());
+        for (bool bounds : {false, true}) {
+            q.rank(codes.data(), stride, which.data(), which.size(), bounds, out.data());
+            for (size_t i = 0; i < which.size(); i++) {
+                const uint8_t *code = &codes[which[i] * stride];
+                EXPECT_EQ(out[i], bounds ? q.lower_bound(code) : q.estimate(code)) << bits << " " << i;
+            }
+        }
+    }
+}
