@@ -4,7 +4,10 @@
 // items (annoy.search_k) have been scored, then returns them nearest first.
 // When the index has sketches, the leaves' candidates are first ranked by
 // their sketches: the scan gathers annoy.sketch_factor x budget of them and
-// scores the `budget` most promising exactly (reading their vectors).
+// scores the `budget` most promising exactly (reading their vectors).  When
+// the sketches' estimates have an error bound (RaBitQ's codes), it scores
+// only those whose lower bound can still beat the batch's 10th best exact
+// distance, up to `budget` (score_bounded).
 // When the executor asks for more rows than that batch holds (a large LIMIT,
 // rows filtered by WHERE), the search continues from its saved queue with
 // another batch, so the whole index can be read through a scan.
