@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <new>
 
 namespace annoy::core {
@@ -140,11 +141,9 @@ CandidateArray::~CandidateArray()
         alloc_.release(alloc_.ctx, data_);
 }
 
-void CandidateArray::append(double distance, uint64_t ref)
+void CandidateArray::grow()
 {
-    if (size_ == cap_)
-        grow_array(alloc_, data_, size_, cap_);
-    data_[size_++] = Entry{distance, ref};
+    grow_array(alloc_, data_, size_, cap_);
 }
 
 void CandidateQueue::push(double distance, uint64_t ref)
@@ -168,24 +167,93 @@ CandidateQueue::Entry CandidateQueue::pop()
 
 size_t CandidatePool::take_smallest(size_t k, uint64_t *out)
 {
-    if (k >= size_) {
-        for (size_t i = 0; i < size_; i++)
-            out[i] = data_[i].ref;
-        const size_t n = size_;
-        size_ = 0;
-        return n;
-    }
-    std::nth_element(data_, data_ + k, data_ + size_,
-                     [](const Entry &a, const Entry &b) { return smaller_distance(a.distance, b.distance); });
+    k = std::min(k, size_);
+    if (k < size_)
+        std::nth_element(data_, data_ + k, data_ + size_,
+                         [](const Entry &a, const Entry &b) { return smaller_distance(a.distance, b.distance); });
     for (size_t i = 0; i < k; i++)
         out[i] = data_[i].ref;
-    // Fill the taken slots from the tail.
-    const size_t rest = size_ - k;
-    const size_t moved = std::min(k, rest);
+    remove_front(k);
+    return k;
+}
+
+size_t CandidatePool::take_smallest(size_t k, Entry *out)
+{
+    k = std::min(k, size_);
+    if (k == 0)
+        return 0;
+    if (k <= kFewTaken && k < size_) {
+        // A few of many: one pass keeping the best k positions in order,
+        // instead of nth_element's moves of the whole pool.
+        size_t pos[kFewTaken];
+        size_t n = 0;
+        for (size_t i = 0; i < size_; i++) {
+            const double d = data_[i].distance;
+            if (n == k && !smaller_distance(d, data_[pos[n - 1]].distance))
+                continue;
+            size_t j = n < k ? n++ : n - 1;
+            for (; j > 0 && smaller_distance(d, data_[pos[j - 1]].distance); j--)
+                pos[j] = pos[j - 1];
+            pos[j] = i;
+        }
+        for (size_t j = 0; j < k; j++)
+            out[j] = data_[pos[j]];
+        // Remove them from the last position down: the tail entry moved into
+        // a freed slot is never one still to be removed.
+        std::sort(pos, pos + k);
+        for (size_t j = k; j-- > 0;)
+            data_[pos[j]] = data_[--size_];
+        return k;
+    }
+    if (k < size_)
+        std::nth_element(data_, data_ + k, data_ + size_,
+                         [](const Entry &a, const Entry &b) { return smaller_distance(a.distance, b.distance); });
+    std::memcpy(static_cast<void *>(out), data_, k * sizeof(Entry));
+    remove_front(k);
+    return k;
+}
+
+size_t CandidatePool::take_below(double limit, size_t k, Entry *out)
+{
+    Entry *below_end = std::partition(data_, data_ + size_, [limit](const Entry &e) { return e.distance < limit; });
+    const size_t below = size_t(below_end - data_);
+    if (below > k)
+        std::nth_element(data_, data_ + k, below_end,
+                         [](const Entry &a, const Entry &b) { return smaller_distance(a.distance, b.distance); });
+    const size_t n = std::min(below, k);
+    std::memcpy(static_cast<void *>(out), data_, n * sizeof(Entry));
+    remove_front(n);
+    return n;
+}
+
+void CandidatePool::remove_front(size_t n)
+{
+    const size_t rest = size_ - n;
+    const size_t moved = std::min(n, rest);
     for (size_t i = 0; i < moved; i++)
         data_[i] = data_[size_ - 1 - i];
     size_ = rest;
-    return k;
+}
+
+// ---- KthSmallest ----
+
+void KthSmallest::add(double v) noexcept
+{
+    if (std::isnan(v))
+        return;  // ranks last: never among the k smallest
+    const auto larger = [](double a, double b) { return a > b; };
+    if (size_ < k_) {
+        heap_[size_] = v;
+        sift_up(heap_, size_t(size_++), larger);
+    } else if (v < heap_[0]) {
+        heap_[0] = v;
+        sift_down(heap_, size_t(size_), 0, larger);
+    }
+}
+
+double KthSmallest::value() const noexcept
+{
+    return size_ < k_ ? std::numeric_limits<double>::infinity() : heap_[0];
 }
 
 // ---- ItemSet: linear probing, load factor <= 1/2 ----
@@ -254,6 +322,96 @@ void ItemSet::grow()
         alloc_.release(alloc_.ctx, slots_);
     slots_ = fresh;
     cap_ = new_cap;
+}
+
+// ---- DenseKeySet ----
+
+DenseKeySet::~DenseKeySet()
+{
+    if (words_)
+        alloc_.release(alloc_.ctx, words_);
+    if (touched_)
+        alloc_.release(alloc_.ctx, touched_);
+}
+
+void DenseKeySet::reset(uint64_t rows, uint32_t columns)
+{
+    uint32_t shift = 0;
+    while (shift < 16 && (uint32_t(1) << shift) < columns)
+        shift++;
+    // At most kMaxWords words (8 MB: an index of 48 GB at 32 columns);
+    // keys of later rows go to the overflow set.
+    constexpr uint64_t kMaxWords = uint64_t(1) << 20;
+    rows = std::min<uint64_t>(rows, (kMaxWords * 64) >> shift);
+    const size_t words = size_t(((rows << shift) + 63) / 64);
+    if (words != n_words_ || shift != col_shift_) {
+        if (words_)
+            alloc_.release(alloc_.ctx, words_);
+        if (touched_)
+            alloc_.release(alloc_.ctx, touched_);
+        words_ = nullptr;
+        touched_ = nullptr;
+        n_words_ = 0;
+        rows_ = 0;
+        touched_cap_ = 0;
+        if (words > 0) {
+            words_ = static_cast<uint64_t *>(alloc_.alloc(alloc_.ctx, words * sizeof(uint64_t)));
+            std::memset(words_, 0, words * sizeof(uint64_t));
+            // Zeroing words one by one beats a memset of the whole bitmap
+            // only while they are a small part of it.
+            touched_cap_ = std::max<size_t>(words / 16, 1);
+            touched_ = static_cast<uint32_t *>(alloc_.alloc(alloc_.ctx, touched_cap_ * sizeof(uint32_t)));
+        }
+        n_words_ = words;
+        rows_ = rows;
+        col_shift_ = shift;
+        n_touched_ = 0;
+        touched_overflowed_ = false;
+        size_ = 0;
+        overflow_.clear();
+        return;
+    }
+    clear();
+}
+
+void DenseKeySet::note_touched(uint64_t word)
+{
+    if (n_touched_ < touched_cap_)
+        touched_[n_touched_++] = uint32_t(word);
+    else
+        touched_overflowed_ = true;
+}
+
+bool DenseKeySet::insert_overflow(uint64_t key)
+{
+    if (!overflow_.insert(key))
+        return false;
+    size_++;
+    return true;
+}
+
+bool DenseKeySet::contains(uint64_t key) const
+{
+    const uint64_t row = key >> 16, col = key & 0xFFFF;
+    if (row < rows_ && col < (uint64_t(1) << col_shift_) && key != 0) {
+        const uint64_t bit = (row << col_shift_) | col;
+        return (words_[bit >> 6] >> (bit & 63)) & 1;
+    }
+    return overflow_.contains(key);
+}
+
+void DenseKeySet::clear()
+{
+    if (touched_overflowed_) {
+        std::memset(words_, 0, n_words_ * sizeof(uint64_t));
+    } else {
+        for (size_t i = 0; i < n_touched_; i++)
+            words_[touched_[i]] = 0;
+    }
+    n_touched_ = 0;
+    touched_overflowed_ = false;
+    size_ = 0;
+    overflow_.clear();
 }
 
 }  // namespace annoy::core

@@ -1,6 +1,7 @@
 // Sketches: RaBitQ codes of randomly rotated vectors, and the asymmetric estimator.
 #include "sketch.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -257,6 +258,21 @@ void Sketcher::Query::prepare(const Sketcher &s, const void *query) noexcept
     for (int i = 1; i < 256; i++)
         inv_alpha_[i] =
             s.rotated_ ? std::sqrt(float(s.padded_)) / float(s.bits_) * 255.0f / float(i) : 1.2533141f / float(s.bits_);
+    // The error bound (sketch.hpp), when every rotated coordinate has its
+    // bit: on <a, y> it is |a| |y| eps0 sqrt(1 - alpha^2) / (alpha
+    // sqrt(M - 1)), with alpha the lower end of its quantisation step, and
+    // never more than |a| |y| (inner products of unit vectors); Euclidean
+    // distances count the inner product twice.
+    bounded_ = s.rotated_ && s.bits_ == s.padded_;
+    const float metric_scale = metric_ == Metric::Euclidean ? 2.0f : 1.0f;
+    for (int i = 0; i < 256; i++) {
+        const float alpha = (float(i) - 0.5f) / 255.0f;
+        float e = 1.0f;
+        if (alpha > 0.0f)
+            e = std::min(1.0f, kBoundSigmas * std::sqrt(std::max(0.0f, 1.0f - alpha * alpha)) /
+                                   (alpha * std::sqrt(float(s.padded_) - 1.0f)));
+        error_[i] = bounded_ ? metric_scale * a_norm * e : 0.0f;
+    }
     // table[b][w] = sum over bits k of w: +v[8b+k] if set, -v[8b+k] if not;
     // built from w without its lowest set bit.
     for (size_t b = 0; b < bytes_; b++) {
@@ -271,22 +287,35 @@ void Sketcher::Query::prepare(const Sketcher &s, const void *query) noexcept
     }
 }
 
-float Sketcher::Query::estimate(const uint8_t *sketch) const noexcept
+namespace {
+
+// <v, s> from the sign bytes of a code: table lookups, four running sums (one
+// would make every lookup wait for the previous addition).
+inline float signed_sum(const float *table, const uint8_t *sketch, uint32_t bytes) noexcept
 {
-    // Four running sums: one would make every lookup wait for the previous
-    // addition (this loop is a tenth of a scan's time).
     float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
-    const float *t = table_;
+    const float *t = table;
     uint32_t b = 0;
-    for (; b + 4 <= bytes_; b += 4, t += 4 * 256) {
+    for (; b + 4 <= bytes; b += 4, t += 4 * 256) {
         s0 += t[sketch[b]];
         s1 += t[256 + sketch[b + 1]];
         s2 += t[512 + sketch[b + 2]];
         s3 += t[768 + sketch[b + 3]];
     }
-    for (; b < bytes_; b++, t += 256)
+    for (; b < bytes; b++, t += 256)
         s0 += t[sketch[b]];
-    const float sum = (s0 + s1) + (s2 + s3);
+    return (s0 + s1) + (s2 + s3);
+}
+
+}  // namespace
+
+float Sketcher::Query::estimate(const uint8_t *sketch) const noexcept
+{
+    return from_sum(sketch, signed_sum(table_, sketch, bytes_));
+}
+
+inline float Sketcher::Query::from_sum(const uint8_t *sketch, float sum) const noexcept
+{
     float norm;
     std::memcpy(&norm, sketch + bytes_, sizeof norm);
     const float inner = norm * inv_alpha_[sketch[bytes_ + sizeof norm]] * sum;  // estimate of <a, x' - c>
@@ -301,6 +330,36 @@ float Sketcher::Query::estimate(const uint8_t *sketch) const noexcept
             return -(inner + constant_ + x_dot_c);
         }
     }
+}
+
+inline float Sketcher::Query::bound_of(const uint8_t *sketch, float estimate) const noexcept
+{
+    float norm;
+    std::memcpy(&norm, sketch + bytes_, sizeof norm);
+    const float bound = estimate - norm * error_[sketch[bytes_ + sizeof norm]];
+    // Euclidean estimates are squared; the bound is on the SQL operator's scale.
+    return metric_ == Metric::Euclidean ? std::sqrt(std::max(bound, 0.0f)) : bound;
+}
+
+void Sketcher::Query::rank(const uint8_t *sketches, size_t stride, const uint16_t *which, size_t n, bool bounds,
+                           float *out) const noexcept
+{
+    bounds = bounds && bounded_;
+    // The default 128 bits get a loop with a constant trip count.
+    const bool b16 = bytes_ == 16;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *sketch = sketches + size_t(which[i]) * stride;
+        if (i + 2 < n)
+            __builtin_prefetch(sketches + size_t(which[i + 2]) * stride, 0, 3);
+        const float sum = b16 ? signed_sum(table_, sketch, 16) : signed_sum(table_, sketch, bytes_);
+        const float e = from_sum(sketch, sum);
+        out[i] = bounds ? bound_of(sketch, e) : e;
+    }
+}
+
+float Sketcher::Query::lower_bound(const uint8_t *sketch) const noexcept
+{
+    return bound_of(sketch, estimate(sketch));
 }
 
 }  // namespace annoy::core

@@ -88,6 +88,23 @@ Buffer read_index_buffer(Relation index, BlockNumber blkno)
     return buf;
 }
 
+void prefetch_index_tuple(Relation index, BlockNumber blkno, OffsetNumber offset)
+{
+    if (RelationUsesLocalBuffers(index))
+        return;
+    HintTable *t = hint_table(index);
+    if (blkno >= t->size)
+        return;
+    const Buffer hint = t->hint[blkno];
+    if (hint <= 0 || hint > NBuffers)
+        return;
+    const char *page = static_cast<const char *>(BufferGetBlock(hint));
+    __builtin_prefetch(page, 0, 3);
+    const size_t lp = SizeOfPageHeaderData + sizeof(ItemIdData) * size_t(std::max<int>(offset - 1, 0));
+    if (lp + sizeof(ItemIdData) <= BLCKSZ)
+        __builtin_prefetch(page + lp, 0, 3);
+}
+
 Buffer reread_index_buffer(Buffer held, Relation index, BlockNumber blkno)
 {
     if (BufferIsValid(held)) {

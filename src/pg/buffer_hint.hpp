@@ -20,6 +20,11 @@ namespace annoy::pg {
 // ReadBuffer(index, blkno), through the backend's hint when it is right.
 Buffer read_index_buffer(Relation index, BlockNumber blkno);
 
+// Starts loading into the CPU's caches the page header and line pointer
+// `offset` of `blkno`, if the backend knows the buffer that held it (no pin is
+// taken: the memory is only read by the prefetch, whatever it holds now).
+void prefetch_index_tuple(Relation index, BlockNumber blkno, OffsetNumber offset);
+
 // Releases `held` (if valid) and pins `blkno`; keeps the pin when `held`
 // already is that block (ReleaseAndReadBuffer through the hint).
 Buffer reread_index_buffer(Buffer held, Relation index, BlockNumber blkno);

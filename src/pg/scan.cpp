@@ -4,7 +4,10 @@
 // items (annoy.search_k) have been scored, then returns them nearest first.
 // When the index has sketches, the leaves' candidates are first ranked by
 // their sketches: the scan gathers annoy.sketch_factor x budget of them and
-// scores the `budget` most promising exactly (reading their vectors).
+// scores the `budget` most promising exactly (reading their vectors).  When
+// the sketches' estimates have an error bound (RaBitQ's codes), it scores
+// only those whose lower bound can still beat the batch's 10th best exact
+// distance, up to `budget` (score_bounded).
 // When the executor asks for more rows than that batch holds (a large LIMIT,
 // rows filtered by WHERE), the search continues from its saved queue with
 // another, larger batch, so the whole index can be read through a scan.
@@ -73,12 +76,15 @@ constexpr size_t kMaxRefs = kMaxTupleSize / sizeof(TupleRef);  // references in 
 struct ScanBuffers {
     core::NodeQueue nodes;
     core::ItemSet expanded;  // node keys already expanded
-    core::ItemSet seen;
+    core::DenseKeySet seen;  // items ranked or scored (ref keys: block << 16 | offset)
     core::CandidateQueue candidates;
     core::CandidatePool pending;
     core::Sketcher::Query sketch_query;  // 64 kB of tables
     TupleRef leaf_copy[kMaxRefs];
     TupleRef todo[kMaxRefs];
+    core::CandidatePool::Entry taken[kMaxRefs];  // candidates chosen from pending
+    uint16 fresh[kMaxRefs];                      // rank_leaf: entries not seen before
+    float ranks[kMaxRefs];                       // and their estimates (or bounds)
     ItemGroup groups[kMaxRefs];
     ScanBuffers *next_free;
 
@@ -98,9 +104,9 @@ int n_spare = 0;
 void return_buffers(void *arg)
 {
     auto *b = static_cast<ScanBuffers *>(arg);
-    bool large = b->seen.capacity() > 2 * kKeepCapacity || b->expanded.capacity() > 2 * kKeepCapacity ||
-                 b->nodes.capacity() > kKeepCapacity || b->candidates.capacity() > kKeepCapacity ||
-                 b->pending.capacity() > kKeepCapacity;
+    bool large = b->seen.capacity_bytes() > 2 * kKeepCapacity * sizeof(uint64) ||
+                 b->expanded.capacity() > 2 * kKeepCapacity || b->nodes.capacity() > kKeepCapacity ||
+                 b->candidates.capacity() > kKeepCapacity || b->pending.capacity() > kKeepCapacity;
     if (large || n_spare >= kSpareBuffers) {
         b->~ScanBuffers();  // releases the containers' memory (pfree)
         pfree(b);
@@ -149,7 +155,14 @@ struct ScanState {
 
     // Sketch ranking (use_sketch): candidates gathered from leaves wait in
     // buf->pending, with their estimated distances, until chosen for scoring.
+    // With an error bound on the estimates (bounded), they wait with the
+    // lower bound of their distance instead, and a batch stops scoring
+    // (settled) once no pending candidate's bound is below the kSettleRank-th
+    // best distance the batch scored (batch_best).
     bool use_sketch;
+    bool bounded;
+    bool settled;
+    core::KthSmallest batch_best;
     int sketch_bytes;
     size_t factor;       // candidates ranked per item scored (effective_sketch_factor)
     size_t gathered;     // candidates ranked so far
@@ -180,6 +193,15 @@ struct ScanState {
     // (partition_budget.hpp).
     double merged_share;
 };
+
+// Line pointers an item page can have: the columns of the seen set's bitmap
+// (items elsewhere, as on pages added since the scan began, are hashed).
+uint32 item_slots_per_page(const core::Space &space)
+{
+    const Size vector = std::min<Size>(space.vector_bytes(), kMaxTupleSize);
+    const Size tuple = MAXALIGN(sizeof(ItemTupleHeader) + vector) + sizeof(ItemIdData);
+    return uint32((BLCKSZ - SizeOfPageHeaderData) / tuple + 1);  // offsets start at 1
+}
 
 // The page of `blkno`, pinned (reusing the pin of the previous read).
 Buffer pin_block(Relation index, ScanState *so, BlockNumber blkno)
@@ -222,6 +244,7 @@ void score_chained(Relation index, ScanState *so, int count, bool check_seen)
             continue;  // dead, or freed by VACUUM since the leaf was read
         float d = so->query != nullptr ? so->space.distance(so->query, so->item_buf) : 0.0f;
         so->buf->candidates.push(d, heap_key(tid));
+        so->batch_best.add(d);
         so->examined++;
     }
 }
@@ -283,6 +306,7 @@ void score_leaf(Relation index, ScanState *so, int count, bool check_seen = true
             static_assert(noexcept(so->space.exact_distance(so->query, item)), "Postgres longjmps through scans");
             double d = so->query != nullptr ? so->space.exact_distance(so->query, item_vector(item)) : 0.0;
             so->buf->candidates.push(d, heap_key(item->heap_tid));
+            so->batch_best.add(d);
             so->examined++;
         }
         UnlockReleaseBuffer(grp.buf);
@@ -297,18 +321,24 @@ void rank_leaf(ScanState *so, LeafTupleHeader *leaf)
     const TupleRef *refs = leaf_refs(leaf);
     const uint8 *sketches = leaf_sketches(leaf);
     const uint8 *payloads = leaf_payloads(leaf);
-    const size_t sketch_bytes = size_t(so->sketch_bytes), payload_bytes = size_t(so->payload_bytes);
+    const size_t payload_bytes = size_t(so->payload_bytes);
+    static_assert(kMaxRefs <= PG_UINT16_MAX, "leaf entry numbers fit in uint16");
+    size_t n = 0;
     for (int i = 0; i < leaf->count; i++) {
         // Rows the filter rejects cost no more than this test.
         if (so->filtered && !filter_pass(so->filter, payloads + size_t(i) * payload_bytes))
             continue;
-        uint64 key = ref_key(refs[i]);
-        if (!b.seen.insert(key))
-            continue;  // already ranked from another tree
-        static_assert(noexcept(b.sketch_query.estimate(sketches)), "Postgres longjmps through scans");
-        b.pending.push(b.sketch_query.estimate(sketches + size_t(i) * sketch_bytes), key);
-        so->gathered++;
+        if (b.seen.insert(ref_key(refs[i])))
+            b.fresh[n++] = uint16(i);  // else already ranked from another tree
     }
+    // All of the leaf's new entries in one call (their sketches are
+    // contiguous on the page).
+    static_assert(noexcept(b.sketch_query.rank(sketches, 0, b.fresh, 0, false, b.ranks)),
+                  "Postgres longjmps through scans");
+    b.sketch_query.rank(sketches, size_t(so->sketch_bytes), b.fresh, n, so->bounded, b.ranks);
+    for (size_t j = 0; j < n; j++)
+        b.pending.push(b.ranks[j], ref_key(refs[b.fresh[j]]));
+    so->gathered += n;
 }
 
 // Pops one queued node: a split queues its children, a leaf's items are
@@ -389,6 +419,12 @@ void expand_one(Relation index, ScanState *so)
             break;
     }
     LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+    // The node popped next is most often the near child just queued: start
+    // loading its page (each node is a page not yet in the CPU's caches).
+    if (!so->buf->nodes.empty()) {
+        const TupleRef next = key_ref(so->buf->nodes.top().ref);
+        prefetch_index_tuple(index, ItemPointerGetBlockNumberNoCheck(&next), ItemPointerGetOffsetNumberNoCheck(&next));
+    }
     if (leaf_count > 0)
         score_leaf(index, so, leaf_count);
 }
@@ -405,8 +441,76 @@ void score_pending(Relation index, ScanState *so, size_t count)
     score_leaf(index, so, int(count), false);
 }
 
-// Works until the batch's budget of scored items is reached or the forest
-// is exhausted.
+// Scores the chosen candidates taken[begin, end), grouped by page.
+void score_taken(Relation index, ScanState *so, size_t begin, size_t end)
+{
+    auto *keys = reinterpret_cast<uint64 *>(so->buf->groups);  // scratch: groups are rebuilt by score_leaf
+    for (size_t i = begin; i < end; i++)
+        keys[i - begin] = so->buf->taken[i].ref;
+    const size_t count = end - begin;
+    std::sort(keys, keys + count);
+    for (size_t i = 0; i < count; i++)
+        so->buf->leaf_copy[i] = ref_from_key(keys[i]);
+    score_leaf(index, so, int(count), false);
+}
+
+// Scoring with bounds (bounded): the first kSettleRank candidates of a
+// batch (by lower bound) are scored whatever their bounds, which makes
+// every batch progress and gives it a threshold, the kSettleRank-th best
+// distance scored; then only those whose bound is below the threshold,
+// the lowest bounds first, in small chunks so that the threshold tightens
+// as they are scored.  The others stay pending for later batches: a batch
+// returns its rows nearest first once no pending bound is below its
+// threshold (settled), or its budget is spent.  kSettleRank bounds the rows
+// a query can take from a settled batch before its order relies on the
+// estimates' bound alone: queries asking for more rows than that get them
+// from later batches.
+constexpr int kSettleRank = 10;
+constexpr size_t kBoundedChunk = 32;
+
+// Returns true when no pending candidate is below the threshold any more.
+bool score_bounded(Relation index, ScanState *so, size_t want)
+{
+    core::CandidatePool::Entry *taken = so->buf->taken;
+    double threshold = so->batch_best.value();
+    if (std::isinf(threshold)) {
+        // Not yet kSettleRank scored in this batch (dead items may make it
+        // take more than one round).
+        const size_t n = so->buf->pending.take_smallest(std::min(want, size_t(kSettleRank)), taken);
+        score_taken(index, so, 0, n);
+        return false;
+    }
+    const size_t n = so->buf->pending.take_below(threshold, want, taken);
+    bool dry = n < want;  // nothing else pending is below the threshold
+    std::sort(taken, taken + n, [](const auto &a, const auto &b) { return a.distance < b.distance; });
+    size_t done = 0;
+    while (done < n) {
+        size_t end = std::min(n, done + kBoundedChunk);
+        threshold = so->batch_best.value();
+        size_t cut = done;
+        while (cut < end && taken[cut].distance < threshold)
+            cut++;
+        score_taken(index, so, done, cut);
+        done = cut;
+        if (cut < end)
+            break;  // the rest are above a tighter threshold
+    }
+    if (done < n) {
+        dry = true;
+        for (size_t i = done; i < n; i++)
+            so->buf->pending.push(taken[i].distance, taken[i].ref);
+    }
+    return dry;
+}
+
+// Whether the current batch is complete: its rows can be returned.
+bool batch_complete(const ScanState *so)
+{
+    return so->examined >= so->next_stop || so->settled;
+}
+
+// Works until the batch's budget of scored items is reached, the batch
+// settles (score_bounded), or the forest is exhausted.
 void advance(Relation index, ScanState *so)
 {
     size_t steps = 0;
@@ -421,7 +525,7 @@ void advance(Relation index, ScanState *so)
     // Rank candidates until gather_stop (or until the forest is exhausted),
     // then score the best of them; more nodes only when those run out.
     const size_t chunk = kMaxRefs;
-    while (so->examined < so->next_stop) {
+    while (!batch_complete(so)) {
         if (++steps % 256 == 0)
             CHECK_FOR_INTERRUPTS();
         if (!so->buf->nodes.empty() && (so->gathered < so->gather_stop || so->buf->pending.empty())) {
@@ -431,7 +535,12 @@ void advance(Relation index, ScanState *so)
         if (so->buf->pending.empty())
             break;  // nothing left to rank or score
         size_t want = std::min({so->next_stop - so->examined, so->buf->pending.size(), chunk});
-        score_pending(index, so, want);
+        if (!so->bounded) {
+            score_pending(index, so, want);
+            continue;
+        }
+        if (score_bounded(index, so, want))
+            so->settled = true;
     }
 }
 
@@ -442,15 +551,21 @@ bool exhausted(const ScanState *so)
 
 constexpr size_t kMaxBatchGrowth = 64;
 
-// The next batch: score `batch` more items, after ranking sketch_factor
-// times as many; the batch after it is twice as large (see ScanState).
+// The next batch: score up to `batch` more items, after ranking
+// sketch_factor times as many more; the batch after it is twice as large
+// (see ScanState).
 void next_batch(ScanState *so)
 {
-    so->next_stop = so->examined > SIZE_MAX - so->batch ? SIZE_MAX : so->examined + so->batch;
+    const size_t batch = so->batch;
+    so->next_stop = so->examined > SIZE_MAX - batch ? SIZE_MAX : so->examined + batch;
     const size_t cap = so->budget > SIZE_MAX / kMaxBatchGrowth ? SIZE_MAX : so->budget * kMaxBatchGrowth;
-    so->batch = so->batch > cap / 2 ? cap : so->batch * 2;
+    so->batch = batch > cap / 2 ? cap : batch * 2;
     const size_t factor = so->factor;
-    so->gather_stop = so->next_stop > SIZE_MAX / factor ? SIZE_MAX : so->next_stop * factor;
+    const size_t more = batch > SIZE_MAX / factor ? SIZE_MAX : batch * factor;
+    const size_t base = std::max(so->gather_stop, so->gathered);
+    so->gather_stop = base > SIZE_MAX - more ? SIZE_MAX : base + more;
+    so->settled = false;
+    so->batch_best.clear();
 }
 
 }  // namespace
@@ -512,11 +627,15 @@ void rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int n
 
     so->buf->nodes.clear();
     so->buf->expanded.clear();
-    so->buf->seen.clear();
+    so->buf->seen.reset(so->nblocks, item_slots_per_page(so->space));
     so->buf->candidates.clear();
     so->buf->pending.clear();
     so->gathered = 0;
+    so->gather_stop = 0;
     so->use_sketch = false;
+    so->bounded = false;
+    so->settled = false;
+    so->batch_best = core::KthSmallest(kSettleRank);
     so->started = false;
     so->examined = 0;
     so->query = nullptr;
@@ -561,6 +680,10 @@ void rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int n
                      : size_t(partition_search_k(double(so->n_items), double(so->n_items) / so->merged_share,
                                                  int(so->factor), int(so->meta->n_trees), int(so->meta->leaf_size)));
     so->batch = so->budget;
+    // Scoring by bounds, unless the budget covers the whole index: that asks
+    // for an exact scan, every item scored in the first batch and all rows
+    // in order.
+    so->bounded = so->use_sketch && so->buf->sketch_query.bounded() && so->budget < so->n_items;
 }
 
 bool get_tuple(IndexScanDesc scan, ScanDirection dir)
@@ -580,7 +703,7 @@ bool get_tuple(IndexScanDesc scan, ScanDirection dir)
         next_batch(so);
     }
     for (;;) {
-        if (!so->buf->candidates.empty() && (so->examined >= so->next_stop || exhausted(so))) {
+        if (!so->buf->candidates.empty() && (batch_complete(so) || exhausted(so))) {
             core::CandidateQueue::Entry e = so->buf->candidates.pop();
             ItemPointerData tid = ref_from_key(e.ref);
             // A heap TID past the table's end would make the executor's
@@ -607,7 +730,7 @@ bool get_tuple(IndexScanDesc scan, ScanDirection dir)
         }
         if (exhausted(so))
             return false;
-        if (so->examined >= so->next_stop)
+        if (batch_complete(so))
             next_batch(so);
         advance(scan->indexRelation, so);
     }

@@ -243,3 +243,165 @@ TEST(SearchState, AllocatorBlocksAreReleased)
     }
     EXPECT_EQ(heap.live, 0);
 }
+
+TEST(DenseKeySet, MatchesUnorderedSetInAndOutsideTheBitmap)
+{
+    Rng rng(5);
+    DenseKeySet set(heap_allocator());
+    for (int round = 0; round < 3; round++) {
+        // Shapes change between rounds (another index), and repeat (reuse).
+        const uint64_t rows = round == 1 ? 37 : 1000;
+        const uint32_t cols = round == 1 ? 5 : 20;  // rounded up to 8 and 32
+        set.reset(rows, cols);
+        EXPECT_EQ(set.size(), 0u);
+        std::unordered_set<uint64_t> ref;
+        for (int step = 0; step < 50000; step++) {
+            // Mostly keys the bitmap covers, some past its rows or columns.
+            uint64_t row = rng.below(rows + rows / 4), col = rng.below(cols + 8) + (rng.below(50) == 0 ? 60000 : 0);
+            uint64_t key = (row << 16) | col;
+            if (key == 0)
+                continue;
+            const bool inserted = set.insert(key);
+            ASSERT_EQ(inserted, ref.insert(key).second) << "row " << row << " col " << col;
+            ASSERT_EQ(set.size(), ref.size());
+        }
+        for (uint64_t key : ref)
+            EXPECT_TRUE(set.contains(key));
+        for (int i = 0; i < 2000; i++) {
+            const uint64_t key = ((rng.below(2 * rows)) << 16) | rng.below(64);
+            EXPECT_EQ(set.contains(key), key != 0 && ref.count(key) == 1);
+        }
+        // A few keys, then clear: the touched words alone are zeroed.
+        set.clear();
+        for (uint64_t key : ref)
+            ASSERT_FALSE(set.contains(key));
+        EXPECT_TRUE(set.insert((3 << 16) | 4));
+        EXPECT_FALSE(set.insert((3 << 16) | 4));
+        set.clear();
+        EXPECT_FALSE(set.contains((3 << 16) | 4));
+        EXPECT_FALSE(set.insert(0));  // reserved, as for ItemSet
+    }
+}
+
+TEST(DenseKeySet, EmptyShapeUsesTheOverflowSetOnly)
+{
+    DenseKeySet set(heap_allocator());
+    EXPECT_FALSE(set.contains(1));
+    EXPECT_TRUE(set.insert(1));  // before any reset
+    set.reset(0, 0);
+    EXPECT_FALSE(set.contains(1));
+    EXPECT_TRUE(set.insert((uint64_t(9) << 16) | 1));
+    EXPECT_TRUE(set.contains((uint64_t(9) << 16) | 1));
+    EXPECT_EQ(set.size(), 1u);
+}
+
+// Fills a pool with n entries (refs 1..n) of the distances gen() draws;
+// returns the distances.
+template <typename Gen>
+std::vector<double> fill_pool(CandidatePool &pool, size_t n, Gen gen)
+{
+    std::vector<double> all;
+    for (size_t i = 0; i < n; i++) {
+        all.push_back(gen());
+        pool.push(all.back(), i + 1);
+    }
+    return all;
+}
+
+TEST(CandidatePool, TakeBelowTakesTheSmallestUnderTheLimitAndKeepsTheRest)
+{
+    Rng rng(11);
+    for (int round = 0; round < 50; round++) {
+        CandidatePool pool(heap_allocator());
+        const size_t n = rng.below(300) + 1;
+        std::vector<double> all = fill_pool(pool, n, [&] { return double(rng.below(1000)) / 10.0; });
+        const double limit = double(rng.below(1100)) / 10.0;
+        const size_t k = rng.below(n + 5);
+        std::vector<CandidatePool::Entry> out(n);
+        const size_t got = pool.take_below(limit, k, out.data());
+        std::vector<double> below;
+        for (double d : all)
+            if (d < limit)
+                below.push_back(d);
+        std::sort(below.begin(), below.end());
+        ASSERT_EQ(got, std::min(k, below.size()));
+        std::vector<double> taken;
+        for (size_t i = 0; i < got; i++)
+            taken.push_back(out[i].distance);
+        std::sort(taken.begin(), taken.end());
+        EXPECT_EQ(taken, std::vector<double>(below.begin(), below.begin() + ptrdiff_t(got)));
+        EXPECT_EQ(pool.size(), n - got);
+        // The rest are all still there: entries, not just a count.
+        std::vector<CandidatePool::Entry> rest(n);
+        EXPECT_EQ(pool.take_smallest(n, rest.data()), n - got);
+        std::vector<double> left;
+        for (size_t i = 0; i < n - got; i++)
+            left.push_back(rest[i].distance);
+        left.insert(left.end(), taken.begin(), taken.end());
+        std::sort(left.begin(), left.end());
+        std::sort(all.begin(), all.end());
+        EXPECT_EQ(left, all);
+    }
+}
+
+TEST(KthSmallest, IsTheKthOfWhatWasAdded)
+{
+    Rng rng(12);
+    KthSmallest kth(10);
+    std::vector<double> seen;
+    for (int i = 0; i < 500; i++) {
+        if (i == 100)
+            kth.add(std::nan(""));  // ignored
+        const double v = double(rng.below(10000));
+        kth.add(v);
+        seen.push_back(v);
+        std::vector<double> sorted = seen;
+        std::sort(sorted.begin(), sorted.end());
+        const double want = sorted.size() < 10 ? std::numeric_limits<double>::infinity() : sorted[9];
+        ASSERT_EQ(kth.value(), want) << "after " << i + 1;
+    }
+    kth.clear();
+    EXPECT_EQ(kth.value(), std::numeric_limits<double>::infinity());
+}
+
+TEST(CandidatePool, TakingAFewEntriesTakesTheSmallestAndKeepsTheRest)
+{
+    Rng rng(13);
+    for (int round = 0; round < 200; round++) {
+        CandidatePool pool(heap_allocator());
+        const size_t n = rng.below(200) + 1;
+        // Ties and NaN (which ranks last) included.
+        std::vector<double> all =
+            fill_pool(pool, n, [&] { return rng.below(20) == 0 ? std::nan("") : double(rng.below(50)); });
+        const size_t k = rng.below(40);
+        std::vector<CandidatePool::Entry> out(n + 40);
+        const size_t got = pool.take_smallest(k, out.data());
+        ASSERT_EQ(got, std::min(k, n));
+        std::vector<double> want = all;
+        std::sort(want.begin(), want.end(),
+                  [](double a, double b) { return a < b || (std::isnan(b) && !std::isnan(a)); });
+        std::vector<double> taken;
+        std::vector<uint64_t> refs;
+        for (size_t i = 0; i < got; i++) {
+            taken.push_back(out[i].distance);
+            refs.push_back(out[i].ref);
+        }
+        std::sort(taken.begin(), taken.end(),
+                  [](double a, double b) { return a < b || (std::isnan(b) && !std::isnan(a)); });
+        for (size_t i = 0; i < got; i++) {
+            if (std::isnan(want[i]))
+                EXPECT_TRUE(std::isnan(taken[i]));
+            else
+                EXPECT_EQ(taken[i], want[i]);
+        }
+        // Every ref is either taken or still in the pool, once.
+        std::vector<CandidatePool::Entry> rest(n);
+        const size_t left = pool.take_smallest(n, rest.data());
+        EXPECT_EQ(left, n - got);
+        for (size_t i = 0; i < left; i++)
+            refs.push_back(rest[i].ref);
+        std::sort(refs.begin(), refs.end());
+        for (size_t i = 0; i < n; i++)
+            ASSERT_EQ(refs[i], i + 1);
+    }
+}
