@@ -6,7 +6,7 @@
 // are index quals: the scan tests them on each leaf entry it walks and counts
 // only the entries that pass against its budget.  So a selective filter does
 // not change how many vectors are scored, but the walk reads about
-// 1 / selectivity times as many entries to find them, up to the whole forest;
+// 1 / selectivity times as many entries to find them, up to one whole tree;
 // past some selectivity a btree on the filter column plus a sort of the
 // matching rows is cheaper, and the planner should take it.
 #include "am.hpp"
@@ -75,10 +75,11 @@ void cost_estimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *
     double examined = std::min(budget, passing);
     double gathered = std::min(examined * factor, passing);
     // Leaf entries the walk reads to gather that many passing candidates:
-    // about gathered / selectivity, or the whole forest when fewer rows pass
-    // than the scan wants (it cannot fill its budget and walks to the end).
+    // about gathered / selectivity, but never much more than one whole tree:
+    // when fewer rows pass than the scan wants, it walks one tree to its end
+    // (maybe_walk_one_tree in scan.cpp).
     double walked = quals == NIL                   ? gathered
-                    : budget * factor >= passing ? forest_entries
+                    : budget * factor >= passing ? tuples
                                                  : std::min(forest_entries, gathered / filter_sel);
     // Nodes visited: the leaves holding the entries walked (about half
     // full) and their parents, plus one split per tree level on the paths to

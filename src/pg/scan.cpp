@@ -178,6 +178,10 @@ struct ScanState {
     ScanFilter filter;
     bool filtered;  // filter.n_tests > 0
     int payload_bytes;
+    // Leaf entries the filter tested and passed so far, and whether the
+    // walk was narrowed to one tree (walk_one_tree).
+    size_t entries_tested, entries_passed;
+    bool one_tree;
 
     // Each batch after the first scores twice as many items as the one
     // before, up to kMaxBatchGrowth times the budget: a query whose rows the
@@ -326,8 +330,12 @@ void rank_leaf(ScanState *so, LeafTupleHeader *leaf)
     size_t n = 0;
     for (int i = 0; i < leaf->count; i++) {
         // Rows the filter rejects cost no more than this test.
-        if (so->filtered && !filter_pass(so->filter, payloads + size_t(i) * payload_bytes))
-            continue;
+        if (so->filtered) {
+            so->entries_tested++;
+            if (!filter_pass(so->filter, payloads + size_t(i) * payload_bytes))
+                continue;
+            so->entries_passed++;
+        }
         if (b.seen.insert(ref_key(refs[i])))
             b.fresh[n++] = uint16(i);  // else already ranked from another tree
     }
@@ -415,6 +423,8 @@ void expand_one(Relation index, ScanState *so)
                     if (filter_pass(so->filter, payloads + size_t(i) * size_t(so->payload_bytes)))
                         so->buf->leaf_copy[leaf_count++] = refs[i];
                 }
+                so->entries_tested += size_t(node.leaf->count);
+                so->entries_passed += size_t(leaf_count);
             }
             break;
     }
@@ -509,6 +519,34 @@ bool batch_complete(const ScanState *so)
     return so->examined >= so->next_stop || so->settled;
 }
 
+// Filtered scans: entries tested before the pass rate is trusted.
+constexpr size_t kPassRateSample = 2048;
+
+// A selective filter can leave fewer matching rows than the scan still
+// wants: the best-first walk over all trees would then read every tree to
+// its end, finding each matching row once per tree.  Every tree holds every
+// item, so once the pass rate seen so far says the rows still wanted
+// outnumber the matching rows of the whole index (reading the rest of the
+// forest at that rate would cost more than one whole tree), the walk
+// continues through tree 0 alone, from its root, reaching every matching
+// row once (items already ranked or scored are skipped as before).  A wrong
+// guess (a pass rate near the query unlike the index's) costs at most one
+// tree's walk, and finds more rows, not fewer.
+void maybe_walk_one_tree(ScanState *so)
+{
+    if (!so->filtered || so->one_tree || so->entries_tested < kPassRateSample)
+        return;
+    const double matching = double(so->n_items) * double(so->entries_passed) / double(so->entries_tested);
+    const size_t want = so->use_sketch ? so->gather_stop : so->next_stop;
+    const size_t got = so->use_sketch ? so->gathered : so->examined;
+    if (want == SIZE_MAX || want <= got || double(want - got) <= matching)
+        return;
+    so->one_tree = true;
+    so->buf->nodes.clear();
+    so->buf->expanded.clear();  // tree 0's nodes are expanded again
+    so->buf->nodes.push(std::numeric_limits<float>::infinity(), node_key(so->meta->roots[0], 0));
+}
+
 // Works until the batch's budget of scored items is reached, the batch
 // settles (score_bounded), or the forest is exhausted.
 void advance(Relation index, ScanState *so)
@@ -518,6 +556,7 @@ void advance(Relation index, ScanState *so)
         while (!so->buf->nodes.empty() && so->examined < so->next_stop) {
             if (++steps % 256 == 0)
                 CHECK_FOR_INTERRUPTS();
+            maybe_walk_one_tree(so);
             expand_one(index, so);
         }
         return;
@@ -528,6 +567,7 @@ void advance(Relation index, ScanState *so)
     while (!batch_complete(so)) {
         if (++steps % 256 == 0)
             CHECK_FOR_INTERRUPTS();
+        maybe_walk_one_tree(so);
         if (!so->buf->nodes.empty() && (so->gathered < so->gather_stop || so->buf->pending.empty())) {
             expand_one(index, so);
             continue;
@@ -631,6 +671,8 @@ void rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int n
     so->buf->candidates.clear();
     so->buf->pending.clear();
     so->gathered = 0;
+    so->entries_tested = so->entries_passed = 0;
+    so->one_tree = false;
     so->gather_stop = 0;
     so->use_sketch = false;
     so->bounded = false;
