@@ -72,6 +72,11 @@ void cost_estimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *
     const double passing = std::max(1.0, tuples * filter_sel);
     const double forest_entries = std::max(1, opts.n_trees) * tuples;
 
+    // With the automatic search_k a filtered scan gets the budget of an
+    // index of the matching rows (maybe_walk_one_tree in scan.cpp).
+    if (quals != NIL && search_k_setting <= 0)
+        budget = std::min(budget, partition_search_k(passing, passing * std::max(siblings, tuples) / tuples, factor,
+                                                     opts.n_trees, opts.leaf_size));
     double examined = std::min(budget, passing);
     double gathered = std::min(examined * factor, passing);
     // Leaf entries the walk reads to gather that many passing candidates:
