@@ -165,18 +165,6 @@ CandidateQueue::Entry CandidateQueue::pop()
 
 // ---- CandidatePool ----
 
-size_t CandidatePool::take_smallest(size_t k, uint64_t *out)
-{
-    k = std::min(k, size_);
-    if (k < size_)
-        std::nth_element(data_, data_ + k, data_ + size_,
-                         [](const Entry &a, const Entry &b) { return smaller_distance(a.distance, b.distance); });
-    for (size_t i = 0; i < k; i++)
-        out[i] = data_[i].ref;
-    remove_front(k);
-    return k;
-}
-
 size_t CandidatePool::take_smallest(size_t k, Entry *out)
 {
     k = std::min(k, size_);

@@ -98,10 +98,8 @@ public:
 
     void push(double distance, uint64_t ref) { append(distance, ref); }
     // Removes the k entries of smallest distance (NaN last; all of them if
-    // k >= size()) and writes their refs to out, in no particular order.
-    // Returns how many were taken.
-    size_t take_smallest(size_t k, uint64_t *out);
-    // The same, writing whole entries (in no particular order).
+    // k >= size()) and writes them to out, in no particular order.  Returns
+    // how many were taken.
     size_t take_smallest(size_t k, Entry *out);
     // Removes the entries of distance below `limit`, or the k smallest of
     // them if there are more, and writes them to out in no particular

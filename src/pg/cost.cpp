@@ -73,7 +73,7 @@ void cost_estimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *
     const double forest_entries = std::max(1, opts.n_trees) * tuples;
 
     // With the automatic search_k a filtered scan gets the budget of an
-    // index of the matching rows (maybe_walk_one_tree in scan.cpp).
+    // index of the matching rows (fit_budget in scan.cpp).
     if (quals != NIL && search_k_setting <= 0)
         budget = std::min(budget, partition_search_k(passing, passing * std::max(siblings, tuples) / tuples, factor,
                                                      opts.n_trees, opts.leaf_size));

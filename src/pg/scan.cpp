@@ -179,11 +179,12 @@ struct ScanState {
     ScanFilter filter;
     bool filtered;  // filter.n_tests > 0
     int payload_bytes;
-    // Leaf entries the filter tested and passed so far, and whether the
-    // walk was narrowed to one tree (walk_one_tree).
+    // Leaf entries the filter tested and passed so far, and what
+    // fit_to_filter made of them: the walk narrowed to one tree, the
+    // automatic budget fitted to the matching rows.
     size_t entries_tested, entries_passed;
     bool one_tree;
-    bool budget_sized;  // the automatic budget was fitted to the matching rows
+    bool budget_sized;
 
     // Each batch after the first scores twice as many items as the one
     // before, up to kMaxBatchGrowth times the budget: a query whose rows the
@@ -319,6 +320,19 @@ void score_leaf(Relation index, ScanState *so, int count, bool check_seen = true
     }
 }
 
+// Whether leaf entry i passes the scan's filter (always, without one),
+// counting the entries tested and passed for fit_to_filter.
+inline bool entry_passes(ScanState *so, const uint8 *payloads, int i)
+{
+    if (!so->filtered)
+        return true;
+    so->entries_tested++;
+    if (!filter_pass(so->filter, payloads + size_t(i) * size_t(so->payload_bytes)))
+        return false;
+    so->entries_passed++;
+    return true;
+}
+
 // Ranks the entries of a leaf (on a locked page) by their sketches: each
 // new candidate waits in `pending` for its exact score.
 void rank_leaf(ScanState *so, LeafTupleHeader *leaf)
@@ -327,19 +341,13 @@ void rank_leaf(ScanState *so, LeafTupleHeader *leaf)
     const TupleRef *refs = leaf_refs(leaf);
     const uint8 *sketches = leaf_sketches(leaf);
     const uint8 *payloads = leaf_payloads(leaf);
-    const size_t payload_bytes = size_t(so->payload_bytes);
     static_assert(kMaxRefs <= PG_UINT16_MAX, "leaf entry numbers fit in uint16");
     size_t n = 0;
     for (int i = 0; i < leaf->count; i++) {
-        // Rows the filter rejects cost no more than this test.
-        if (so->filtered) {
-            so->entries_tested++;
-            if (!filter_pass(so->filter, payloads + size_t(i) * payload_bytes))
-                continue;
-            so->entries_passed++;
-        }
-        if (b.seen.insert(ref_key(refs[i])))
-            b.fresh[n++] = uint16(i);  // else already ranked from another tree
+        // Rows the filter rejects cost no more than its test; rows already
+        // ranked from another tree are not ranked again.
+        if (entry_passes(so, payloads, i) && b.seen.insert(ref_key(refs[i])))
+            b.fresh[n++] = uint16(i);
     }
     // All of the leaf's new entries in one call (their sketches are
     // contiguous on the page).
@@ -422,11 +430,9 @@ void expand_one(Relation index, ScanState *so)
                 const uint8 *payloads = leaf_payloads(node.leaf);
                 leaf_count = 0;
                 for (int i = 0; i < node.leaf->count; i++) {
-                    if (filter_pass(so->filter, payloads + size_t(i) * size_t(so->payload_bytes)))
+                    if (entry_passes(so, payloads, i))
                         so->buf->leaf_copy[leaf_count++] = refs[i];
                 }
-                so->entries_tested += size_t(node.leaf->count);
-                so->entries_passed += size_t(leaf_count);
             }
             break;
     }
@@ -439,18 +445,6 @@ void expand_one(Relation index, ScanState *so)
     }
     if (leaf_count > 0)
         score_leaf(index, so, leaf_count);
-}
-
-// Scores exactly the `count` most promising ranked candidates, grouped by
-// page.
-void score_pending(Relation index, ScanState *so, size_t count)
-{
-    auto *keys = reinterpret_cast<uint64 *>(so->buf->groups);  // scratch: groups are rebuilt by score_leaf
-    count = so->buf->pending.take_smallest(count, keys);
-    std::sort(keys, keys + count);
-    for (size_t i = 0; i < count; i++)
-        so->buf->leaf_copy[i] = ref_from_key(keys[i]);
-    score_leaf(index, so, int(count), false);
 }
 
 // Scores the chosen candidates taken[begin, end), grouped by page.
@@ -466,6 +460,13 @@ void score_taken(Relation index, ScanState *so, size_t begin, size_t end)
     score_leaf(index, so, int(count), false);
 }
 
+// Scores exactly the `count` most promising ranked candidates.
+void score_pending(Relation index, ScanState *so, size_t count)
+{
+    count = so->buf->pending.take_smallest(count, so->buf->taken);
+    score_taken(index, so, 0, count);
+}
+
 // Scoring with bounds (bounded): the first kSettleRank candidates of a
 // batch (by lower bound) are scored whatever their bounds, which makes
 // every batch progress and gives it a threshold, the kSettleRank-th best
@@ -473,10 +474,8 @@ void score_taken(Relation index, ScanState *so, size_t begin, size_t end)
 // the lowest bounds first, in small chunks so that the threshold tightens
 // as they are scored.  The others stay pending for later batches: a batch
 // returns its rows nearest first once no pending bound is below its
-// threshold (settled), or its budget is spent.  kSettleRank bounds the rows
-// a query can take from a settled batch before its order relies on the
-// estimates' bound alone: queries asking for more rows than that get them
-// from later batches.
+// threshold (settled), or its budget is spent.  Rows past the kSettleRank-th
+// are refined the same way as they are returned (refine_settled).
 constexpr int kSettleRank = 10;
 constexpr size_t kBoundedChunk = 32;
 
@@ -521,45 +520,39 @@ bool batch_complete(const ScanState *so)
     return so->examined >= so->next_stop || so->settled;
 }
 
-// Filtered scans: entries tested before the pass rate is trusted.
-constexpr size_t kPassRateSample = 2048;
+// The automatic search_k of a filtered scan: a filtered query searches the
+// matching rows only, so it gets the budget of an index of that many rows
+// (as a partition alone would), decided once, during the first batch.
+// Scoring the automatic budget of the whole index among a few thousand
+// matching rows bought no recall and cost a walk through 1 / selectivity
+// times as many leaves.
+void fit_budget(ScanState *so, double matching)
+{
+    if (search_k_setting > 0 || so->examined >= so->budget || so->next_stop != so->budget)
+        return;
+    matching = std::max(matching, 1.0);
+    const size_t fitted = size_t(partition_search_k(matching, matching / so->merged_share, int(so->factor),
+                                                    int(so->meta->n_trees), int(so->meta->leaf_size)));
+    if (fitted >= so->budget)
+        return;
+    so->budget = std::max(fitted, so->examined + 1);
+    so->next_stop = so->budget;
+    so->batch = 2 * so->budget;
+    so->gather_stop = std::max(so->gathered, so->budget * so->factor);
+}
 
 // A selective filter can leave fewer matching rows than the scan still
 // wants: the best-first walk over all trees would then read every tree to
 // its end, finding each matching row once per tree.  Every tree holds every
-// item, so once the pass rate seen so far says the rows still wanted
-// outnumber the matching rows of the whole index (reading the rest of the
-// forest at that rate would cost more than one whole tree), the walk
-// continues through tree 0 alone, from its root, reaching every matching
-// row once (items already ranked or scored are skipped as before).  A wrong
-// guess (a pass rate near the query unlike the index's) costs at most one
-// tree's walk, and finds more rows, not fewer.
-//
-// With the automatic search_k, the same estimate also sizes the budget: a
-// filtered query searches the matching rows only, so it gets the budget of
-// an index of that many rows (as a partition alone would), decided once,
-// during the first batch.  Scoring the automatic budget of the whole index
-// among a few thousand matching rows bought no recall and cost a walk
-// through 1 / selectivity times as many leaves.
-void maybe_walk_one_tree(ScanState *so)
+// item, so once the rows still wanted outnumber the matching rows of the
+// whole index (reading the rest of the forest at the pass rate seen would
+// cost more than one whole tree), the walk continues through tree 0 alone,
+// from its root, reaching every matching row once (items already ranked or
+// scored are skipped as before).  A wrong guess (a pass rate near the query
+// unlike the index's) costs at most one tree's walk, and finds more rows,
+// not fewer.
+void maybe_walk_one_tree(ScanState *so, double matching)
 {
-    if (!so->filtered || so->one_tree || so->entries_tested < kPassRateSample)
-        return;
-    const double matching = double(so->n_items) * double(so->entries_passed) / double(so->entries_tested);
-    if (!so->budget_sized) {
-        so->budget_sized = true;
-        if (search_k_setting <= 0 && so->examined < so->budget && so->next_stop == so->budget) {
-            const size_t sized = size_t(partition_search_k(std::max(matching, 1.0), std::max(matching, 1.0) /
-                                                           so->merged_share, int(so->factor),
-                                                           int(so->meta->n_trees), int(so->meta->leaf_size)));
-            if (sized < so->budget) {
-                so->budget = std::max(sized, so->examined + 1);
-                so->next_stop = so->budget;
-                so->batch = 2 * so->budget;
-                so->gather_stop = std::max(so->gathered, so->budget * so->factor);
-            }
-        }
-    }
     const size_t want = so->use_sketch ? so->gather_stop : so->next_stop;
     const size_t got = so->use_sketch ? so->gathered : so->examined;
     if (want == SIZE_MAX || want <= got || double(want - got) <= matching)
@@ -576,6 +569,24 @@ void maybe_walk_one_tree(ScanState *so)
     so->buf->nodes.push(std::numeric_limits<float>::infinity(), node_key(so->meta->roots[0], 0));
 }
 
+// Filtered scans: entries tested before the pass rate is trusted.
+constexpr size_t kPassRateSample = 2048;
+
+// What a filtered scan makes of the pass rate of the entries it tested:
+// the matching rows of the index, from which its budget (fit_budget) and
+// its walk (maybe_walk_one_tree).
+void fit_to_filter(ScanState *so)
+{
+    if (!so->filtered || so->one_tree || so->entries_tested < kPassRateSample)
+        return;
+    const double matching = double(so->n_items) * double(so->entries_passed) / double(so->entries_tested);
+    if (!so->budget_sized) {
+        so->budget_sized = true;
+        fit_budget(so, matching);
+    }
+    maybe_walk_one_tree(so, matching);
+}
+
 // Works until the batch's budget of scored items is reached, the batch
 // settles (score_bounded), or the forest is exhausted.
 void advance(Relation index, ScanState *so)
@@ -585,7 +596,7 @@ void advance(Relation index, ScanState *so)
         while (!so->buf->nodes.empty() && so->examined < so->next_stop) {
             if (++steps % 256 == 0)
                 CHECK_FOR_INTERRUPTS();
-            maybe_walk_one_tree(so);
+            fit_to_filter(so);
             expand_one(index, so);
         }
         return;
@@ -596,7 +607,7 @@ void advance(Relation index, ScanState *so)
     while (!batch_complete(so)) {
         if (++steps % 256 == 0)
             CHECK_FOR_INTERRUPTS();
-        maybe_walk_one_tree(so);
+        fit_to_filter(so);
         if (!so->buf->nodes.empty() && (so->gathered < so->gather_stop || so->buf->pending.empty())) {
             expand_one(index, so);
             continue;
@@ -690,7 +701,7 @@ IndexScanDesc begin_scan(Relation index, int nkeys, int norderbys)
         so->columns = copy_index_columns(index);
         MemoryContextSwitchTo(old);
     }
-    static_assert(sizeof(ItemGroup) >= sizeof(uint64), "score_pending uses groups as key scratch");
+    static_assert(sizeof(ItemGroup) >= sizeof(uint64), "score_taken uses groups as key scratch");
     scan->opaque = so;
     return scan;
 }

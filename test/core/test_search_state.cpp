@@ -159,7 +159,7 @@ TEST(CandidatePool, TakesTheSmallestInBatches)
                 model.push_back(dist[i + 1]);
             }
             std::sort(model.begin(), model.end());
-            std::vector<uint64_t> out(std::max<size_t>(k, 1));
+            std::vector<CandidatePool::Entry> out(std::max<size_t>(k, 1));
             std::vector<bool> taken(n + 1, false);
             size_t done = 0;
             while (!pool.empty()) {
@@ -170,11 +170,12 @@ TEST(CandidatePool, TakesTheSmallestInBatches)
                 // ref once over all batches.
                 std::vector<float> have;
                 for (size_t i = 0; i < got; i++) {
-                    ASSERT_GE(out[i], 1u);
-                    ASSERT_LE(out[i], n);
-                    ASSERT_FALSE(taken[out[i]]) << "ref " << out[i] << " taken twice";
-                    taken[out[i]] = true;
-                    have.push_back(dist[out[i]]);
+                    const uint64_t ref = out[i].ref;
+                    ASSERT_GE(ref, 1u);
+                    ASSERT_LE(ref, n);
+                    ASSERT_FALSE(taken[ref]) << "ref " << ref << " taken twice";
+                    taken[ref] = true;
+                    have.push_back(dist[ref]);
                 }
                 std::sort(have.begin(), have.end());
                 std::vector<float> want(model.begin() + ptrdiff_t(done), model.begin() + ptrdiff_t(done + got));
