@@ -43,8 +43,7 @@ int array_clause_column(PlannerInfo *root, IndexOptInfo *index, RestrictInfo *ri
         return -1;
     for (int col = 1; col < index->nkeycolumns; col++) {
         const Oid collation = index->indexcollations[col];
-        if (match_index_to_operand(left, col, index) &&
-            (!OidIsValid(collation) || collation == saop->inputcollid) &&
+        if (match_index_to_operand(left, col, index) && (!OidIsValid(collation) || collation == saop->inputcollid) &&
             op_in_opfamily(saop->opno, index->opfamily[col]))
             return col;
     }
@@ -105,8 +104,7 @@ void set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEnt
         if (!IsA(path, IndexPath) || PATH_REQ_OUTER(path) != nullptr)
             continue;
         auto *ip = reinterpret_cast<IndexPath *>(path);
-        if (ip->indexorderbys == NIL ||
-            ip->indexinfo->amcostestimate != reinterpret_cast<void (*)()>(cost_estimate) ||
+        if (ip->indexorderbys == NIL || ip->indexinfo->amcostestimate != reinterpret_cast<void (*)()>(cost_estimate) ||
             ip->indexinfo->nkeycolumns < 2)
             continue;
         IndexPath *better = with_array_clauses(root, rel, ip);

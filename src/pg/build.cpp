@@ -64,7 +64,7 @@ void grow_payloads(BuildState &st, size_t cap)
         return;
     size_t bytes = cap * size_t(st.payload_bytes);
     st.payloads = static_cast<uint8 *>(st.payloads == nullptr ? palloc_extended(bytes, MCXT_ALLOC_HUGE)
-                                                               : repalloc_huge(st.payloads, bytes));
+                                                              : repalloc_huge(st.payloads, bytes));
 }
 
 namespace {
@@ -165,9 +165,9 @@ void build_in_memory(BuildState &st, const IndexOptions &opts, const core::Build
     meta->sketch_bits = uint16(st.sketch_bits);
     meta->dot_max_norm = f.dot_max_norm;
     for (int t = 0; t < opts.n_trees; t++)
-        meta->roots[t] = write_tree(w, f, f.roots[t], uint16(t),
-                                    TreeLeaves::items(item_refs, opts.leaf_size, sketches, sketch_bytes, st.payloads,
-                                                      st.payload_bytes));
+        meta->roots[t] = write_tree(
+            w, f, f.roots[t], uint16(t),
+            TreeLeaves::items(item_refs, opts.leaf_size, sketches, sketch_bytes, st.payloads, st.payload_bytes));
     w.finish();
 }
 

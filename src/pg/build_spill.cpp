@@ -249,7 +249,8 @@ void build_spilled_trees(BuildState &st, int n_trees, MetaPageData *meta)
                 cell_buf_cap = count;
                 cell_vectors = static_cast<char *>(repalloc_huge(cell_vectors, cell_buf_cap * vb));
                 cell_refs = static_cast<TupleRef *>(repalloc_huge(cell_refs, cell_buf_cap * sizeof(TupleRef)));
-                cell_payloads = static_cast<uint8 *>(repalloc_huge(cell_payloads, std::max<size_t>(cell_buf_cap * pb, 1)));
+                cell_payloads =
+                    static_cast<uint8 *>(repalloc_huge(cell_payloads, std::max<size_t>(cell_buf_cap * pb, 1)));
             }
             for (size_t k = 0; k < count; k++) {
                 uint32 item = order[begin + k];
@@ -266,9 +267,9 @@ void build_spilled_trees(BuildState &st, int n_trees, MetaPageData *meta)
             cell_params.dot_max_norm = max_norm;
             const core::FlatForest &sub = build_into(cell_slot, space, cell_vectors, count, cell_params);
             uint8 *sketches = sketcher != nullptr ? sketch_items(*sketcher, cell_vectors, count) : nullptr;
-            cell_roots[c] = write_tree(w, sub, sub.roots[0], uint16(t),
-                                       TreeLeaves::items(cell_refs, st.leaf_size, sketches, sketch_bytes, cell_payloads,
-                                                         st.payload_bytes));
+            cell_roots[c] = write_tree(
+                w, sub, sub.roots[0], uint16(t),
+                TreeLeaves::items(cell_refs, st.leaf_size, sketches, sketch_bytes, cell_payloads, st.payload_bytes));
             if (sketches != nullptr)
                 pfree(sketches);
             begin = end;

@@ -166,9 +166,9 @@ struct HeapCheck {
     IndexShape shape;
     const ItemRows *live;
     const ItemRows *dead;
-    char *vec;         // scratch, one vector
-    HTAB *payloads;    // the leaves' filter payloads by item; nullptr without filter columns
-    uint8 *payload;    // scratch, one payload
+    char *vec;       // scratch, one vector
+    HTAB *payloads;  // the leaves' filter payloads by item; nullptr without filter columns
+    uint8 *payload;  // scratch, one payload
     const IndexColumns *columns;
 };
 

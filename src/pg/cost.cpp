@@ -83,7 +83,7 @@ void cost_estimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *
     // about gathered / selectivity, but never much more than one whole tree:
     // when fewer rows pass than the scan wants, it walks one tree to its end
     // (maybe_walk_one_tree in scan.cpp).
-    double walked = quals == NIL                   ? gathered
+    double walked = quals == NIL                 ? gathered
                     : budget * factor >= passing ? tuples
                                                  : std::min(forest_entries, gathered / filter_sel);
     // Nodes visited: the leaves holding the entries walked (about half
@@ -107,8 +107,7 @@ void cost_estimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *
     // ranked by its sketch an operator, and so does each filter qual on
     // each entry walked.
     Cost cost = fetched * spc_seq_page_cost + (examined + nodes) * (cpu_index_tuple_cost + cpu_operator_cost) +
-                (factor > 1 ? gathered * cpu_operator_cost : 0.0) +
-                walked * list_length(quals) * cpu_operator_cost;
+                (factor > 1 ? gathered * cpu_operator_cost : 0.0) + walked * list_length(quals) * cpu_operator_cost;
     // All the work happens before the first row is returned.
     *startup_cost = cost;
     *total_cost = cost;

@@ -49,10 +49,10 @@ int32 support_constant(Relation index, int attno, int procnum)
     int nargs;
     if (!OidIsValid(procoid) || get_func_signature(procoid, &argtypes, &nargs) != INT4OID || nargs != 1 ||
         argtypes[0] != INTERNALOID)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-                        errmsg("annoy operator class support function %d must take internal and return integer",
-                               procnum),
-                        errhint("Use one of the operator classes of the annoy extension.")));
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+                 errmsg("annoy operator class support function %d must take internal and return integer", procnum),
+                 errhint("Use one of the operator classes of the annoy extension.")));
     FmgrInfo *proc = index_getprocinfo(index, AttrNumber(attno), uint16(procnum));
     return DatumGetInt32(FunctionCall1(proc, Int32GetDatum(0)));
 }
@@ -129,12 +129,11 @@ const IndexColumns &index_columns(Relation index)
     cols->metric = core::Metric(metric);
     for (int attno = 2; attno <= natts; attno++) {
         if (OidIsValid(index_getprocid(index, AttrNumber(attno), 1)))
-            ereport(ERROR,
-                    (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-                     errmsg("column %d of an annoy index must have a filter operator class, not the vector "
-                            "operator class \"%s\"",
-                            attno, opclass_name(index, attno)),
-                     errdetail("An annoy index orders by its first column; the others filter the candidates.")));
+            ereport(ERROR, (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+                            errmsg("column %d of an annoy index must have a filter operator class, not the vector "
+                                   "operator class \"%s\"",
+                                   attno, opclass_name(index, attno)),
+                            errdetail("An annoy index orders by its first column; the others filter the candidates.")));
         if (!OidIsValid(index_getprocid(index, AttrNumber(attno), kFilterProc)))
             ereport(ERROR, (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
                             errmsg("annoy operator class \"%s\" of column %d is not a filter operator class",
@@ -161,8 +160,8 @@ IndexColumns *copy_index_columns(Relation index)
 
 uint64 filter_hash(const FilterColumn &col, Datum value)
 {
-    return DatumGetUInt64(FunctionCall2Coll(const_cast<FmgrInfo *>(&col.hash), col.collation, value,
-                                            UInt64GetDatum(kHashSeed)));
+    return DatumGetUInt64(
+        FunctionCall2Coll(const_cast<FmgrInfo *>(&col.hash), col.collation, value, UInt64GetDatum(kHashSeed)));
 }
 
 uint64 element_bits(const FilterColumn &col, Datum element)
@@ -224,4 +223,3 @@ void encode_payload(const IndexColumns &cols, const Datum *values, const bool *i
 }
 
 }  // namespace annoy::pg
-

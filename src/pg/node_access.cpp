@@ -79,7 +79,8 @@ const char *tuple_defect(const char *tuple, Size size, const IndexShape &shape)
             if (size < sizeof(LeafTupleHeader))
                 return "leaf tuple of the wrong size";
             auto *leaf = reinterpret_cast<const LeafTupleHeader *>(tuple);
-            if (leaf->capacity < 1 || leaf->count > leaf->capacity || size != leaf_tuple_size(leaf, shape.payload_bytes))
+            if (leaf->capacity < 1 || leaf->count > leaf->capacity ||
+                size != leaf_tuple_size(leaf, shape.payload_bytes))
                 return "leaf tuple whose count or capacity does not fit its size";
             if (leaf->sketch_bytes != shape.sketch_bytes)
                 return "leaf tuple with sketches of the wrong size";

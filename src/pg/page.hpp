@@ -305,13 +305,12 @@ struct MetaPageData {
     TupleRef roots[FLEXIBLE_ARRAY_MEMBER];
 };
 static_assert(offsetof(MetaPageData, version) == 4 && offsetof(MetaPageData, metric) == 8 &&
-                  offsetof(MetaPageData, payload_bytes) == 9 &&
-                  offsetof(MetaPageData, n_trees) == 10 && offsetof(MetaPageData, dim) == 12 &&
-                  offsetof(MetaPageData, leaf_size) == 16 && offsetof(MetaPageData, seed) == 20 &&
-                  offsetof(MetaPageData, dot_max_norm) == 24 && offsetof(MetaPageData, counted_pages) == 28 &&
-                  offsetof(MetaPageData, n_items) == 32 && offsetof(MetaPageData, center) == 40 &&
-                  offsetof(MetaPageData, sketch_bits) == 46 && offsetof(MetaPageData, checksum) == 48 &&
-                  offsetof(MetaPageData, roots) == 52,
+                  offsetof(MetaPageData, payload_bytes) == 9 && offsetof(MetaPageData, n_trees) == 10 &&
+                  offsetof(MetaPageData, dim) == 12 && offsetof(MetaPageData, leaf_size) == 16 &&
+                  offsetof(MetaPageData, seed) == 20 && offsetof(MetaPageData, dot_max_norm) == 24 &&
+                  offsetof(MetaPageData, counted_pages) == 28 && offsetof(MetaPageData, n_items) == 32 &&
+                  offsetof(MetaPageData, center) == 40 && offsetof(MetaPageData, sketch_bits) == 46 &&
+                  offsetof(MetaPageData, checksum) == 48 && offsetof(MetaPageData, roots) == 52,
               "meta page layout");
 static_assert(MAXALIGN(SizeOfPageHeaderData) + offsetof(MetaPageData, roots) + kMaxTrees * sizeof(TupleRef) <=
                   BLCKSZ - MAXALIGN(sizeof(PageOpaque)),

@@ -61,7 +61,7 @@ inline bool test_pass(const FilterTest &t, int64 v) noexcept
             return v >= t.values[0];
         case kGreater:
             return v > t.values[0];
-        case kOverlap:  // operands: the bits of each wanted element
+        case kOverlap:   // operands: the bits of each wanted element
         case kContains:  // operands: the signature of each wanted set
             for (int i = 0; i < t.n; i++) {
                 if ((uint64(v) & uint64(t.values[i])) == uint64(t.values[i]))

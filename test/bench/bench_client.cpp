@@ -602,7 +602,8 @@ GroundTruth gt_from_table(PGconn *c, const std::string &table, const Vectors &q,
     g.nq = nq;
     g.k = k;
     PGresult *r = PQexec(c, ("SELECT qid, array_length(ids, 1), array_to_string(ids, ' '), array_to_string(dists, ' ') "
-                             "FROM " + ident(table) + " ORDER BY qid LIMIT " + std::to_string(nq))
+                             "FROM " +
+                             ident(table) + " ORDER BY qid LIMIT " + std::to_string(nq))
                                 .c_str());
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) < nq)
         die("ground truth table " + table + " misses queries: " + PQerrorMessage(c));
@@ -694,12 +695,11 @@ int cmd_query(const Args &a)
     }
     const int nparams = filter_values.empty() ? 1 : 2;
 
-    std::string sql =
-        floor ? "SELECT $1::" + type + " IS NULL"
-        : where.empty()
-            ? "SELECT id FROM " + table + " ORDER BY v " + op + " $1::" + type + " LIMIT " + std::to_string(k)
-            : "SELECT id FROM " + table + " t WHERE " + where + " ORDER BY v " + op + " $1::" + type + " LIMIT " +
-                  std::to_string(k);
+    std::string sql = floor           ? "SELECT $1::" + type + " IS NULL"
+                      : where.empty() ? "SELECT id FROM " + table + " ORDER BY v " + op + " $1::" + type + " LIMIT " +
+                                            std::to_string(k)
+                                      : "SELECT id FROM " + table + " t WHERE " + where + " ORDER BY v " + op +
+                                            " $1::" + type + " LIMIT " + std::to_string(k);
     std::vector<std::string> sets = a.sets;
 
     // Check the plan once: an index sweep that silently ran as a sequential
