@@ -41,6 +41,10 @@ fi
 section "core unit tests"
 make -s -C test/core -j2 core_tests
 (cd test/core && ./core_tests --gtest_brief=1)
+# The in-memory benchmark (make bench-anchors) builds against the core's
+# API: compiling it here keeps a change of that API from breaking it unseen
+# (the libraries it compares with are left out when not installed).
+make -s -C test/bench/anchors -j2 BUILD="$work/anchors" >/dev/null
 
 section "pg_regress"
 cluster_start "$work/cluster" >/dev/null

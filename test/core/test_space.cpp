@@ -20,9 +20,19 @@ TEST(Space, MarginAndChildPriority)
     Space d{Metric::Dot, 2};
     float normal3[3] = {1.0f, 0.0f, 2.0f};
     EXPECT_FLOAT_EQ(margin(d, PlaneView{normal3, 0.0f, 0}, x, 0.5f), 4.0f);
-    EXPECT_FLOAT_EQ(child_priority(e, 1.0f, 0.5f, 1), 0.5f);
-    EXPECT_FLOAT_EQ(child_priority(e, 1.0f, 0.5f, 0), -0.5f);
-    EXPECT_FLOAT_EQ(child_priority(e, 0.2f, 0.5f, 1), 0.2f);
+    // Wrong turns cost their squared margin, correct turns nothing.
+    EXPECT_FLOAT_EQ(child_priority(e, -1.0f, 0.5f, 1), -1.0f);
+    EXPECT_FLOAT_EQ(child_priority(e, -1.0f, 0.5f, 0), -1.25f);
+    EXPECT_FLOAT_EQ(child_priority(e, -1.0f, -2.0f, 1), -5.0f);
+    EXPECT_FLOAT_EQ(child_priority(e, -1.0f, -2.0f, 0), -1.0f);
+    EXPECT_FLOAT_EQ(child_priority(e, -1.0f, 0.0f, 0), -1.0f);
+    EXPECT_FLOAT_EQ(child_priority(e, -1.0f, std::nanf(""), 1), -1.0f);
+    // Costs count from 0 below a root, and an overflowing square ranks last
+    // without becoming NaN.
+    const float root = std::numeric_limits<float>::infinity();
+    EXPECT_FLOAT_EQ(child_priority(e, root, 0.5f, 1), 0.0f);
+    EXPECT_FLOAT_EQ(child_priority(e, root, 0.5f, 0), -0.25f);
+    EXPECT_EQ(child_priority(e, -1.0f, 1e30f, 0), -root);
 
     Space h{Metric::Hamming, 70};
     uint64_t bits[2] = {0, uint64_t(1) << 5};  // bit 69 set

@@ -81,12 +81,12 @@ size_t sketched_search(const SketchedForest &s, core::Sketcher::Query &sq, const
         for (int side = 0; side < 2; side++)
             nodes.push(core::child_priority(f.space, e.priority, m, side), f.splits[split].child[side]);
     }
-    std::vector<uint64_t> chosen(std::min(search_k, pool.size()));
+    std::vector<core::CandidatePool::Entry> chosen(std::min(search_k, pool.size()));
     chosen.resize(pool.take_smallest(chosen.size(), chosen.data()));
     std::vector<core::Neighbor> scored;
     scored.reserve(chosen.size());
-    for (uint64_t item : chosen)
-        scored.push_back(core::Neighbor{uint32_t(item), f.space.distance(query, d.row(item))});
+    for (const core::CandidatePool::Entry &c : chosen)
+        scored.push_back(core::Neighbor{uint32_t(c.ref), f.space.distance(query, d.row(c.ref))});
     const size_t k = std::min(kK, scored.size());
     std::partial_sort(scored.begin(), scored.begin() + ptrdiff_t(k), scored.end(),
                       [](const core::Neighbor &a, const core::Neighbor &b) { return a.distance < b.distance; });
