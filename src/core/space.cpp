@@ -4,6 +4,7 @@
 #include "space.hpp"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 
 #include "distance.hpp"
@@ -98,19 +99,23 @@ float child_priority(const Space &space, float parent, float m, int side) noexce
     // order it would break; treat it as "on the plane".
     if (std::isnan(m))
         m = 0.0f;
-    // Roots are pushed with +inf, and inf minus a cost is inf again, which
-    // would make every node equally good: costs add up from 0 below a root.
-    // (A margin so large that its square overflows gives -inf, ranked last,
-    // never NaN.)
-    const float base = std::isinf(parent) && parent > 0 ? 0.0f : parent;
     if (is_bit_metric(space.metric)) {
+        // Roots are pushed with +inf, and inf - 1 == inf would make every
+        // node equally good; count wrong turns from 0 below a root instead.
+        const float base = std::isinf(parent) && parent > 0 ? 0.0f : parent;
         if (m == 0.0f)
             return base;
         const int query_side = m > 0.0f ? 1 : 0;
         return side == query_side ? base : base - 1.0f;
     }
     const float towards = side == 1 ? m : -m;  // > 0: the side the query is on
-    return towards >= 0.0f ? base : base - towards * towards;
+    // In the query's own cell the priority stays >= 0; the first wrong turn
+    // makes it < 0 (FLT_MIN keeps a square that underflows from giving -0,
+    // which would read as >= 0), and a square that overflows gives -inf,
+    // ranked last, never NaN.
+    if (parent >= 0.0f)
+        return towards >= 0.0f ? std::min(parent, towards) : -std::max(towards * towards, FLT_MIN);
+    return towards >= 0.0f ? parent : parent - towards * towards;
 }
 
 }  // namespace annoy::core

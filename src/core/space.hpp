@@ -71,18 +71,23 @@ inline int side_of(float m, uint64_t tie) noexcept
     return m > 0.0f ? 1 : m < 0.0f ? 0 : int(tie & 1);
 }
 
-// Priority of a child in the best-first search, larger = explored earlier.
-// Float metrics: minus the sum of the squared margins of the wrong turns on
-// the path (a turn to the side the query is not on), 0 below a root (+inf):
-// with unit normals that are near orthogonal, as the splits along a path of
-// a high-dimensional tree are, the squared distance from the query to the
-// node's cell.  Annoy's priority, the smallest signed margin along the path,
-// charges only the nearest plane and charges correct turns too; at equal
-// search_k the sum explores the cells near the query better where recall is
-// high (make bench, GloVe-100k, 5 trees: recall@10 at search_k 1000 0.985
-// -> 0.993) and a little worse where it is low (make bench-anchors: plain
-// forests below search_k 500; Fashion-MNIST with sketches unchanged).
-// Hamming: parent minus one for the side the query's bit does not take.
+// Priority of a child in the best-first search, larger = explored earlier:
+// a signed distance from the query to the node's cell, from its path.
+//   - No wrong turn yet (a turn to the side the query is not on): the
+//     query's own cell, priority >= 0, the smallest margin along the path
+//     (its depth inside the cell, as Annoy ranks every node).  A small
+//     budget reads the home leaves of the trees that separate the query's
+//     neighbourhood best first.
+//   - Otherwise minus the sum of the squared margins of the wrong turns:
+//     with unit normals that are near orthogonal, as the splits along a
+//     path of a high-dimensional tree are, the squared distance from the
+//     query to the cell.  Annoy's min(parent, -m) charges only the nearest
+//     plane crossed; the sum explores the cells near the query better where
+//     recall is high (make bench, GloVe-100k, 5 trees: recall@10 at
+//     search_k 1000 0.985 -> 0.993; make bench-anchors: Fashion-MNIST as
+//     before or better).
+// Roots are pushed with +inf.  Hamming: parent minus one for the side the
+// query's bit does not take (from 0 below a root).
 float child_priority(const Space &space, float parent, float m, int side) noexcept;
 
 }  // namespace annoy::core

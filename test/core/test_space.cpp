@@ -20,18 +20,27 @@ TEST(Space, MarginAndChildPriority)
     Space d{Metric::Dot, 2};
     float normal3[3] = {1.0f, 0.0f, 2.0f};
     EXPECT_FLOAT_EQ(margin(d, PlaneView{normal3, 0.0f, 0}, x, 0.5f), 4.0f);
-    // Wrong turns cost their squared margin, correct turns nothing.
-    EXPECT_FLOAT_EQ(child_priority(e, -1.0f, 0.5f, 1), -1.0f);
+    // In the query's own cell: the smallest margin along the path.
+    const float root = std::numeric_limits<float>::infinity();
+    EXPECT_FLOAT_EQ(child_priority(e, root, 0.5f, 1), 0.5f);
+    EXPECT_FLOAT_EQ(child_priority(e, 1.0f, 0.5f, 1), 0.5f);
+    EXPECT_FLOAT_EQ(child_priority(e, 0.2f, 0.5f, 1), 0.2f);
+    EXPECT_FLOAT_EQ(child_priority(e, 0.2f, -0.5f, 0), 0.2f);
+    // The first wrong turn: minus its squared margin, below every node of
+    // the own cell (also when the square underflows).
+    EXPECT_FLOAT_EQ(child_priority(e, 1.0f, 0.5f, 0), -0.25f);
+    EXPECT_FLOAT_EQ(child_priority(e, root, -2.0f, 1), -4.0f);
+    EXPECT_LT(child_priority(e, 1.0f, 1e-30f, 0), 0.0f);
+    // Further wrong turns add their squares, correct turns cost nothing.
     EXPECT_FLOAT_EQ(child_priority(e, -1.0f, 0.5f, 0), -1.25f);
+    EXPECT_FLOAT_EQ(child_priority(e, -1.0f, 0.5f, 1), -1.0f);
     EXPECT_FLOAT_EQ(child_priority(e, -1.0f, -2.0f, 1), -5.0f);
     EXPECT_FLOAT_EQ(child_priority(e, -1.0f, -2.0f, 0), -1.0f);
+    // On the plane, or NaN (NaN in a vector), is "on the query's side" and
+    // never gives NaN; a square that overflows ranks last.
     EXPECT_FLOAT_EQ(child_priority(e, -1.0f, 0.0f, 0), -1.0f);
     EXPECT_FLOAT_EQ(child_priority(e, -1.0f, std::nanf(""), 1), -1.0f);
-    // Costs count from 0 below a root, and an overflowing square ranks last
-    // without becoming NaN.
-    const float root = std::numeric_limits<float>::infinity();
-    EXPECT_FLOAT_EQ(child_priority(e, root, 0.5f, 1), 0.0f);
-    EXPECT_FLOAT_EQ(child_priority(e, root, 0.5f, 0), -0.25f);
+    EXPECT_FLOAT_EQ(child_priority(e, 0.5f, std::nanf(""), 0), 0.0f);
     EXPECT_EQ(child_priority(e, -1.0f, 1e30f, 0), -root);
 
     Space h{Metric::Hamming, 70};
