@@ -84,7 +84,7 @@ inline int side_of(float m, uint64_t tie) noexcept
 //     query to the cell.  Annoy's min(parent, -m) charges only the nearest
 //     plane crossed; the sum explores the cells near the query better where
 //     recall is high (make bench, GloVe-100k, 5 trees: recall@10 at
-//     search_k 1000 0.985 -> 0.993; make bench-anchors: Fashion-MNIST as
+//     search_k 500 0.970 -> 0.982; make bench-anchors: Fashion-MNIST as
 //     before or better).
 // Roots are pushed with +inf.  Hamming: parent minus one for the side the
 // query's bit does not take (from 0 below a root).
